@@ -1,0 +1,1 @@
+package sffn.cli; public final class Main { public static void main(String[] a) {} }

@@ -1,0 +1,31 @@
+package sffn.kernels;
+
+import java.util.Arrays;
+import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
+
+/** Zeroing and copying whole buffers. */
+public final class Fill {
+    private Fill() {
+    }
+
+    public static void zero(float[] x, int n) {
+        for (@Parallel int i = 0; i < n; i++) {
+            x[i] = 0f;
+        }
+    }
+
+    public static void copy(float[] src, float[] dst, int n) {
+        for (@Parallel int i = 0; i < n; i++) {
+            dst[i] = src[i];
+        }
+    }
+
+    public static void zeroCpu(float[] x, int n) {
+        Workers.pool().parallelFor(n, Residual.GRAIN * 4, (from, to) -> Arrays.fill(x, from, to, 0f));
+    }
+
+    public static void copyCpu(float[] src, float[] dst, int n) {
+        Workers.pool().parallelFor(n, Residual.GRAIN * 4, (from, to) -> System.arraycopy(src, from, dst, from, to - from));
+    }
+}

@@ -1,0 +1,206 @@
+package sffn.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import sffn.kernels.cpu.Vec;
+import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
+
+/**
+ * LayerNorm over the last dimension, eps 1e-5:
+ * {@code out = (x - mean) * rstd * w + b}, {@code rstd = 1 / sqrt(var + eps)}; forward saves
+ * mean and rstd per row for backward.
+ *
+ * <pre>
+ *   backwardInput:  dx (+)= rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dout * w
+ *   backwardParams: dw[j] (+)= sum_i dout[i,j] xhat[i,j];  db[j] (+)= sum_i dout[i,j]
+ * </pre>
+ * backwardParams runs over columns, each summing its rows in order, so it needs no atomics.
+ */
+public final class LayerNorm {
+    public static final float EPS = 1e-5f;
+    private static final int COLUMN_BLOCK = 128;
+
+    private LayerNorm() {
+    }
+
+    // ---- portable bodies -------------------------------------------------------------------
+
+    public static void forward(float[] x, float[] w, float[] b, float[] out, float[] mean, float[] rstd, int rows, int c) {
+        for (@Parallel int i = 0; i < rows; i++) {
+            float m = 0f;
+            for (int j = 0; j < c; j++) {
+                m += x[i * c + j];
+            }
+            m = m / c;
+            float v = 0f;
+            for (int j = 0; j < c; j++) {
+                float d = x[i * c + j] - m;
+                v += d * d;
+            }
+            v = v / c;
+            float s = 1f / (float) Math.sqrt(v + EPS);
+            for (int j = 0; j < c; j++) {
+                out[i * c + j] = (x[i * c + j] - m) * s * w[j] + b[j];
+            }
+            mean[i] = m;
+            rstd[i] = s;
+        }
+    }
+
+    public static void backwardInput(float[] dout, float[] x, float[] w, float[] mean, float[] rstd, float[] dx,
+                                     int rows, int c, int accumulate) {
+        for (@Parallel int i = 0; i < rows; i++) {
+            float m = mean[i];
+            float s = rstd[i];
+            float g = 0f;
+            float gx = 0f;
+            for (int j = 0; j < c; j++) {
+                float dn = dout[i * c + j] * w[j];
+                g += dn;
+                gx += dn * (x[i * c + j] - m) * s;
+            }
+            g = g / c;
+            gx = gx / c;
+            for (int j = 0; j < c; j++) {
+                float xhat = (x[i * c + j] - m) * s;
+                float d = s * (dout[i * c + j] * w[j] - g - xhat * gx);
+                if (accumulate == 1) {
+                    d += dx[i * c + j];
+                }
+                dx[i * c + j] = d;
+            }
+        }
+    }
+
+    public static void backwardParams(float[] dout, float[] x, float[] mean, float[] rstd, float[] dw, float[] db,
+                                      int rows, int c, int accumulate) {
+        for (@Parallel int j = 0; j < c; j++) {
+            float sw = 0f;
+            float sb = 0f;
+            for (int i = 0; i < rows; i++) {
+                float d = dout[i * c + j];
+                sw += d * (x[i * c + j] - mean[i]) * rstd[i];
+                sb += d;
+            }
+            if (accumulate == 1) {
+                sw += dw[j];
+                sb += db[j];
+            }
+            dw[j] = sw;
+            db[j] = sb;
+        }
+    }
+
+    // ---- CPU bodies ------------------------------------------------------------------------
+
+    public static void forwardCpu(float[] x, float[] w, float[] b, float[] out, float[] mean, float[] rstd, int rows, int c) {
+        Workers.pool().parallelFor(rows, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int o = i * c;
+                float m = Vec.sum(x, o, c) / c;
+                FloatVector vm = FloatVector.broadcast(Vec.S, m);
+                FloatVector acc = FloatVector.zero(Vec.S);
+                int j = 0;
+                for (; j <= c - Vec.L; j += Vec.L) {
+                    FloatVector d = FloatVector.fromArray(Vec.S, x, o + j).sub(vm);
+                    acc = d.fma(d, acc);
+                }
+                float v = acc.reduceLanes(VectorOperators.ADD);
+                for (; j < c; j++) {
+                    float d = x[o + j] - m;
+                    v += d * d;
+                }
+                float s = 1f / (float) Math.sqrt(v / c + EPS);
+                FloatVector vs = FloatVector.broadcast(Vec.S, s);
+                j = 0;
+                for (; j <= c - Vec.L; j += Vec.L) {
+                    FloatVector.fromArray(Vec.S, x, o + j).sub(vm).mul(vs)
+                            .fma(FloatVector.fromArray(Vec.S, w, j), FloatVector.fromArray(Vec.S, b, j))
+                            .intoArray(out, o + j);
+                }
+                for (; j < c; j++) out[o + j] = (x[o + j] - m) * s * w[j] + b[j];
+                mean[i] = m;
+                rstd[i] = s;
+            }
+        });
+    }
+
+    public static void backwardInputCpu(float[] dout, float[] x, float[] w, float[] mean, float[] rstd, float[] dx,
+                                        int rows, int c, boolean accumulate) {
+        Workers.pool().parallelFor(rows, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int o = i * c;
+                float m = mean[i];
+                float s = rstd[i];
+                FloatVector vm = FloatVector.broadcast(Vec.S, m);
+                FloatVector vs = FloatVector.broadcast(Vec.S, s);
+                FloatVector ag = FloatVector.zero(Vec.S);
+                FloatVector agx = FloatVector.zero(Vec.S);
+                int j = 0;
+                for (; j <= c - Vec.L; j += Vec.L) {
+                    FloatVector dn = FloatVector.fromArray(Vec.S, dout, o + j).mul(FloatVector.fromArray(Vec.S, w, j));
+                    FloatVector xh = FloatVector.fromArray(Vec.S, x, o + j).sub(vm).mul(vs);
+                    ag = ag.add(dn);
+                    agx = dn.fma(xh, agx);
+                }
+                float g = ag.reduceLanes(VectorOperators.ADD);
+                float gx = agx.reduceLanes(VectorOperators.ADD);
+                for (; j < c; j++) {
+                    float dn = dout[o + j] * w[j];
+                    g += dn;
+                    gx += dn * (x[o + j] - m) * s;
+                }
+                g /= c;
+                gx /= c;
+                FloatVector vg = FloatVector.broadcast(Vec.S, g);
+                FloatVector vgx = FloatVector.broadcast(Vec.S, gx);
+                j = 0;
+                for (; j <= c - Vec.L; j += Vec.L) {
+                    FloatVector xh = FloatVector.fromArray(Vec.S, x, o + j).sub(vm).mul(vs);
+                    FloatVector d = FloatVector.fromArray(Vec.S, dout, o + j).mul(FloatVector.fromArray(Vec.S, w, j))
+                            .sub(vg).sub(xh.mul(vgx)).mul(vs);
+                    if (accumulate) d = d.add(FloatVector.fromArray(Vec.S, dx, o + j));
+                    d.intoArray(dx, o + j);
+                }
+                for (; j < c; j++) {
+                    float xh = (x[o + j] - m) * s;
+                    float d = s * (dout[o + j] * w[j] - g - xh * gx);
+                    dx[o + j] = accumulate ? dx[o + j] + d : d;
+                }
+            }
+        });
+    }
+
+    public static void backwardParamsCpu(float[] dout, float[] x, float[] mean, float[] rstd, float[] dw, float[] db,
+                                         int rows, int c, boolean accumulate) {
+        int blocks = (c + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+        Workers.pool().parallelFor(blocks, 1, (from, to) -> {
+            for (int blk = from; blk < to; blk++) {
+                int j0 = blk * COLUMN_BLOCK;
+                int j1 = Math.min(c, j0 + COLUMN_BLOCK);
+                if (!accumulate) {
+                    java.util.Arrays.fill(dw, j0, j1, 0f);
+                    java.util.Arrays.fill(db, j0, j1, 0f);
+                }
+                for (int i = 0; i < rows; i++) {
+                    int o = i * c;
+                    FloatVector vm = FloatVector.broadcast(Vec.S, mean[i]);
+                    FloatVector vs = FloatVector.broadcast(Vec.S, rstd[i]);
+                    int j = j0;
+                    for (; j <= j1 - Vec.L; j += Vec.L) {
+                        FloatVector d = FloatVector.fromArray(Vec.S, dout, o + j);
+                        FloatVector xh = FloatVector.fromArray(Vec.S, x, o + j).sub(vm).mul(vs);
+                        d.fma(xh, FloatVector.fromArray(Vec.S, dw, j)).intoArray(dw, j);
+                        d.add(FloatVector.fromArray(Vec.S, db, j)).intoArray(db, j);
+                    }
+                    for (; j < j1; j++) {
+                        float d = dout[o + j];
+                        dw[j] += d * (x[o + j] - mean[i]) * rstd[i];
+                        db[j] += d;
+                    }
+                }
+            }
+        });
+    }
+}

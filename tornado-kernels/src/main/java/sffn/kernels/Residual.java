@@ -1,0 +1,30 @@
+package sffn.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import sffn.kernels.cpu.Vec;
+import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
+
+/** Residual add, in place: {@code x += y}. Its backward passes the gradient through unchanged. */
+public final class Residual {
+    static final int GRAIN = 1 << 14;
+
+    private Residual() {
+    }
+
+    public static void add(float[] x, float[] y, int n) {
+        for (@Parallel int i = 0; i < n; i++) {
+            x[i] += y[i];
+        }
+    }
+
+    public static void addCpu(float[] x, float[] y, int n) {
+        Workers.pool().parallelFor(n, GRAIN, (from, to) -> {
+            int i = from;
+            for (; i <= to - Vec.L; i += Vec.L) {
+                FloatVector.fromArray(Vec.S, x, i).add(FloatVector.fromArray(Vec.S, y, i)).intoArray(x, i);
+            }
+            for (; i < to; i++) x[i] += y[i];
+        });
+    }
+}

@@ -1,0 +1,144 @@
+package sffn.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import sffn.kernels.cpu.Vec;
+import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
+
+/**
+ * RMSNorm over the last dimension, eps 1e-5: {@code out = x * rstd * w},
+ * {@code rstd = 1 / sqrt(mean(x^2) + eps)}; forward saves rstd per row.
+ *
+ * <pre>
+ *   backwardInput:  dx (+)= rstd * (g - xhat * mean(g * xhat)),  g = dout * w, xhat = x * rstd
+ *   backwardParams: dw[j] (+)= sum_i dout[i,j] xhat[i,j]
+ * </pre>
+ */
+public final class RmsNorm {
+    public static final float EPS = 1e-5f;
+    private static final int COLUMN_BLOCK = 128;
+
+    private RmsNorm() {
+    }
+
+    // ---- portable bodies -------------------------------------------------------------------
+
+    public static void forward(float[] x, float[] w, float[] out, float[] rstd, int rows, int c) {
+        for (@Parallel int i = 0; i < rows; i++) {
+            float ss = 0f;
+            for (int j = 0; j < c; j++) {
+                ss += x[i * c + j] * x[i * c + j];
+            }
+            float s = 1f / (float) Math.sqrt(ss / c + EPS);
+            for (int j = 0; j < c; j++) {
+                out[i * c + j] = x[i * c + j] * s * w[j];
+            }
+            rstd[i] = s;
+        }
+    }
+
+    public static void backwardInput(float[] dout, float[] x, float[] w, float[] rstd, float[] dx,
+                                     int rows, int c, int accumulate) {
+        for (@Parallel int i = 0; i < rows; i++) {
+            float s = rstd[i];
+            float gx = 0f;
+            for (int j = 0; j < c; j++) {
+                gx += dout[i * c + j] * w[j] * x[i * c + j] * s;
+            }
+            gx = gx / c;
+            for (int j = 0; j < c; j++) {
+                float d = s * (dout[i * c + j] * w[j] - x[i * c + j] * s * gx);
+                if (accumulate == 1) {
+                    d += dx[i * c + j];
+                }
+                dx[i * c + j] = d;
+            }
+        }
+    }
+
+    public static void backwardParams(float[] dout, float[] x, float[] rstd, float[] dw, int rows, int c, int accumulate) {
+        for (@Parallel int j = 0; j < c; j++) {
+            float sw = 0f;
+            for (int i = 0; i < rows; i++) {
+                sw += dout[i * c + j] * x[i * c + j] * rstd[i];
+            }
+            if (accumulate == 1) {
+                sw += dw[j];
+            }
+            dw[j] = sw;
+        }
+    }
+
+    // ---- CPU bodies ------------------------------------------------------------------------
+
+    public static void forwardCpu(float[] x, float[] w, float[] out, float[] rstd, int rows, int c) {
+        Workers.pool().parallelFor(rows, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int o = i * c;
+                float s = 1f / (float) Math.sqrt(Vec.dot(x, o, x, o, c) / c + EPS);
+                FloatVector vs = FloatVector.broadcast(Vec.S, s);
+                int j = 0;
+                for (; j <= c - Vec.L; j += Vec.L) {
+                    FloatVector.fromArray(Vec.S, x, o + j).mul(vs).mul(FloatVector.fromArray(Vec.S, w, j)).intoArray(out, o + j);
+                }
+                for (; j < c; j++) out[o + j] = x[o + j] * s * w[j];
+                rstd[i] = s;
+            }
+        });
+    }
+
+    public static void backwardInputCpu(float[] dout, float[] x, float[] w, float[] rstd, float[] dx,
+                                        int rows, int c, boolean accumulate) {
+        Workers.pool().parallelFor(rows, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int o = i * c;
+                float s = rstd[i];
+                FloatVector acc = FloatVector.zero(Vec.S);
+                int j = 0;
+                for (; j <= c - Vec.L; j += Vec.L) {
+                    acc = FloatVector.fromArray(Vec.S, dout, o + j).mul(FloatVector.fromArray(Vec.S, w, j))
+                            .fma(FloatVector.fromArray(Vec.S, x, o + j), acc);
+                }
+                float gx = acc.reduceLanes(VectorOperators.ADD);
+                for (; j < c; j++) gx += dout[o + j] * w[j] * x[o + j];
+                gx = gx * s / c;
+                FloatVector vs = FloatVector.broadcast(Vec.S, s);
+                FloatVector vk = FloatVector.broadcast(Vec.S, s * gx);
+                j = 0;
+                for (; j <= c - Vec.L; j += Vec.L) {
+                    FloatVector d = FloatVector.fromArray(Vec.S, dout, o + j).mul(FloatVector.fromArray(Vec.S, w, j))
+                            .sub(FloatVector.fromArray(Vec.S, x, o + j).mul(vk)).mul(vs);
+                    if (accumulate) d = d.add(FloatVector.fromArray(Vec.S, dx, o + j));
+                    d.intoArray(dx, o + j);
+                }
+                for (; j < c; j++) {
+                    float d = s * (dout[o + j] * w[j] - x[o + j] * s * gx);
+                    dx[o + j] = accumulate ? dx[o + j] + d : d;
+                }
+            }
+        });
+    }
+
+    public static void backwardParamsCpu(float[] dout, float[] x, float[] rstd, float[] dw, int rows, int c, boolean accumulate) {
+        int blocks = (c + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+        Workers.pool().parallelFor(blocks, 1, (from, to) -> {
+            for (int blk = from; blk < to; blk++) {
+                int j0 = blk * COLUMN_BLOCK;
+                int j1 = Math.min(c, j0 + COLUMN_BLOCK);
+                if (!accumulate) java.util.Arrays.fill(dw, j0, j1, 0f);
+                for (int i = 0; i < rows; i++) {
+                    int o = i * c;
+                    FloatVector vs = FloatVector.broadcast(Vec.S, rstd[i]);
+                    int j = j0;
+                    for (; j <= j1 - Vec.L; j += Vec.L) {
+                        FloatVector.fromArray(Vec.S, dout, o + j)
+                                .fma(FloatVector.fromArray(Vec.S, x, o + j).mul(vs), FloatVector.fromArray(Vec.S, dw, j))
+                                .intoArray(dw, j);
+                    }
+                    for (; j < j1; j++) dw[j] += dout[o + j] * x[o + j] * rstd[i];
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,140 @@
+package sffn.kernels.cpu;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The CPU bodies' thread pool: one fixed set of daemon threads that spin briefly for the next
+ * job before parking, so that back-to-back kernels of a training step do not pay an executor
+ * hand-off each. The calling thread works too.
+ *
+ * <p>Work is handed out in chunks of {@code grain} indices from an atomic counter. Kernels are
+ * written so that each output element is produced by exactly one chunk with a fixed reduction
+ * order, so results never depend on which thread ran which chunk.
+ */
+public final class Workers {
+
+    /** A body over the half-open index range {@code [from, to)}. */
+    @FunctionalInterface
+    public interface Range {
+        void run(int from, int to);
+    }
+
+    private static final long SPIN_NANOS = 200_000;
+    private static final Workers SHARED = new Workers(configuredThreads());
+
+    private final Thread[] helpers;
+    private final AtomicInteger next = new AtomicInteger();
+    private final AtomicInteger running = new AtomicInteger();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private volatile long generation;
+    private volatile Range job;
+    private volatile int jobSize;
+    private volatile int jobGrain;
+
+    private Workers(int threads) {
+        helpers = new Thread[Math.max(0, threads - 1)];
+        for (int i = 0; i < helpers.length; i++) {
+            helpers[i] = new Thread(this::loop, "sffn-worker-" + (i + 1));
+            helpers[i].setDaemon(true);
+            helpers[i].start();
+        }
+    }
+
+    /** The process-wide pool; its size is {@code -Dsffn.threads} or the number of cores. */
+    public static Workers pool() {
+        return SHARED;
+    }
+
+    /** Threads that work on a job, the caller included. */
+    public int threads() {
+        return helpers.length + 1;
+    }
+
+    private static int configuredThreads() {
+        String prop = System.getProperty("sffn.threads");
+        if (prop != null && !prop.isBlank()) {
+            try {
+                int n = Integer.parseInt(prop.trim());
+                if (n >= 1) return n;
+            } catch (NumberFormatException ignored) {
+                // fall through to the error below
+            }
+            throw new IllegalArgumentException("-Dsffn.threads=" + prop + " is not a positive integer");
+        }
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    /**
+     * Runs {@code body} over {@code [0, n)} in chunks of {@code grain}, on all threads, and
+     * returns when every chunk is done. A call from inside a job runs sequentially.
+     */
+    public void parallelFor(int n, int grain, Range body) {
+        if (n <= 0) return;
+        grain = Math.max(1, grain);
+        if (helpers.length == 0 || n <= grain || isHelper(Thread.currentThread())) {
+            body.run(0, n);
+            return;
+        }
+        synchronized (this) {
+            jobSize = n;
+            jobGrain = grain;
+            job = body;
+            next.set(0);
+            running.set(helpers.length);
+            generation++;
+            // Unparking a spinning helper only leaves it a permit; its loop re-checks the generation.
+            for (Thread h : helpers) LockSupport.unpark(h);
+            work();
+            while (running.get() != 0) Thread.onSpinWait();
+            job = null;
+            Throwable t = failure.getAndSet(null);
+            if (t instanceof RuntimeException re) throw re;
+            if (t instanceof Error e) throw e;
+            if (t != null) throw new RuntimeException(t);
+        }
+    }
+
+    /** Runs {@code body} over {@code [0, n)} in about four chunks per thread. */
+    public void parallelFor(int n, Range body) {
+        int chunks = threads() * 4;
+        parallelFor(n, Math.max(1, (n + chunks - 1) / chunks), body);
+    }
+
+    private boolean isHelper(Thread t) {
+        for (Thread h : helpers) if (h == t) return true;
+        return false;
+    }
+
+    private void work() {
+        Range body = job;
+        int n = jobSize;
+        int grain = jobGrain;
+        try {
+            for (int from = next.getAndAdd(grain); from < n; from = next.getAndAdd(grain)) {
+                body.run(from, Math.min(n, from + grain));
+            }
+        } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+            next.set(n);
+        }
+    }
+
+    private void loop() {
+        long seen = 0;
+        while (true) {
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while (generation == seen) {
+                if (System.nanoTime() < spinUntil) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.park(this);
+                }
+            }
+            seen = generation;
+            work();
+            running.decrementAndGet();
+        }
+    }
+}

@@ -1,0 +1,268 @@
+package sffn.kernels.plan;
+
+import sffn.kernels.AdamW;
+import sffn.kernels.Attention;
+import sffn.kernels.Bias;
+import sffn.kernels.BlockDiagMatmul;
+import sffn.kernels.Blend;
+import sffn.kernels.CrossEntropy;
+import sffn.kernels.Embedding;
+import sffn.kernels.Fill;
+import sffn.kernels.Gelu;
+import sffn.kernels.GradNorm;
+import sffn.kernels.IntTensor;
+import sffn.kernels.LayerNorm;
+import sffn.kernels.Matmul;
+import sffn.kernels.Residual;
+import sffn.kernels.RmsNorm;
+import sffn.kernels.Rope;
+import sffn.kernels.Shuffle;
+import sffn.kernels.SwiGlu;
+import sffn.kernels.Tensor;
+
+/**
+ * One kernel invocation over named tensors: the unit a {@link Plan} is made of. Each call knows
+ * its CPU body; a device backend maps each kind of call to its portable body. Sizes are fixed
+ * when the plan is built; what changes per step travels in the step-scalar tensor.
+ */
+public sealed interface KernelCall {
+
+    /** Runs the CPU body. */
+    void runCpu();
+
+    static int flag(boolean b) {
+        return b ? 1 : 0;
+    }
+
+    record MatmulForward(Tensor a, Tensor b, Tensor bias, Tensor c, int m, int n, int k, boolean accumulate)
+            implements KernelCall {
+        public void runCpu() {
+            Matmul.forwardCpu(a.data, b.data, bias == null ? null : bias.data, c.data, m, n, k, accumulate);
+        }
+    }
+
+    record MatmulBackwardInput(Tensor dc, Tensor b, Tensor da, int m, int n, int k, boolean accumulate)
+            implements KernelCall {
+        public void runCpu() {
+            Matmul.backwardInputCpu(dc.data, b.data, da.data, m, n, k, accumulate);
+        }
+    }
+
+    record MatmulBackwardWeight(Tensor dc, Tensor a, Tensor db, int m, int n, int k, boolean accumulate)
+            implements KernelCall {
+        public void runCpu() {
+            Matmul.backwardWeightCpu(dc.data, a.data, db.data, m, n, k, accumulate);
+        }
+    }
+
+    record BiasAdd(Tensor y, Tensor bias, int rows, int cols) implements KernelCall {
+        public void runCpu() {
+            Bias.addCpu(y.data, bias.data, rows, cols);
+        }
+    }
+
+    record BiasBackward(Tensor dy, Tensor dbias, int rows, int cols, boolean accumulate) implements KernelCall {
+        public void runCpu() {
+            Bias.backwardCpu(dy.data, dbias.data, rows, cols, accumulate);
+        }
+    }
+
+    record BlockDiagForward(Tensor x, Tensor w, Tensor y, int rows, int nb, int q, int p, boolean accumulate)
+            implements KernelCall {
+        public void runCpu() {
+            BlockDiagMatmul.forwardCpu(x.data, w.data, y.data, rows, nb, q, p, accumulate);
+        }
+    }
+
+    record BlockDiagBackwardInput(Tensor dy, Tensor w, Tensor dx, int rows, int nb, int q, int p, boolean accumulate)
+            implements KernelCall {
+        public void runCpu() {
+            BlockDiagMatmul.backwardInputCpu(dy.data, w.data, dx.data, rows, nb, q, p, accumulate);
+        }
+    }
+
+    record BlockDiagBackwardWeight(Tensor dy, Tensor x, Tensor dw, int rows, int nb, int q, int p, boolean accumulate)
+            implements KernelCall {
+        public void runCpu() {
+            BlockDiagMatmul.backwardWeightCpu(dy.data, x.data, dw.data, rows, nb, q, p, accumulate);
+        }
+    }
+
+    /** Per row, (a, b) written as (b, a). */
+    record ShuffleRows(Tensor in, Tensor out, int rows, int a, int b) implements KernelCall {
+        public void runCpu() {
+            Shuffle.forwardCpu(in.data, out.data, rows, a, b);
+        }
+    }
+
+    record LayerNormForward(Tensor x, Tensor w, Tensor b, Tensor out, Tensor mean, Tensor rstd, int rows, int c)
+            implements KernelCall {
+        public void runCpu() {
+            LayerNorm.forwardCpu(x.data, w.data, b.data, out.data, mean.data, rstd.data, rows, c);
+        }
+    }
+
+    record LayerNormBackward(Tensor dout, Tensor x, Tensor w, Tensor mean, Tensor rstd, Tensor dx, Tensor dw, Tensor db,
+                             int rows, int c, boolean accumulateInput) implements KernelCall {
+        public void runCpu() {
+            LayerNorm.backwardParamsCpu(dout.data, x.data, mean.data, rstd.data, dw.data, db.data, rows, c, true);
+            LayerNorm.backwardInputCpu(dout.data, x.data, w.data, mean.data, rstd.data, dx.data, rows, c, accumulateInput);
+        }
+    }
+
+    record RmsNormForward(Tensor x, Tensor w, Tensor out, Tensor rstd, int rows, int c) implements KernelCall {
+        public void runCpu() {
+            RmsNorm.forwardCpu(x.data, w.data, out.data, rstd.data, rows, c);
+        }
+    }
+
+    record RmsNormBackward(Tensor dout, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw,
+                           int rows, int c, boolean accumulateInput) implements KernelCall {
+        public void runCpu() {
+            RmsNorm.backwardParamsCpu(dout.data, x.data, rstd.data, dw.data, rows, c, true);
+            RmsNorm.backwardInputCpu(dout.data, x.data, w.data, rstd.data, dx.data, rows, c, accumulateInput);
+        }
+    }
+
+    record GeluForward(Tensor x, Tensor out, int n) implements KernelCall {
+        public void runCpu() {
+            Gelu.forwardCpu(x.data, out.data, n);
+        }
+    }
+
+    record GeluBackward(Tensor x, Tensor dout, Tensor dx, int n) implements KernelCall {
+        public void runCpu() {
+            Gelu.backwardCpu(x.data, dout.data, dx.data, n);
+        }
+    }
+
+    record SwiGluForward(Tensor x, Tensor out, int rows, int f) implements KernelCall {
+        public void runCpu() {
+            SwiGlu.forwardCpu(x.data, out.data, rows, f);
+        }
+    }
+
+    record SwiGluBackward(Tensor x, Tensor dout, Tensor dx, int rows, int f) implements KernelCall {
+        public void runCpu() {
+            SwiGlu.backwardCpu(x.data, dout.data, dx.data, rows, f);
+        }
+    }
+
+    record RopeRotate(Tensor x, Tensor cos, Tensor sin, int rows, int seqLen, int posOffset, int heads, int d,
+                      int rowStride, float sign) implements KernelCall {
+        public void runCpu() {
+            Rope.rotateCpu(x.data, cos.data, sin.data, rows, seqLen, posOffset, heads, d, rowStride, sign);
+        }
+    }
+
+    record AttentionForward(Tensor qkv, Tensor out, Tensor probs, int batch, int seqLen, int nq, int nkv, int d)
+            implements KernelCall {
+        public void runCpu() {
+            Attention.forwardCpu(qkv.data, out.data, probs.data, batch, seqLen, nq, nkv, d);
+        }
+    }
+
+    record AttentionBackward(Tensor dout, Tensor qkv, Tensor probs, Tensor dscores, Tensor dqkv,
+                             int batch, int seqLen, int nq, int nkv, int d) implements KernelCall {
+        public void runCpu() {
+            Attention.backwardCpu(dout.data, qkv.data, probs.data, dscores.data, dqkv.data, batch, seqLen, nq, nkv, d);
+        }
+    }
+
+    record CrossEntropyForward(Tensor logits, IntTensor targets, Tensor losses, int rows, int v) implements KernelCall {
+        public void runCpu() {
+            CrossEntropy.forwardCpu(logits.data, targets.data, losses.data, rows, v);
+        }
+    }
+
+    /** Loss and its gradient in one pass; {@code dlogits} may be {@code logits}. */
+    record CrossEntropyForwardBackward(Tensor logits, IntTensor targets, Tensor losses, Tensor dlogits, Tensor scalars,
+                                       int rows, int v) implements KernelCall {
+        public void runCpu() {
+            CrossEntropy.forwardBackwardCpu(logits.data, targets.data, losses.data, dlogits.data, scalars.data, rows, v);
+        }
+    }
+
+    record EmbeddingForward(IntTensor tokens, Tensor wte, Tensor out, int rows, int c) implements KernelCall {
+        public void runCpu() {
+            Embedding.forwardCpu(tokens.data, wte.data, out.data, rows, c);
+        }
+    }
+
+    record PositionsAdd(Tensor wpe, Tensor out, int rows, int seqLen, int posOffset, int c) implements KernelCall {
+        public void runCpu() {
+            Embedding.addPositionsCpu(wpe.data, out.data, rows, seqLen, posOffset, c);
+        }
+    }
+
+    record EmbeddingBackward(IntTensor tokens, Tensor dout, Tensor dwte, int rows, int c) implements KernelCall {
+        public void runCpu() {
+            Embedding.backwardCpu(tokens.data, dout.data, dwte.data, rows, c);
+        }
+    }
+
+    record PositionsBackward(Tensor dout, Tensor dwpe, int rows, int seqLen, int c) implements KernelCall {
+        public void runCpu() {
+            Embedding.positionsBackwardCpu(dout.data, dwpe.data, rows, seqLen, c);
+        }
+    }
+
+    record ResidualAdd(Tensor x, Tensor y, int n) implements KernelCall {
+        public void runCpu() {
+            Residual.addCpu(x.data, y.data, n);
+        }
+    }
+
+    record Zero(Tensor x) implements KernelCall {
+        public void runCpu() {
+            Fill.zeroCpu(x.data, x.size());
+        }
+    }
+
+    record Copy(Tensor src, Tensor dst, int n) implements KernelCall {
+        public void runCpu() {
+            Fill.copyCpu(src.data, dst.data, n);
+        }
+    }
+
+    record BlendForward(Tensor guide, Tensor structured, Tensor scalars, int switchSlot, int n) implements KernelCall {
+        public void runCpu() {
+            Blend.forwardCpu(guide.data, structured.data, scalars.data, switchSlot, n);
+        }
+    }
+
+    record BlendBackward(Tensor dout, Tensor dguide, Tensor scalars, int switchSlot, int n) implements KernelCall {
+        public void runCpu() {
+            Blend.backwardCpu(dout.data, dguide.data, scalars.data, switchSlot, n);
+        }
+    }
+
+    /**
+     * Runs {@code inner} only while the guide switch is on. On the CPU the work is skipped; a
+     * device backend may run it regardless, since the blend then ignores its result.
+     */
+    record WhenGuided(Tensor scalars, int switchSlot, KernelCall inner) implements KernelCall {
+        public void runCpu() {
+            if (scalars.data[switchSlot] != 0f) inner.runCpu();
+        }
+    }
+
+    record AdamWUpdate(Tensor p, Tensor g, Tensor m, Tensor v, Tensor scalars,
+                       float beta1, float beta2, float eps, float weightDecay) implements KernelCall {
+        public void runCpu() {
+            AdamW.updateCpu(p.data, g.data, m.data, v.data, scalars.data, p.size(), beta1, beta2, eps, weightDecay);
+        }
+    }
+
+    record GradNormPartials(Tensor g, Tensor partials, int base) implements KernelCall {
+        public void runCpu() {
+            GradNorm.partialSumsCpu(g.data, partials.data, base, g.size());
+        }
+    }
+
+    record GradNormFinish(Tensor partials, Tensor scalars, int count, float maxNorm) implements KernelCall {
+        public void runCpu() {
+            GradNorm.finishCpu(partials.data, scalars.data, count, maxNorm);
+        }
+    }
+}
