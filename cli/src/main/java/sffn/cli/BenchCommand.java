@@ -1,0 +1,16 @@
+package sffn.cli;
+
+import picocli.CommandLine.Command;
+
+/** {@code sffn bench}: portable benchmarks of this runtime's kernels and layers. */
+@Command(name = "bench", description = "Benchmark kernels and FFN layers on the chosen backend.",
+        mixinStandardHelpOptions = true, subcommands = {})
+public final class BenchCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+}
