@@ -57,6 +57,11 @@ public final class JsonFields {
         }
     }
 
+    /** The object itself, for callers that pass parts of it on. */
+    public JsonNode node() {
+        return node;
+    }
+
     public String source() {
         return source;
     }
