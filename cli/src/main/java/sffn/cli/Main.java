@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code sffn} command. */
 @Command(name = "sffn", mixinStandardHelpOptions = true, version = "sffn 0.1.0",
         description = "Train and decode transformers with structured feed-forward layers (LowRank, BlockDense, BlockShuffle).",
-        subcommands = {BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {PrepareCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
