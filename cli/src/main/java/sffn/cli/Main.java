@@ -6,7 +6,11 @@ import picocli.CommandLine.Command;
 /** The {@code sffn} command. */
 @Command(name = "sffn", mixinStandardHelpOptions = true, version = "sffn 0.1.0",
         description = "Train and decode transformers with structured feed-forward layers (LowRank, BlockDense, BlockShuffle).",
-        subcommands = {InfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {
+                PrepareCommand.class,
+                InfoCommand.class,
+                BenchCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
