@@ -8,6 +8,7 @@ import picocli.CommandLine.Command;
         description = "Train and decode transformers with structured feed-forward layers (LowRank, BlockDense, BlockShuffle).",
         subcommands = {
                 PrepareCommand.class,
+                TrainCommand.class,
                 InfoCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class})
@@ -29,6 +30,7 @@ public final class Main implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(new UserErrors());
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }
 }

@@ -14,9 +14,15 @@ public final class EvalGraph {
     public final Tensor losses;
     public final Tensor logits;
     public final Plan plan;
-    public final Buffers buffers = new Buffers();
+    public final Buffers buffers;
 
     public EvalGraph(Gpt model, int batch, int seqLen) {
+        this(model, batch, seqLen, new Buffers());
+    }
+
+    /** Shares {@code buffers} with another graph of the model (e.g. training's), so activations are not held twice. */
+    public EvalGraph(Gpt model, int batch, int seqLen, Buffers buffers) {
+        this.buffers = buffers;
         this.batch = batch;
         this.seqLen = seqLen;
         int rows = batch * seqLen;

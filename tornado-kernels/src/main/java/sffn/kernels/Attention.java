@@ -175,7 +175,7 @@ public final class Attention {
                 }
                 float sum = 0f;
                 for (int u = 0; u <= t; u++) {
-                    float p = (float) Math.exp(probs[pb + u] - max);
+                    float p = Vec.exp(probs[pb + u] - max);
                     probs[pb + u] = p;
                     sum += p;
                 }
