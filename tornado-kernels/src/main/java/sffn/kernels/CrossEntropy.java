@@ -3,6 +3,7 @@ package sffn.kernels;
 import jdk.incubator.vector.FloatVector;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
 /**
@@ -11,6 +12,12 @@ import uk.ac.manchester.tornado.api.annotations.Parallel;
  * gradient 0). The mean is taken by the caller: the gradient is scaled by
  * {@code scalars[LOSS_SCALE]} (one over the targets counted in the whole step), so
  * {@code dlogits = scale * (softmax - onehot(target))}. {@code dlogits} may be the logits array.
+ *
+ * <p>A TornadoVM task must not take one array twice (5.2's task-graph compiler never finishes
+ * scheduling the self-dependency), so the in-place gradient training uses has its own portable
+ * body, {@link #forwardBackwardInPlace}. The row KernelContext bodies (GPUs) reduce each row's
+ * max and sum of exponentials in a work-group of {@link WorkGroups#ROW} work-items with a fixed
+ * tree in local memory; grid {@code rows * ROW} in groups of {@code ROW}.
  */
 public final class CrossEntropy {
     private CrossEntropy() {
@@ -66,6 +73,142 @@ public final class CrossEntropy {
                 }
                 dlogits[o + j] = scale * p;
             }
+        }
+    }
+
+    /** {@link #forwardBackward} with the gradient written over the logits. */
+    public static void forwardBackwardInPlace(float[] logits, int[] targets, float[] losses, float[] scalars,
+                                              int rows, int v) {
+        for (@Parallel int r = 0; r < rows; r++) {
+            int o = r * v;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < v; j++) {
+                max = Math.max(max, logits[o + j]);
+            }
+            float sum = 0f;
+            for (int j = 0; j < v; j++) {
+                sum += (float) Math.exp(logits[o + j] - max);
+            }
+            int t = targets[r];
+            float scale = scalars[StepScalars.LOSS_SCALE];
+            if (t >= 0) {
+                losses[r] = (float) Math.log(sum) + max - logits[o + t];
+            } else {
+                losses[r] = 0f;
+                scale = 0f;
+            }
+            float inv = 1f / sum;
+            for (int j = 0; j < v; j++) {
+                float p = (float) Math.exp(logits[o + j] - max) * inv;
+                if (j == t) {
+                    p = p - 1f;
+                }
+                logits[o + j] = scale * p;
+            }
+        }
+    }
+
+    // ---- row KernelContext bodies (GPUs; see the class comment for the grid) ---------------
+
+    public static void forwardRows(KernelContext ctx, float[] logits, int[] targets, float[] losses, int v) {
+        int r = ctx.groupIdx;
+        int l = ctx.localIdx;
+        int o = r * v;
+        float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = l; j < v; j += WorkGroups.ROW) {
+            max = Math.max(max, logits[o + j]);
+        }
+        part[l] = max;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] = Math.max(part[l], part[l + stride]);
+            }
+        }
+        ctx.localBarrier();
+        max = part[0];
+        ctx.localBarrier();
+        float sum = 0f;
+        for (int j = l; j < v; j += WorkGroups.ROW) {
+            sum += (float) Math.exp(logits[o + j] - max);
+        }
+        part[l] = sum;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] += part[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        if (l == 0) {
+            int t = targets[r];
+            if (t >= 0) {
+                losses[r] = (float) Math.log(part[0]) + max - logits[o + t];
+            } else {
+                losses[r] = 0f;
+            }
+        }
+    }
+
+    public static void forwardBackwardInPlaceRows(KernelContext ctx, float[] logits, int[] targets, float[] losses,
+                                                  float[] scalars, int v) {
+        int r = ctx.groupIdx;
+        int l = ctx.localIdx;
+        int o = r * v;
+        float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = l; j < v; j += WorkGroups.ROW) {
+            max = Math.max(max, logits[o + j]);
+        }
+        part[l] = max;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] = Math.max(part[l], part[l + stride]);
+            }
+        }
+        ctx.localBarrier();
+        max = part[0];
+        ctx.localBarrier();
+        float sum = 0f;
+        for (int j = l; j < v; j += WorkGroups.ROW) {
+            sum += (float) Math.exp(logits[o + j] - max);
+        }
+        part[l] = sum;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] += part[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        sum = part[0];
+        int t = targets[r];
+        float scale = scalars[StepScalars.LOSS_SCALE];
+        if (t < 0) {
+            scale = 0f;
+        }
+        // Every work-item has read what it needs of the row before any overwrites it.
+        float target = 0f;
+        if (t >= 0) {
+            target = logits[o + t];
+        }
+        ctx.localBarrier();
+        if (l == 0) {
+            if (t >= 0) {
+                losses[r] = (float) Math.log(sum) + max - target;
+            } else {
+                losses[r] = 0f;
+            }
+        }
+        float inv = 1f / sum;
+        for (int j = l; j < v; j += WorkGroups.ROW) {
+            float p = (float) Math.exp(logits[o + j] - max) * inv;
+            if (j == t) {
+                p = p - 1f;
+            }
+            logits[o + j] = scale * p;
         }
     }
 

@@ -3,6 +3,7 @@ package sffn.kernels;
 import jdk.incubator.vector.FloatVector;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
 /**
@@ -15,6 +16,11 @@ import uk.ac.manchester.tornado.api.annotations.Parallel;
  *   backwardParams: dw[j] (+)= sum_i dout[i,j] xhat[i,j];  db[j] (+)= sum_i dout[i,j]
  * </pre>
  * backwardParams runs over columns, each summing its rows in order, so it needs no atomics.
+ *
+ * <p>The row KernelContext bodies (GPUs) give each row a work-group of {@link WorkGroups#ROW}
+ * work-items: each sums a strided slice of the row, then the partial sums meet in a fixed tree in
+ * local memory (so results do not depend on timing). Grid: {@code rows * ROW} work-items in
+ * groups of {@code ROW}. They cannot run as plain Java.
  */
 public final class LayerNorm {
     public static final float EPS = 1e-5f;
@@ -88,6 +94,87 @@ public final class LayerNorm {
             }
             dw[j] = sw;
             db[j] = sb;
+        }
+    }
+
+    // ---- row KernelContext bodies (GPUs; see the class comment for the grid) ---------------
+
+    public static void forwardRows(KernelContext ctx, float[] x, float[] w, float[] b, float[] out, float[] mean,
+                                   float[] rstd, int c) {
+        int i = ctx.groupIdx;
+        int l = ctx.localIdx;
+        float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        float s = 0f;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            s += x[i * c + j];
+        }
+        part[l] = s;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] += part[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        float m = part[0] / c;
+        ctx.localBarrier();
+        float v = 0f;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            float d = x[i * c + j] - m;
+            v += d * d;
+        }
+        part[l] = v;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] += part[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        float r = 1f / (float) Math.sqrt(part[0] / c + EPS);
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            out[i * c + j] = (x[i * c + j] - m) * r * w[j] + b[j];
+        }
+        if (l == 0) {
+            mean[i] = m;
+            rstd[i] = r;
+        }
+    }
+
+    public static void backwardInputRows(KernelContext ctx, float[] dout, float[] x, float[] w, float[] mean,
+                                         float[] rstd, float[] dx, int c, int accumulate) {
+        int i = ctx.groupIdx;
+        int l = ctx.localIdx;
+        float[] pg = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        float[] pgx = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        float m = mean[i];
+        float s = rstd[i];
+        float g = 0f;
+        float gx = 0f;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            float dn = dout[i * c + j] * w[j];
+            g += dn;
+            gx += dn * (x[i * c + j] - m) * s;
+        }
+        pg[l] = g;
+        pgx[l] = gx;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                pg[l] += pg[l + stride];
+                pgx[l] += pgx[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        g = pg[0] / c;
+        gx = pgx[0] / c;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            float xhat = (x[i * c + j] - m) * s;
+            float d = s * (dout[i * c + j] * w[j] - g - xhat * gx);
+            if (accumulate == 1) {
+                d += dx[i * c + j];
+            }
+            dx[i * c + j] = d;
         }
     }
 

@@ -1,6 +1,7 @@
 package sffn.kernels;
 
 import sffn.kernels.cpu.Sgemm;
+import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
 /**
@@ -14,6 +15,13 @@ import uk.ac.manchester.tornado.api.annotations.Parallel;
  * </pre>
  *
  * {@code accumulate} is 1 to add into the output, 0 to overwrite it.
+ *
+ * <p>Three bodies: the loop-parallel portable ones (also the plain-Java reference), the CPU ones,
+ * and tiled KernelContext ones for GPUs, where a work-group of {@code TILE x TILE} work-items
+ * computes one output tile from tiles of the two inputs staged in local memory. A tiled kernel
+ * runs on a 2-D grid of {@code roundUp(outCols, TILE) x roundUp(outRows, TILE)} work-items with
+ * {@code TILE x TILE} work-groups (dimension 0 along the output's columns, so neighbouring
+ * work-items touch neighbouring addresses); it cannot run as plain Java.
  */
 public final class Matmul {
     private Matmul() {
@@ -80,6 +88,123 @@ public final class Matmul {
                 s += dbias[j];
             }
             dbias[j] = s;
+        }
+    }
+
+    // ---- tiled KernelContext bodies (GPUs; see the class comment for the grid) -------------
+
+    /** {@link #forward} without bias (a separate bias add follows it), one output tile per work-group. */
+    public static void forwardTiled(KernelContext ctx, float[] a, float[] b, float[] c, int m, int n, int k,
+                                    int accumulate) {
+        int tj = ctx.localIdx;
+        int ti = ctx.localIdy;
+        int i0 = ctx.groupIdy * WorkGroups.TILE;
+        int j0 = ctx.groupIdx * WorkGroups.TILE;
+        // as[ii][kk] = A[i0+ii, k0+kk], bs[jj][kk] = B[j0+jj, k0+kk]; zero outside the matrices.
+        float[] as = ctx.allocateFloatLocalArray(WorkGroups.TILE * WorkGroups.TILE);
+        float[] bs = ctx.allocateFloatLocalArray(WorkGroups.TILE * WorkGroups.TILE);
+        float s = 0f;
+        for (int k0 = 0; k0 < k; k0 += WorkGroups.TILE) {
+            int kk = k0 + tj;
+            float av = 0f;
+            if (i0 + ti < m && kk < k) {
+                av = a[(i0 + ti) * k + kk];
+            }
+            as[ti * WorkGroups.TILE + tj] = av;
+            float bv = 0f;
+            if (j0 + ti < n && kk < k) {
+                bv = b[(j0 + ti) * k + kk];
+            }
+            bs[ti * WorkGroups.TILE + tj] = bv;
+            ctx.localBarrier();
+            for (int q = 0; q < WorkGroups.TILE; q++) {
+                s += as[ti * WorkGroups.TILE + q] * bs[tj * WorkGroups.TILE + q];
+            }
+            ctx.localBarrier();
+        }
+        int i = i0 + ti;
+        int j = j0 + tj;
+        if (i < m && j < n) {
+            if (accumulate == 1) {
+                s += c[i * n + j];
+            }
+            c[i * n + j] = s;
+        }
+    }
+
+    /** {@link #backwardInput}: output tile of dA [M,K], summing over N. */
+    public static void backwardInputTiled(KernelContext ctx, float[] dc, float[] b, float[] da, int m, int n, int k,
+                                          int accumulate) {
+        int tk = ctx.localIdx;
+        int ti = ctx.localIdy;
+        int i0 = ctx.groupIdy * WorkGroups.TILE;
+        int k0 = ctx.groupIdx * WorkGroups.TILE;
+        // ds[ii][jj] = dC[i0+ii, j0+jj], bs[jj][kk] = B[j0+jj, k0+kk].
+        float[] ds = ctx.allocateFloatLocalArray(WorkGroups.TILE * WorkGroups.TILE);
+        float[] bs = ctx.allocateFloatLocalArray(WorkGroups.TILE * WorkGroups.TILE);
+        float s = 0f;
+        for (int j0 = 0; j0 < n; j0 += WorkGroups.TILE) {
+            float dv = 0f;
+            if (i0 + ti < m && j0 + tk < n) {
+                dv = dc[(i0 + ti) * n + j0 + tk];
+            }
+            ds[ti * WorkGroups.TILE + tk] = dv;
+            float bv = 0f;
+            if (j0 + ti < n && k0 + tk < k) {
+                bv = b[(j0 + ti) * k + k0 + tk];
+            }
+            bs[ti * WorkGroups.TILE + tk] = bv;
+            ctx.localBarrier();
+            for (int q = 0; q < WorkGroups.TILE; q++) {
+                s += ds[ti * WorkGroups.TILE + q] * bs[q * WorkGroups.TILE + tk];
+            }
+            ctx.localBarrier();
+        }
+        int i = i0 + ti;
+        int kk = k0 + tk;
+        if (i < m && kk < k) {
+            if (accumulate == 1) {
+                s += da[i * k + kk];
+            }
+            da[i * k + kk] = s;
+        }
+    }
+
+    /** {@link #backwardWeight}: output tile of dB [N,K], summing over M. */
+    public static void backwardWeightTiled(KernelContext ctx, float[] dc, float[] a, float[] db, int m, int n, int k,
+                                           int accumulate) {
+        int tk = ctx.localIdx;
+        int tj = ctx.localIdy;
+        int j0 = ctx.groupIdy * WorkGroups.TILE;
+        int k0 = ctx.groupIdx * WorkGroups.TILE;
+        // ds[ii][jj] = dC[i0+ii, j0+jj], as[ii][kk] = A[i0+ii, k0+kk].
+        float[] ds = ctx.allocateFloatLocalArray(WorkGroups.TILE * WorkGroups.TILE);
+        float[] as = ctx.allocateFloatLocalArray(WorkGroups.TILE * WorkGroups.TILE);
+        float s = 0f;
+        for (int i0 = 0; i0 < m; i0 += WorkGroups.TILE) {
+            float dv = 0f;
+            if (i0 + tj < m && j0 + tk < n) {
+                dv = dc[(i0 + tj) * n + j0 + tk];
+            }
+            ds[tj * WorkGroups.TILE + tk] = dv;
+            float av = 0f;
+            if (i0 + tj < m && k0 + tk < k) {
+                av = a[(i0 + tj) * k + k0 + tk];
+            }
+            as[tj * WorkGroups.TILE + tk] = av;
+            ctx.localBarrier();
+            for (int q = 0; q < WorkGroups.TILE; q++) {
+                s += ds[q * WorkGroups.TILE + tj] * as[q * WorkGroups.TILE + tk];
+            }
+            ctx.localBarrier();
+        }
+        int j = j0 + tj;
+        int kk = k0 + tk;
+        if (j < n && kk < k) {
+            if (accumulate == 1) {
+                s += db[j * k + kk];
+            }
+            db[j * k + kk] = s;
         }
     }
 

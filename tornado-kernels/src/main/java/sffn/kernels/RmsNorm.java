@@ -3,6 +3,7 @@ package sffn.kernels;
 import jdk.incubator.vector.FloatVector;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
 /**
@@ -13,6 +14,9 @@ import uk.ac.manchester.tornado.api.annotations.Parallel;
  *   backwardInput:  dx (+)= rstd * (g - xhat * mean(g * xhat)),  g = dout * w, xhat = x * rstd
  *   backwardParams: dw[j] (+)= sum_i dout[i,j] xhat[i,j]
  * </pre>
+ *
+ * <p>The row KernelContext bodies (GPUs) reduce each row in a work-group of
+ * {@link WorkGroups#ROW} work-items, as in {@link LayerNorm}.
  */
 public final class RmsNorm {
     public static final float EPS = 1e-5f;
@@ -66,6 +70,61 @@ public final class RmsNorm {
                 sw += dw[j];
             }
             dw[j] = sw;
+        }
+    }
+
+    // ---- row KernelContext bodies (GPUs; grid as in LayerNorm) -------------------------------
+
+    public static void forwardRows(KernelContext ctx, float[] x, float[] w, float[] out, float[] rstd, int c) {
+        int i = ctx.groupIdx;
+        int l = ctx.localIdx;
+        float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        float ss = 0f;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            ss += x[i * c + j] * x[i * c + j];
+        }
+        part[l] = ss;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] += part[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        float s = 1f / (float) Math.sqrt(part[0] / c + EPS);
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            out[i * c + j] = x[i * c + j] * s * w[j];
+        }
+        if (l == 0) {
+            rstd[i] = s;
+        }
+    }
+
+    public static void backwardInputRows(KernelContext ctx, float[] dout, float[] x, float[] w, float[] rstd,
+                                         float[] dx, int c, int accumulate) {
+        int i = ctx.groupIdx;
+        int l = ctx.localIdx;
+        float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        float s = rstd[i];
+        float gx = 0f;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            gx += dout[i * c + j] * w[j] * x[i * c + j] * s;
+        }
+        part[l] = gx;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] += part[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        gx = part[0] / c;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            float d = s * (dout[i * c + j] * w[j] - x[i * c + j] * s * gx);
+            if (accumulate == 1) {
+                d += dx[i * c + j];
+            }
+            dx[i * c + j] = d;
         }
     }
 

@@ -35,16 +35,27 @@ public final class Rope {
 
     // ---- portable body ---------------------------------------------------------------------
 
+    /** The portable body; see {@link #rotateHeads}. */
     public static void rotate(float[] x, float[] cos, float[] sin, int rows, int seqLen, int posOffset,
                               int heads, int d, int rowStride, float sign) {
+        rotateHeads(x, cos, sin, rows, seqLen, posOffset, heads, d, rowStride, sign);
+    }
+
+    /**
+     * The portable body under the name TornadoVM compiles: TornadoVM names an OpenCL kernel and
+     * its parameters after the Java method and its parameters, and {@code rotate}, {@code cos},
+     * {@code sin} and {@code sign} are OpenCL built-ins (a kernel named {@code rotate} does not build).
+     */
+    public static void rotateHeads(float[] x, float[] cosTable, float[] sinTable, int rows, int seqLen, int posOffset,
+                                   int heads, int d, int rowStride, float direction) {
         for (@Parallel int r = 0; r < rows; r++) {
             for (@Parallel int hi = 0; hi < heads * (d / 2); hi++) {
                 int half = d / 2;
                 int h = hi / half;
                 int i = hi - h * half;
                 int pos = posOffset + r % seqLen;
-                float c = cos[pos * half + i];
-                float s = sign * sin[pos * half + i];
+                float c = cosTable[pos * half + i];
+                float s = direction * sinTable[pos * half + i];
                 int o = r * rowStride + h * d + i;
                 float x1 = x[o];
                 float x2 = x[o + half];
