@@ -1,0 +1,274 @@
+package sffn.kernels.tornado;
+
+import sffn.kernels.AdamW;
+import sffn.kernels.Attention;
+import sffn.kernels.Bias;
+import sffn.kernels.BlockDiagMatmul;
+import sffn.kernels.Blend;
+import sffn.kernels.CrossEntropy;
+import sffn.kernels.Embedding;
+import sffn.kernels.Fill;
+import sffn.kernels.Gelu;
+import sffn.kernels.GradNorm;
+import sffn.kernels.LayerNorm;
+import sffn.kernels.Matmul;
+import sffn.kernels.Residual;
+import sffn.kernels.RmsNorm;
+import sffn.kernels.Rope;
+import sffn.kernels.Shuffle;
+import sffn.kernels.SwiGlu;
+import sffn.kernels.WorkGroups;
+import sffn.kernels.plan.KernelCall;
+import sffn.kernels.plan.KernelCall.AdamWUpdate;
+import sffn.kernels.plan.KernelCall.AttentionBackward;
+import sffn.kernels.plan.KernelCall.AttentionForward;
+import sffn.kernels.plan.KernelCall.BiasAdd;
+import sffn.kernels.plan.KernelCall.BiasBackward;
+import sffn.kernels.plan.KernelCall.BlendBackward;
+import sffn.kernels.plan.KernelCall.BlendForward;
+import sffn.kernels.plan.KernelCall.BlockDiagBackwardInput;
+import sffn.kernels.plan.KernelCall.BlockDiagBackwardWeight;
+import sffn.kernels.plan.KernelCall.BlockDiagForward;
+import sffn.kernels.plan.KernelCall.Copy;
+import sffn.kernels.plan.KernelCall.CrossEntropyForward;
+import sffn.kernels.plan.KernelCall.CrossEntropyForwardBackward;
+import sffn.kernels.plan.KernelCall.EmbeddingBackward;
+import sffn.kernels.plan.KernelCall.EmbeddingForward;
+import sffn.kernels.plan.KernelCall.GeluBackward;
+import sffn.kernels.plan.KernelCall.GeluForward;
+import sffn.kernels.plan.KernelCall.GradNormFinish;
+import sffn.kernels.plan.KernelCall.GradNormPartials;
+import sffn.kernels.plan.KernelCall.LayerNormBackward;
+import sffn.kernels.plan.KernelCall.LayerNormForward;
+import sffn.kernels.plan.KernelCall.MatmulBackwardInput;
+import sffn.kernels.plan.KernelCall.MatmulBackwardWeight;
+import sffn.kernels.plan.KernelCall.MatmulForward;
+import sffn.kernels.plan.KernelCall.PositionsAdd;
+import sffn.kernels.plan.KernelCall.PositionsBackward;
+import sffn.kernels.plan.KernelCall.ResidualAdd;
+import sffn.kernels.plan.KernelCall.RmsNormBackward;
+import sffn.kernels.plan.KernelCall.RmsNormForward;
+import sffn.kernels.plan.KernelCall.RopeRotate;
+import sffn.kernels.plan.KernelCall.ShuffleRows;
+import sffn.kernels.plan.KernelCall.SwiGluBackward;
+import sffn.kernels.plan.KernelCall.SwiGluForward;
+import sffn.kernels.plan.KernelCall.WhenGuided;
+import sffn.kernels.plan.KernelCall.Zero;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.WorkerGrid2D;
+
+/**
+ * Turns kernel calls into TornadoVM tasks of their portable bodies, or, where they pay on GPUs
+ * and {@code tuned} is on, of their KernelContext bodies with a worker grid. Each call becomes
+ * one task, except those whose CPU body does several things in one (attention backward: three
+ * kernels; norm backward: parameters, then input; a matmul with bias: the product, then the bias).
+ * A missing bias is passed as a one-element dummy that the kernel never reads.
+ */
+final class TaskMapper {
+    private final TaskGraph graph;
+    private final String graphName;
+    private final GridScheduler grids;
+    private final boolean tuned;
+    private final float[] noBias;
+    private final KernelContext context = new KernelContext();
+    private int taskCount;
+
+    TaskMapper(TaskGraph graph, String graphName, GridScheduler grids, boolean tuned, float[] noBias) {
+        this.graph = graph;
+        this.graphName = graphName;
+        this.grids = grids;
+        this.tuned = tuned;
+        this.noBias = noBias;
+    }
+
+    int tasks() {
+        return taskCount;
+    }
+
+    private String name(String kernel) {
+        return "t" + (taskCount++) + "_" + kernel;
+    }
+
+    /** Names a KernelContext task and registers its grid. */
+    private String gridName(String kernel, WorkerGrid grid) {
+        String n = name(kernel);
+        grids.addWorkerGrid(graphName + "." + n, grid);
+        return n;
+    }
+
+    private static WorkerGrid tiles(int outRows, int outCols) {
+        WorkerGrid g = new WorkerGrid2D(WorkGroups.roundUp(outCols, WorkGroups.TILE), WorkGroups.roundUp(outRows, WorkGroups.TILE));
+        g.setLocalWork(WorkGroups.TILE, WorkGroups.TILE, 1);
+        return g;
+    }
+
+    private static WorkerGrid rows(int rows) {
+        WorkerGrid g = new WorkerGrid1D(rows * WorkGroups.ROW);
+        g.setLocalWork(WorkGroups.ROW, 1, 1);
+        return g;
+    }
+
+    private static int flag(boolean b) {
+        return b ? 1 : 0;
+    }
+
+    void add(KernelCall call) {
+        switch (call) {
+            case MatmulForward c -> {
+                if (tuned) {
+                    graph.task(gridName("matmul_fwd", tiles(c.m(), c.n())), Matmul::forwardTiled, context,
+                            c.a().data, c.b().data, c.c().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
+                    if (c.bias() != null) {
+                        graph.task(name("bias_add"), Bias::add, c.c().data, c.bias().data, c.m(), c.n());
+                    }
+                } else {
+                    float[] bias = c.bias() == null ? noBias : c.bias().data;
+                    graph.task(name("matmul_fwd"), Matmul::forward, c.a().data, c.b().data, bias, c.c().data,
+                            c.m(), c.n(), c.k(), flag(c.bias() != null), flag(c.accumulate()));
+                }
+            }
+            case MatmulBackwardInput c -> {
+                if (tuned) {
+                    graph.task(gridName("matmul_bwd_in", tiles(c.m(), c.k())), Matmul::backwardInputTiled, context,
+                            c.dc().data, c.b().data, c.da().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
+                } else {
+                    graph.task(name("matmul_bwd_in"), Matmul::backwardInput, c.dc().data, c.b().data, c.da().data,
+                            c.m(), c.n(), c.k(), flag(c.accumulate()));
+                }
+            }
+            case MatmulBackwardWeight c -> {
+                if (tuned) {
+                    graph.task(gridName("matmul_bwd_w", tiles(c.n(), c.k())), Matmul::backwardWeightTiled, context,
+                            c.dc().data, c.a().data, c.db().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
+                } else {
+                    graph.task(name("matmul_bwd_w"), Matmul::backwardWeight, c.dc().data, c.a().data, c.db().data,
+                            c.m(), c.n(), c.k(), flag(c.accumulate()));
+                }
+            }
+            case BiasAdd c -> graph.task(name("bias_add"), Bias::add, c.y().data, c.bias().data, c.rows(), c.cols());
+            case BiasBackward c -> graph.task(name("bias_bwd"), Matmul::backwardBias, c.dy().data, c.dbias().data,
+                    c.rows(), c.cols(), flag(c.accumulate()));
+            case BlockDiagForward c -> graph.task(name("blockdiag_fwd"), BlockDiagMatmul::forward, c.x().data,
+                    c.w().data, c.y().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
+            case BlockDiagBackwardInput c -> graph.task(name("blockdiag_bwd_in"), BlockDiagMatmul::backwardInput,
+                    c.dy().data, c.w().data, c.dx().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
+            case BlockDiagBackwardWeight c -> graph.task(name("blockdiag_bwd_w"), BlockDiagMatmul::backwardWeight,
+                    c.dy().data, c.x().data, c.dw().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
+            case ShuffleRows c -> graph.task(name("shuffle"), Shuffle::forward, c.in().data, c.out().data, c.rows(),
+                    c.a(), c.b());
+            case LayerNormForward c -> {
+                if (tuned) {
+                    graph.task(gridName("layernorm_fwd", rows(c.rows())), LayerNorm::forwardRows, context, c.x().data,
+                            c.w().data, c.b().data, c.out().data, c.mean().data, c.rstd().data, c.c());
+                } else {
+                    graph.task(name("layernorm_fwd"), LayerNorm::forward, c.x().data, c.w().data, c.b().data,
+                            c.out().data, c.mean().data, c.rstd().data, c.rows(), c.c());
+                }
+            }
+            case LayerNormBackward c -> {
+                // In the CPU body's order: parameter gradients, then the input gradient.
+                graph.task(name("layernorm_bwd_params"), LayerNorm::backwardParams, c.dout().data, c.x().data,
+                        c.mean().data, c.rstd().data, c.dw().data, c.db().data, c.rows(), c.c(), 1);
+                if (tuned) {
+                    graph.task(gridName("layernorm_bwd_in", rows(c.rows())), LayerNorm::backwardInputRows, context,
+                            c.dout().data, c.x().data, c.w().data, c.mean().data, c.rstd().data, c.dx().data, c.c(),
+                            flag(c.accumulateInput()));
+                } else {
+                    graph.task(name("layernorm_bwd_in"), LayerNorm::backwardInput, c.dout().data, c.x().data,
+                            c.w().data, c.mean().data, c.rstd().data, c.dx().data, c.rows(), c.c(),
+                            flag(c.accumulateInput()));
+                }
+            }
+            case RmsNormForward c -> {
+                if (tuned) {
+                    graph.task(gridName("rmsnorm_fwd", rows(c.rows())), RmsNorm::forwardRows, context, c.x().data,
+                            c.w().data, c.out().data, c.rstd().data, c.c());
+                } else {
+                    graph.task(name("rmsnorm_fwd"), RmsNorm::forward, c.x().data, c.w().data, c.out().data,
+                            c.rstd().data, c.rows(), c.c());
+                }
+            }
+            case RmsNormBackward c -> {
+                graph.task(name("rmsnorm_bwd_params"), RmsNorm::backwardParams, c.dout().data, c.x().data,
+                        c.rstd().data, c.dw().data, c.rows(), c.c(), 1);
+                if (tuned) {
+                    graph.task(gridName("rmsnorm_bwd_in", rows(c.rows())), RmsNorm::backwardInputRows, context,
+                            c.dout().data, c.x().data, c.w().data, c.rstd().data, c.dx().data, c.c(),
+                            flag(c.accumulateInput()));
+                } else {
+                    graph.task(name("rmsnorm_bwd_in"), RmsNorm::backwardInput, c.dout().data, c.x().data, c.w().data,
+                            c.rstd().data, c.dx().data, c.rows(), c.c(), flag(c.accumulateInput()));
+                }
+            }
+            case GeluForward c -> graph.task(name("gelu_fwd"), Gelu::forward, c.x().data, c.out().data, c.n());
+            case GeluBackward c -> graph.task(name("gelu_bwd"), Gelu::backward, c.x().data, c.dout().data,
+                    c.dx().data, c.n());
+            case SwiGluForward c -> graph.task(name("swiglu_fwd"), SwiGlu::forward, c.x().data, c.out().data,
+                    c.rows(), c.f());
+            case SwiGluBackward c -> graph.task(name("swiglu_bwd"), SwiGlu::backward, c.x().data, c.dout().data,
+                    c.dx().data, c.rows(), c.f());
+            case RopeRotate c -> graph.task(name("rope"), Rope::rotateHeads, c.x().data, c.cos().data, c.sin().data,
+                    c.rows(), c.seqLen(), c.posOffset(), c.heads(), c.d(), c.rowStride(), c.sign());
+            case AttentionForward c -> graph.task(name("attention_fwd"), Attention::forward, c.qkv().data,
+                    c.out().data, c.probs().data, c.batch(), c.seqLen(), c.nq(), c.nkv(), c.d());
+            case AttentionBackward c -> {
+                graph.task(name("attention_bwd_scores"), Attention::backwardScores, c.dout().data, c.qkv().data,
+                        c.probs().data, c.dscores().data, c.batch(), c.seqLen(), c.nq(), c.nkv(), c.d());
+                graph.task(name("attention_bwd_q"), Attention::backwardQuery, c.dscores().data, c.qkv().data,
+                        c.dqkv().data, c.batch(), c.seqLen(), c.nq(), c.nkv(), c.d());
+                graph.task(name("attention_bwd_kv"), Attention::backwardKeyValue, c.dout().data, c.qkv().data,
+                        c.probs().data, c.dscores().data, c.dqkv().data, c.batch(), c.seqLen(), c.nq(), c.nkv(),
+                        c.d());
+            }
+            case CrossEntropyForward c -> {
+                if (tuned) {
+                    graph.task(gridName("xent_fwd", rows(c.rows())), CrossEntropy::forwardRows, context,
+                            c.logits().data, c.targets().data, c.losses().data, c.v());
+                } else {
+                    graph.task(name("xent_fwd"), CrossEntropy::forward, c.logits().data, c.targets().data,
+                            c.losses().data, c.rows(), c.v());
+                }
+            }
+            case CrossEntropyForwardBackward c -> {
+                if (c.dlogits() != c.logits()) {
+                    graph.task(name("xent_fwd_bwd"), CrossEntropy::forwardBackward, c.logits().data,
+                            c.targets().data, c.losses().data, c.dlogits().data, c.scalars().data, c.rows(), c.v());
+                } else if (tuned) {
+                    graph.task(gridName("xent_fwd_bwd", rows(c.rows())), CrossEntropy::forwardBackwardInPlaceRows,
+                            context, c.logits().data, c.targets().data, c.losses().data, c.scalars().data, c.v());
+                } else {
+                    graph.task(name("xent_fwd_bwd"), CrossEntropy::forwardBackwardInPlace, c.logits().data,
+                            c.targets().data, c.losses().data, c.scalars().data, c.rows(), c.v());
+                }
+            }
+            case EmbeddingForward c -> graph.task(name("embed_fwd"), Embedding::forward, c.tokens().data,
+                    c.wte().data, c.out().data, c.rows(), c.c());
+            case PositionsAdd c -> graph.task(name("positions_add"), Embedding::addPositions, c.wpe().data,
+                    c.out().data, c.rows(), c.seqLen(), c.posOffset(), c.c());
+            case EmbeddingBackward c -> graph.task(name("embed_bwd"), Embedding::backward, c.tokens().data,
+                    c.dout().data, c.dwte().data, c.rows(), c.c());
+            case PositionsBackward c -> graph.task(name("positions_bwd"), Embedding::positionsBackward,
+                    c.dout().data, c.dwpe().data, c.rows(), c.seqLen(), c.c());
+            case ResidualAdd c -> graph.task(name("residual"), Residual::add, c.x().data, c.y().data, c.n());
+            case Zero c -> graph.task(name("zero"), Fill::zero, c.x().data, c.x().size());
+            case Copy c -> graph.task(name("copy"), Fill::copy, c.src().data, c.dst().data, c.n());
+            case BlendForward c -> graph.task(name("blend_fwd"), Blend::forward, c.guide().data,
+                    c.structured().data, c.scalars().data, c.switchSlot(), c.n());
+            case BlendBackward c -> graph.task(name("blend_bwd"), Blend::backward, c.dout().data, c.dguide().data,
+                    c.scalars().data, c.switchSlot(), c.n());
+            // The device does not branch on a scalar it holds: the inner call always runs, and the
+            // blend gives its result weight 0 while the switch is off.
+            case WhenGuided c -> add(c.inner());
+            case AdamWUpdate c -> graph.task(name("adamw"), AdamW::update, c.p().data, c.g().data, c.m().data,
+                    c.v().data, c.scalars().data, c.p().size(), c.beta1(), c.beta2(), c.eps(), c.weightDecay());
+            case GradNormPartials c -> graph.task(name("gradnorm_partials"), GradNorm::partialSums, c.g().data,
+                    c.partials().data, c.base(), c.g().size());
+            case GradNormFinish c -> graph.task(name("gradnorm_finish"), GradNorm::finish, c.partials().data,
+                    c.scalars().data, c.count(), c.maxNorm());
+        }
+    }
+}

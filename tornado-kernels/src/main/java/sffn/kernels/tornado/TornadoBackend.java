@@ -1,0 +1,211 @@
+package sffn.kernels.tornado;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import sffn.kernels.backend.Backend;
+import sffn.kernels.backend.Backends;
+import sffn.kernels.plan.Plan;
+import uk.ac.manchester.tornado.api.TornadoRuntime;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
+
+/**
+ * Runs plans on a TornadoVM device (OpenCL, PTX or SPIR-V) as task graphs of the portable kernel
+ * bodies, with KernelContext variants for matmuls and row reductions where {@code tuned}.
+ *
+ * <p>Every array of every prepared plan lives on the device for the backend's life, in one buffer
+ * that all plans share (see {@link Residency}): parameters, gradients and optimizer state are
+ * uploaded once, host inputs every run, and nothing comes back unless asked with
+ * {@link #toHost}. The graphs are built and compiled together, once for the set of prepared
+ * plans, at the first run after {@link #prepare}/{@link #release}; prepare every plan before
+ * running any to compile once. Changing the set of plans brings the device's values to the host
+ * first, so nothing is lost when the plans are rebuilt.
+ *
+ * <p>Load it through {@link Backends#create}: the CPU path never loads TornadoVM classes.
+ */
+public final class TornadoBackend implements Backend {
+    /** System property; {@code false} runs every call on its loop-parallel portable body (no KernelContext variants). */
+    public static final String TUNED_PROPERTY = "sffn.tornado.tuned";
+
+    private final TornadoDevice device;
+    private final String deviceId;
+    private final boolean tuned;
+    private final List<Plan> plans = new ArrayList<>();
+    /** Arrays the host rewrote (toDevice) that the device has not received yet. */
+    private final Map<Object, Boolean> hostNewer = new IdentityHashMap<>();
+    private Residency residency;
+
+    /**
+     * @param deviceId {@code backend:device} indices as {@code sffn devices} lists them, or null for
+     *                 TornadoVM's default; KernelContext variants on unless {@value #TUNED_PROPERTY} is false
+     */
+    public TornadoBackend(String deviceId) {
+        this(deviceId, !"false".equalsIgnoreCase(System.getProperty(TUNED_PROPERTY, "true")));
+    }
+
+    /** @param tuned whether matmuls and row reductions run their KernelContext variants */
+    public TornadoBackend(String deviceId, boolean tuned) {
+        String why = Backends.tornadoUnavailableReason();
+        if (why != null) throw new IllegalStateException(why);
+        TornadoRuntime rt = TornadoRuntimeProvider.getTornadoRuntime();
+        if (deviceId == null) {
+            this.device = rt.getDefaultDevice();
+            this.deviceId = device.getBackendIndex() + ":" + indexOf(rt, device);
+        } else {
+            int[] bd = parse(deviceId);
+            if (bd[0] >= rt.getNumBackends()) {
+                throw new IllegalArgumentException("device " + deviceId + ": TornadoVM has " + rt.getNumBackends()
+                        + " backend(s), numbered from 0; 'sffn devices' lists them");
+            }
+            var backend = rt.getBackend(bd[0]);
+            if (bd[1] >= backend.getNumDevices()) {
+                throw new IllegalArgumentException("device " + deviceId + ": backend " + bd[0] + " (" + backend.getName()
+                        + ") has " + backend.getNumDevices() + " device(s), numbered from 0; 'sffn devices' lists them");
+            }
+            this.device = backend.getDevice(bd[1]);
+            this.deviceId = deviceId;
+        }
+        this.tuned = tuned;
+    }
+
+    private static int[] parse(String id) {
+        String[] p = id.split(":");
+        try {
+            if (p.length == 2) {
+                int b = Integer.parseInt(p[0].trim());
+                int d = Integer.parseInt(p[1].trim());
+                if (b >= 0 && d >= 0) return new int[] {b, d};
+            }
+        } catch (NumberFormatException e) {
+            // falls through to the message below
+        }
+        throw new IllegalArgumentException("device '" + id + "' is not <backend>:<device> (e.g. 0:0); 'sffn devices' lists them");
+    }
+
+    private static int indexOf(TornadoRuntime rt, TornadoDevice device) {
+        var backend = rt.getBackend(device.getBackendIndex());
+        for (int d = 0; d < backend.getNumDevices(); d++) {
+            if (backend.getDevice(d).getDeviceName().equals(device.getDeviceName())) return d;
+        }
+        return 0;
+    }
+
+    /** The devices TornadoVM can reach, in {@code backend:device} order. */
+    public static List<Backends.DeviceInfo> devices() {
+        TornadoRuntime rt = TornadoRuntimeProvider.getTornadoRuntime();
+        List<Backends.DeviceInfo> out = new ArrayList<>();
+        for (int b = 0; b < rt.getNumBackends(); b++) {
+            var backend = rt.getBackend(b);
+            for (int d = 0; d < backend.getNumDevices(); d++) {
+                TornadoDevice dev = backend.getDevice(d);
+                out.add(new Backends.DeviceInfo(b + ":" + d, dev.getDeviceName(),
+                        dev.getDescription(), String.valueOf(dev.getTornadoVMBackend()), dev.getPlatformName(),
+                        String.valueOf(dev.getDeviceType()), dev.getMaxGlobalMemory(), dev.getMaxAllocMemory()));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public String describe() {
+        return String.format(Locale.ROOT, "tornado %s %s (%s, %s)%s", deviceId, device.getDeviceName(),
+                device.getTornadoVMBackend(), device.getPlatformName().trim(),
+                tuned ? "" : ", portable bodies only");
+    }
+
+    @Override
+    public void prepare(Plan plan) {
+        for (Plan p : plans) if (p == plan) return;
+        retire();
+        plans.add(plan);
+    }
+
+    @Override
+    public void run(Plan plan) {
+        if (!isPrepared(plan)) {
+            throw new IllegalStateException("plan '" + plan.name() + "' was not prepared on this backend; call prepare first");
+        }
+        if (residency == null) {
+            System.err.printf(Locale.ROOT, "tornado: compiling %d plan(s) for %s ...%n", plans.size(), describe());
+            residency = Residency.build(plans, device, tuned);
+            System.err.printf(Locale.ROOT, "tornado: %d graphs, %d tasks compiled in %.1f s%n",
+                    residency.graphCount, residency.taskCount, residency.compileSeconds);
+        }
+        if (!residency.uploaded()) {
+            residency.upload();
+            hostNewer.clear();
+        }
+        residency.run(plan);
+    }
+
+    @Override
+    public void toDevice(Plan plan, Object... tensors) {
+        if (residency == null || !residency.uploaded()) {
+            for (Object t : tensors) hostNewer.put(Residency.array(t), Boolean.TRUE);
+            return;
+        }
+        // The next run uploads every array again; first bring back what only the device has.
+        for (Object t : tensors) hostNewer.put(Residency.array(t), Boolean.TRUE);
+        if (residency.deviceAhead()) residency.download(notHostNewer(residency.carried()));
+        residency.invalidateUpload();
+    }
+
+    @Override
+    public void toHost(Plan plan, Object... tensors) {
+        if (residency == null || !residency.uploaded() || !residency.deviceAhead()) return;
+        List<Object> arrays = new ArrayList<>();
+        for (Object t : tensors) {
+            Object a = Residency.array(t);
+            if (residency.carries(a) && !hostNewer.containsKey(a)) arrays.add(a);
+        }
+        residency.download(arrays.toArray());
+    }
+
+    @Override
+    public void release(Plan plan) {
+        for (int i = 0; i < plans.size(); i++) {
+            if (plans.get(i) == plan) {
+                retire();
+                plans.remove(i);
+                return;
+            }
+        }
+    }
+
+    /** Brings the device's values to the host and frees the device, so the plans can be rebuilt. */
+    private void retire() {
+        if (residency == null) return;
+        if (residency.uploaded() && residency.deviceAhead()) residency.download(notHostNewer(residency.carried()));
+        residency.close();
+        residency = null;
+    }
+
+    private Object[] notHostNewer(java.util.Collection<Object> arrays) {
+        List<Object> out = new ArrayList<>(arrays.size());
+        for (Object a : arrays) if (!hostNewer.containsKey(a)) out.add(a);
+        return out.toArray();
+    }
+
+    private boolean isPrepared(Plan plan) {
+        for (Plan p : plans) if (p == plan) return true;
+        return false;
+    }
+
+    /** The plans this backend holds, in preparation order (for tests and reports). */
+    List<Plan> plans() {
+        return Collections.unmodifiableList(plans);
+    }
+
+    @Override
+    public void close() {
+        if (residency != null) {
+            residency.close();
+            residency = null;
+        }
+        plans.clear();
+    }
+}
