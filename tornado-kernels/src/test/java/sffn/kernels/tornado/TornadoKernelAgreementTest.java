@@ -1,0 +1,386 @@
+package sffn.kernels.tornado;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import sffn.kernels.GradNorm;
+import sffn.kernels.IntTensor;
+import sffn.kernels.Rope;
+import sffn.kernels.StepScalars;
+import sffn.kernels.Tensor;
+import sffn.kernels.plan.KernelCall;
+import sffn.kernels.plan.KernelCall.AdamWUpdate;
+import sffn.kernels.plan.KernelCall.AttentionBackward;
+import sffn.kernels.plan.KernelCall.AttentionForward;
+import sffn.kernels.plan.KernelCall.BiasAdd;
+import sffn.kernels.plan.KernelCall.BiasBackward;
+import sffn.kernels.plan.KernelCall.BlendBackward;
+import sffn.kernels.plan.KernelCall.BlendForward;
+import sffn.kernels.plan.KernelCall.BlockDiagBackwardInput;
+import sffn.kernels.plan.KernelCall.BlockDiagBackwardWeight;
+import sffn.kernels.plan.KernelCall.BlockDiagForward;
+import sffn.kernels.plan.KernelCall.Copy;
+import sffn.kernels.plan.KernelCall.CrossEntropyForward;
+import sffn.kernels.plan.KernelCall.CrossEntropyForwardBackward;
+import sffn.kernels.plan.KernelCall.EmbeddingBackward;
+import sffn.kernels.plan.KernelCall.EmbeddingForward;
+import sffn.kernels.plan.KernelCall.GeluBackward;
+import sffn.kernels.plan.KernelCall.GeluForward;
+import sffn.kernels.plan.KernelCall.GradNormFinish;
+import sffn.kernels.plan.KernelCall.GradNormPartials;
+import sffn.kernels.plan.KernelCall.LayerNormBackward;
+import sffn.kernels.plan.KernelCall.LayerNormForward;
+import sffn.kernels.plan.KernelCall.MatmulBackwardInput;
+import sffn.kernels.plan.KernelCall.MatmulBackwardWeight;
+import sffn.kernels.plan.KernelCall.MatmulForward;
+import sffn.kernels.plan.KernelCall.PositionsAdd;
+import sffn.kernels.plan.KernelCall.PositionsBackward;
+import sffn.kernels.plan.KernelCall.ResidualAdd;
+import sffn.kernels.plan.KernelCall.RmsNormBackward;
+import sffn.kernels.plan.KernelCall.RmsNormForward;
+import sffn.kernels.plan.KernelCall.RopeRotate;
+import sffn.kernels.plan.KernelCall.ShuffleRows;
+import sffn.kernels.plan.KernelCall.SwiGluBackward;
+import sffn.kernels.plan.KernelCall.SwiGluForward;
+import sffn.kernels.plan.KernelCall.WhenGuided;
+import sffn.kernels.plan.KernelCall.Zero;
+import sffn.kernels.plan.Plan;
+
+/**
+ * Every kind of kernel call, run through the TornadoVM backend as a one-call plan on awkward sizes
+ * (not multiples of the work-group shapes or of 16), against its CPU body: the loop-parallel
+ * portable bodies, and separately the KernelContext variants (which cannot run as plain Java, so
+ * this is where they are checked). Outputs start as NaN unless the call accumulates, so an
+ * element the device fails to write fails the comparison.
+ *
+ * <p>Bound: both bodies err from the exact result by at most the kernel tests' tolerance times
+ * the magnitude of what was summed, so they differ by at most twice that; here it is applied to
+ * the max norm, {@code ||device - cpu||_inf <= 2 tol ||cpu||_inf}. Copies and other exact
+ * operations must agree bit for bit.
+ */
+class TornadoKernelAgreementTest {
+    /** The kernel tests' tolerances (unit roundoff U = 2^-24 where a test states its bound in it). */
+    static final double U = 0x1p-24;
+    static final double MATMUL = 1e-5;
+    static final double NORM = 2e-5;
+    static final double XENT = 2e-5;
+    static final double ATTENTION = 1e-5;
+    static final double GELU = 1e-6;
+    static final double SUM = 1e-5;
+    static final double ADD = 2 * U;
+    static final double BLEND = 4 * U;
+    static final double ADAMW = 5e-6;
+    static final double GRADNORM = 4096 * U;
+    /** SwiGLU and RoPE have no tighter stated bound in their tests than elementwise float work; use GELU's. */
+    static final double ELEMENTWISE = 1e-6;
+    static final double EXACT = 0;
+
+    // Awkward sizes: rows = batch * seq = 2 * 19, hidden 67 (< the 128-wide row group) and 301 (> it).
+    static final int B = 2;
+    static final int T = 19;
+    static final int R = B * T;
+    static final int C = 67;
+    static final int WIDE = 301;
+    static final int N = 53;
+    static final int K = 71;
+    static final int V = 131;
+    static final int NQ = 6;
+    static final int NKV = 2;
+    static final int D = 10;
+    static final int QKV = (NQ + 2 * NKV) * D;
+
+    @BeforeEach
+    void tornado() {
+        TornadoTests.assumeTornado();
+    }
+
+    /** Tensors of one side (CPU or device) of a case, drawn from per-name seeds so both sides start equal. */
+    static final class World {
+        final Map<String, Object> tensors = new LinkedHashMap<>();
+
+        Tensor randn(String name, int... shape) {
+            return uniform(name, -2, 2, shape);
+        }
+
+        Tensor uniform(String name, double lo, double hi, int... shape) {
+            Tensor t = new Tensor(name, shape);
+            SplittableRandom r = new SplittableRandom(name.hashCode() * 31L + Arrays.hashCode(shape));
+            for (int i = 0; i < t.size(); i++) t.data[i] = (float) (lo + (hi - lo) * r.nextDouble());
+            tensors.put(name, t);
+            return t;
+        }
+
+        Tensor poisoned(String name, int... shape) {
+            Tensor t = new Tensor(name, shape);
+            t.fill(Float.NaN);
+            tensors.put(name, t);
+            return t;
+        }
+
+        /** Random when the call accumulates into it (so the addend is checked), NaN otherwise. */
+        Tensor out(String name, boolean accumulate, int... shape) {
+            return accumulate ? randn(name, shape) : poisoned(name, shape);
+        }
+
+        IntTensor ints(String name, int bound, int... shape) {
+            IntTensor t = new IntTensor(name, shape);
+            SplittableRandom r = new SplittableRandom(name.hashCode());
+            for (int i = 0; i < t.size(); i++) t.data[i] = r.nextInt(bound);
+            tensors.put(name, t);
+            return t;
+        }
+
+        Tensor scalars(boolean switchOn) {
+            Tensor s = new Tensor("scalars", StepScalars.size(2));
+            s.data[StepScalars.LR] = 3e-3f;
+            s.data[StepScalars.BIAS_CORRECTION1] = 1f - 0.9f * 0.9f * 0.9f;
+            s.data[StepScalars.BIAS_CORRECTION2] = 1f - (float) Math.pow(0.999, 3);
+            s.data[StepScalars.CLIP_SCALE] = 0.7f;
+            s.data[StepScalars.GUIDE_ALPHA] = 0.35f;
+            s.data[StepScalars.LOSS_SCALE] = 1f / R;
+            s.data[StepScalars.GUIDE_SWITCHES] = switchOn ? 1f : 0f;
+            s.data[StepScalars.GUIDE_SWITCHES + 1] = 1f;
+            tensors.put("scalars", s);
+            return s;
+        }
+
+        Tensor get(String name) {
+            return (Tensor) tensors.get(name);
+        }
+    }
+
+    record Case(String op, String shape, double tol, Function<World, KernelCall> call, List<String> outputs) {
+    }
+
+    static List<Case> cases() {
+        List<Case> cs = new ArrayList<>();
+        for (boolean acc : new boolean[] {false, true}) {
+            String a = acc ? " acc" : "";
+            cs.add(new Case("matmul forward", R + "x" + K + " . " + N + "x" + K + "^T" + a, MATMUL,
+                    w -> new MatmulForward(w.randn("a", R, K), w.randn("b", N, K), null, w.out("c", acc, R, N), R, N, K, acc),
+                    List.of("c")));
+            cs.add(new Case("matmul backward input", R + "x" + N + " . " + N + "x" + K + a, MATMUL,
+                    w -> new MatmulBackwardInput(w.randn("dc", R, N), w.randn("b", N, K), w.out("da", acc, R, K), R, N, K, acc),
+                    List.of("da")));
+            cs.add(new Case("matmul backward weight", N + "x" + R + " . " + R + "x" + K + a, MATMUL,
+                    w -> new MatmulBackwardWeight(w.randn("dc", R, N), w.randn("a", R, K), w.out("db", acc, N, K), R, N, K, acc),
+                    List.of("db")));
+            cs.add(new Case("blockdiag forward", "rows " + R + " nb 3 q 13 p 11" + a, MATMUL,
+                    w -> new BlockDiagForward(w.randn("x", R, 33), w.randn("w", 3, 13, 11), w.out("y", acc, R, 39), R, 3, 13, 11, acc),
+                    List.of("y")));
+            cs.add(new Case("blockdiag backward input", "rows " + R + " nb 3 q 13 p 11" + a, MATMUL,
+                    w -> new BlockDiagBackwardInput(w.randn("dy", R, 39), w.randn("w", 3, 13, 11), w.out("dx", acc, R, 33), R, 3, 13, 11, acc),
+                    List.of("dx")));
+            cs.add(new Case("blockdiag backward weight", "rows " + R + " nb 3 q 13 p 11" + a, MATMUL,
+                    w -> new BlockDiagBackwardWeight(w.randn("dy", R, 39), w.randn("x", R, 33), w.out("dw", acc, 3, 13, 11), R, 3, 13, 11, acc),
+                    List.of("dw")));
+            cs.add(new Case("bias backward", R + "x" + N + a, SUM,
+                    w -> new BiasBackward(w.randn("dy", R, N), w.out("db", acc, N), R, N, acc), List.of("db")));
+        }
+        cs.add(new Case("matmul forward + bias", R + "x" + K + " . " + N + "x" + K + "^T", MATMUL,
+                w -> new MatmulForward(w.randn("a", R, K), w.randn("b", N, K), w.randn("bias", N), w.poisoned("c", R, N), R, N, K, false),
+                List.of("c")));
+        cs.add(new Case("bias add", R + "x" + N, ADD, w -> new BiasAdd(w.randn("y", R, N), w.randn("b", N), R, N), List.of("y")));
+        cs.add(new Case("shuffle rows", R + " x (13, 3)", EXACT,
+                w -> new ShuffleRows(w.randn("in", R, 39), w.poisoned("out", R, 39), R, 13, 3), List.of("out")));
+        for (int c : new int[] {C, WIDE}) {
+            cs.add(new Case("layernorm forward", R + "x" + c, NORM,
+                    w -> new LayerNormForward(w.randn("x", R, c), w.randn("w", c), w.randn("b", c), w.poisoned("out", R, c),
+                            w.poisoned("mean", R), w.poisoned("rstd", R), R, c),
+                    List.of("out", "mean", "rstd")));
+            cs.add(new Case("layernorm backward", R + "x" + c + " acc input", NORM,
+                    w -> new LayerNormBackward(w.randn("dout", R, c), w.randn("x", R, c), w.randn("w", c),
+                            w.uniform("mean", -0.1, 0.1, R), w.uniform("rstd", 0.5, 1.5, R), w.randn("dx", R, c),
+                            w.randn("dw", c), w.randn("db", c), R, c, true),
+                    List.of("dx", "dw", "db")));
+            cs.add(new Case("rmsnorm forward", R + "x" + c, NORM,
+                    w -> new RmsNormForward(w.randn("x", R, c), w.randn("w", c), w.poisoned("out", R, c), w.poisoned("rstd", R), R, c),
+                    List.of("out", "rstd")));
+            cs.add(new Case("rmsnorm backward", R + "x" + c, NORM,
+                    w -> new RmsNormBackward(w.randn("dout", R, c), w.randn("x", R, c), w.randn("w", c),
+                            w.uniform("rstd", 0.5, 1.5, R), w.poisoned("dx", R, c), w.randn("dw", c), R, c, false),
+                    List.of("dx", "dw")));
+        }
+        cs.add(new Case("gelu forward", "n " + R * N, GELU, w -> new GeluForward(w.randn("x", R, N), w.poisoned("out", R, N), R * N),
+                List.of("out")));
+        cs.add(new Case("gelu backward", "n " + R * N, GELU,
+                w -> new GeluBackward(w.randn("x", R, N), w.randn("dout", R, N), w.poisoned("dx", R, N), R * N), List.of("dx")));
+        cs.add(new Case("swiglu forward", R + " x f 37", ELEMENTWISE,
+                w -> new SwiGluForward(w.randn("x", R, 74), w.poisoned("out", R, 37), R, 37), List.of("out")));
+        cs.add(new Case("swiglu backward", R + " x f 37", ELEMENTWISE,
+                w -> new SwiGluBackward(w.randn("x", R, 74), w.randn("dout", R, 37), w.poisoned("dx", R, 74), R, 37), List.of("dx")));
+        for (float sign : new float[] {1f, -1f}) {
+            cs.add(new Case("rope " + (sign > 0 ? "forward" : "backward"), R + " rows, " + (NQ + NKV) + " heads of " + D, ELEMENTWISE,
+                    w -> {
+                        float[][] tab = Rope.tables(40, D, 10000);
+                        Tensor cos = w.randn("cos", 40, D / 2);
+                        Tensor sin = w.randn("sin", 40, D / 2);
+                        System.arraycopy(tab[0], 0, cos.data, 0, tab[0].length);
+                        System.arraycopy(tab[1], 0, sin.data, 0, tab[1].length);
+                        return new RopeRotate(w.randn("qkv", R, QKV), cos, sin, R, T, 3, NQ + NKV, D, QKV, sign);
+                    }, List.of("qkv")));
+        }
+        cs.add(new Case("attention forward", "B " + B + " T " + T + " nq " + NQ + " nkv " + NKV + " d " + D, ATTENTION,
+                w -> new AttentionForward(w.randn("qkv", R, QKV), w.poisoned("out", R, NQ * D), w.poisoned("probs", B, NQ, T, T), B, T, NQ, NKV, D),
+                List.of("out", "probs")));
+        cs.add(new Case("attention backward", "B " + B + " T " + T + " nq " + NQ + " nkv " + NKV + " d " + D, ATTENTION,
+                w -> {
+                    Tensor qkv = w.randn("qkv", R, QKV);
+                    Tensor probs = w.poisoned("probs", B, NQ, T, T);
+                    new AttentionForward(qkv, w.poisoned("scratch", R, NQ * D), probs, B, T, NQ, NKV, D).runCpu();
+                    return new AttentionBackward(w.randn("dout", R, NQ * D), qkv, probs, w.poisoned("dscores", B, NQ, T, T),
+                            w.poisoned("dqkv", R, QKV), B, T, NQ, NKV, D);
+                }, List.of("dscores", "dqkv")));
+        cs.add(new Case("cross-entropy forward", R + " x vocab " + V, XENT,
+                w -> new CrossEntropyForward(w.randn("logits", R, V), targets(w), w.poisoned("losses", R), R, V), List.of("losses")));
+        cs.add(new Case("cross-entropy forward+backward", R + " x vocab " + V, XENT,
+                w -> new CrossEntropyForwardBackward(w.randn("logits", R, V), targets(w), w.poisoned("losses", R),
+                        w.poisoned("dlogits", R, V), w.scalars(true), R, V),
+                List.of("losses", "dlogits")));
+        cs.add(new Case("cross-entropy forward+backward in place", R + " x vocab " + V, XENT,
+                w -> {
+                    Tensor logits = w.randn("logits", R, V);
+                    return new CrossEntropyForwardBackward(logits, targets(w), w.poisoned("losses", R), logits, w.scalars(true), R, V);
+                }, List.of("losses", "logits")));
+        cs.add(new Case("embedding forward", R + " tokens x " + C, EXACT,
+                w -> new EmbeddingForward(w.ints("tokens", V, R), w.randn("wte", V, C), w.poisoned("out", R, C), R, C), List.of("out")));
+        cs.add(new Case("positions add", R + " x " + C + " offset 0", ADD,
+                w -> new PositionsAdd(w.randn("wpe", 40, C), w.randn("out", R, C), R, T, 0, C), List.of("out")));
+        cs.add(new Case("embedding backward", R + " tokens (repeats) x " + C, SUM,
+                w -> new EmbeddingBackward(w.ints("tokens", 7, R), w.randn("dout", R, C), w.randn("dwte", V, C), R, C), List.of("dwte")));
+        cs.add(new Case("positions backward", R + " x " + C, SUM,
+                w -> new PositionsBackward(w.randn("dout", R, C), w.randn("dwpe", 40, C), R, T, C), List.of("dwpe")));
+        cs.add(new Case("residual add", "n " + R * C, ADD, w -> new ResidualAdd(w.randn("x", R, C), w.randn("y", R, C), R * C), List.of("x")));
+        cs.add(new Case("zero", "n " + R * C, EXACT, w -> new Zero(w.randn("x", R, C)), List.of("x")));
+        cs.add(new Case("copy", "n " + R * C, EXACT, w -> new Copy(w.randn("src", R, C), w.poisoned("dst", R, C), R * C), List.of("dst")));
+        for (boolean on : new boolean[] {true, false}) {
+            String sw = on ? " switch on" : " switch off";
+            cs.add(new Case("blend forward", "n " + R * C + sw, BLEND,
+                    w -> new BlendForward(w.randn("guide", R, C), w.randn("s", R, C), w.scalars(on), StepScalars.GUIDE_SWITCHES, R * C),
+                    List.of("s")));
+            cs.add(new Case("blend backward", "n " + R * C + sw, BLEND,
+                    w -> new BlendBackward(w.randn("dout", R, C), w.poisoned("dguide", R, C), w.scalars(on), StepScalars.GUIDE_SWITCHES, R * C),
+                    List.of("dout", "dguide")));
+        }
+        cs.add(new Case("when guided (matmul)", R + "x" + K + " . " + N + "x" + K + "^T switch on", MATMUL,
+                w -> new WhenGuided(w.scalars(true), StepScalars.GUIDE_SWITCHES,
+                        new MatmulForward(w.randn("a", R, K), w.randn("b", N, K), null, w.poisoned("c", R, N), R, N, K, false)),
+                List.of("c")));
+        cs.add(new Case("adamw", "n " + 5003 + " wd 0.1", ADAMW,
+                w -> new AdamWUpdate(w.randn("p", 5003), w.randn("g", 5003), w.randn("m", 5003), w.uniform("v", 0, 1, 5003),
+                        w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
+                List.of("p", "m", "v")));
+        int n = 3 * GradNorm.CHUNK + 123;
+        cs.add(new Case("grad norm partials", "n " + n, GRADNORM,
+                w -> {
+                    // Slots 2.. are written (NaN until then); the two before must be left alone.
+                    Tensor partials = w.poisoned("partials", 2 + GradNorm.slots(n));
+                    partials.data[0] = 1.5f;
+                    partials.data[1] = -2.5f;
+                    return new GradNormPartials(w.randn("g", n), partials, 2);
+                }, List.of("partials")));
+        cs.add(new Case("grad norm finish", "9 partials", GRADNORM,
+                w -> new GradNormFinish(w.uniform("partials", 0, 30, 9), w.scalars(true), 9, 1f), List.of("scalars")));
+        return cs;
+    }
+
+    private static IntTensor targets(World w) {
+        IntTensor t = w.ints("targets", V, R);
+        t.data[5] = -1; // an ignored target
+        return t;
+    }
+
+    record Result(Case c, String output, double err, double bound) {
+    }
+
+    @Test
+    void portableBodiesAgreeWithCpuBodies() {
+        check(false);
+    }
+
+    @Test
+    void kernelContextVariantsAgreeWithCpuBodies() {
+        check(true);
+    }
+
+    private void check(boolean tuned) {
+        List<Case> cases = cases();
+        List<World> cpu = new ArrayList<>();
+        List<World> dev = new ArrayList<>();
+        List<Plan> plans = new ArrayList<>();
+        for (Case c : cases) {
+            World wc = new World();
+            World wd = new World();
+            c.call().apply(wc).runCpu();
+            KernelCall call = c.call().apply(wd);
+            Plan p = new Plan(c.op() + " " + c.shape()).add(call);
+            for (String o : c.outputs()) p.hostOutputs(wd.tensors.get(o));
+            cpu.add(wc);
+            dev.add(wd);
+            plans.add(p);
+        }
+        List<Result> results = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        try (TornadoBackend backend = new TornadoBackend(TornadoTests.device(), tuned)) {
+            for (Plan p : plans) backend.prepare(p);
+            for (int i = 0; i < cases.size(); i++) {
+                Plan p = plans.get(i);
+                if (Boolean.getBoolean("sffn.test.trace")) System.err.println("running " + p.name());
+                backend.run(p);
+                backend.toHost(p, p.hostOutputs().toArray());
+            }
+            System.out.println("device: " + backend.describe());
+        }
+        for (int i = 0; i < cases.size(); i++) {
+            Case c = cases.get(i);
+            for (String o : c.outputs()) {
+                float[] want = cpu.get(i).get(o).data;
+                float[] got = dev.get(i).get(o).data;
+                double err = TornadoTests.relativeError(got, want);
+                double bound = 2 * c.tol();
+                results.add(new Result(c, o, err, bound));
+                if (!(err <= bound)) {
+                    failures.add(String.format(Locale.ROOT, "%s [%s] %s: relative max error %.3g exceeds %.3g%s", c.op(), c.shape(), o,
+                            err, bound, firstDifference(got, want)));
+                }
+            }
+        }
+        System.out.println((tuned ? "KernelContext variants where they exist" : "portable bodies") + " vs CPU bodies:");
+        System.out.printf(Locale.ROOT, "%-42s %-44s %-8s %-11s %s%n", "op", "shape", "output", "max err", "bound");
+        for (Result r : results) {
+            System.out.printf(Locale.ROOT, "%-42s %-44s %-8s %-11.3g %.3g%n", r.c().op(), r.c().shape(), r.output(), r.err(), r.bound());
+        }
+        if (!failures.isEmpty()) fail(String.join("\n", failures));
+    }
+
+    private static String firstDifference(float[] got, float[] want) {
+        for (int i = 0; i < want.length; i++) {
+            if (Float.floatToIntBits(got[i]) != Float.floatToIntBits(want[i])) {
+                return " (first difference at " + i + ": device " + got[i] + ", cpu " + want[i] + ")";
+            }
+        }
+        return "";
+    }
+
+    @Test
+    void aliasedArgumentsAreRefusedWithAName() {
+        Tensor x = new Tensor("x", 8);
+        Plan p = new Plan("aliased").add(new ResidualAdd(x, x, 8));
+        try (TornadoBackend backend = new TornadoBackend(TornadoTests.device(), false)) {
+            backend.prepare(p);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> backend.run(p));
+            assertTrue(e.getMessage().contains("ResidualAdd passes one tensor twice"), e.getMessage());
+        }
+    }
+}
