@@ -90,15 +90,15 @@ public final class Backends {
      * <ul>
      * <li>{@code tornado.recover.bailout=false}: a task TornadoVM cannot compile must fail, not run
      * as Java on host arrays, which no longer hold the values (they live on the device).</li>
-     * <li>{@code tornado.tvm.maxbytecodesize}: every graph of the backend carries every device
-     * buffer (see the TornadoVM backend), which outgrows TornadoVM's default of 4096 bytes of
-     * graph bytecode for all but toy plans.</li>
+     * <li>{@code tornado.tvm.maxbytecodesize}: the wiring graphs of the TornadoVM backend name
+     * every graph of the execution plan, which outgrows TornadoVM's default of 4096 bytes of graph
+     * bytecode for all but toy plans.</li>
      * </ul>
      */
     private static void tornadoDefaults() {
         if (System.getProperty("tornado.recover.bailout") == null) System.setProperty("tornado.recover.bailout", "false");
         if (System.getProperty("tornado.tvm.maxbytecodesize") == null) {
-            System.setProperty("tornado.tvm.maxbytecodesize", Integer.toString(1 << 20));
+            System.setProperty("tornado.tvm.maxbytecodesize", Integer.toString(1 << 18));
         }
     }
 

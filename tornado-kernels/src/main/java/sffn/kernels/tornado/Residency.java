@@ -2,11 +2,11 @@ package sffn.kernels.tornado;
 
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import sffn.kernels.IntTensor;
 import sffn.kernels.Tensor;
 import sffn.kernels.plan.KernelCall;
@@ -21,40 +21,73 @@ import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * Every prepared plan compiled into one TornadoVM execution plan whose task graphs share device
- * buffers: graph 0, the residency graph, allocates one device buffer per array of any plan
- * (parameters, gradients, optimizer state, activations, scratch) and uploads it; graph 1.. are the
- * plans' sections, one graph each, in plan order.
+ * Every prepared plan compiled into one TornadoVM execution plan whose task graphs share one
+ * device buffer per array: parameters, gradients, optimizer state, activations and scratch live on
+ * the device for the life of the backend, and a parameter the optimizer plan updates is the very
+ * buffer the training plan reads next.
  *
- * <p>How the sharing works, and why this way: in TornadoVM 5.2 a graph that consumes an object
- * ({@code consumeFromDevice}) takes that object's device buffer from the graph the execution
- * plan ran last, not from the graph it names. So every graph consumes every array (it "carries"
- * the buffers of arrays it never touches) and persists them all: whatever ran last, the next graph
- * finds each buffer there. Buffers are never reallocated, so a parameter the optimizer plan
- * updates is the very buffer the training plan reads next. The host inputs of a plan are the
- * exception: the first section of the plan that reads one streams it in every run
- * ({@code EVERY_EXECUTION}) into a buffer of its own, which the later graphs then carry.
- * Nothing returns to the host unless asked ({@link #download}, from the graph that ran last).
+ * <p>How, and why this way. TornadoVM 5.2 shares a buffer between graphs only through
+ * {@code consumeFromDevice}, and a consuming graph takes the buffer from whichever graph the
+ * execution plan ran just before it, not from the graph it names (with no entry for that graph, it
+ * takes every consumed object from it, and gets nothing where that graph lacks one). A graph also
+ * holds at most 1024 nodes, so no graph can hold every array of a real model. Instead, each array
+ * has one <em>owner</em> graph that allocates and uploads it; each section of a plan becomes one
+ * graph that consumes just the arrays its kernels use; and buffers are wired into it once, before
+ * its first run: a <em>holder</em> graph per owner has taken the owner's buffers, and a
+ * <em>feeder</em> per section collects its arrays from the holders, then hands them to the section.
+ * Every consuming graph names every graph of the plan (so TornadoVM never takes the "everything
+ * from the last graph" path), each with a one-element anchor array all graphs hold, plus the real
+ * arrays for exactly the one wiring step; the runtime therefore never replaces a wired buffer.
+ * Holders and feeders run no kernel of the model (only {@link Touch#tick} on an array of their
+ * own), so wiring has no effect on values.
+ *
+ * <p>Host inputs have owner graphs of their own that stream them in every time a plan that lists
+ * them runs. Nothing returns to the host unless asked ({@link #download}), from the array's owner.
  */
 final class Residency implements AutoCloseable {
-    private static final String RESIDENCY_GRAPH = "residency";
+    /** Arrays per owner graph: far below the 1024-node limit of a TornadoVM graph. */
+    private static final int OWNER_CHUNK = 48;
+
+    /** A graph of the execution plan and what it holds. */
+    private static final class Graph {
+        final int index;
+        final String name;
+        /** Arrays whose buffers this graph owns (owner graphs only). */
+        final List<Object> owned = new ArrayList<>();
+        /** For a section: the arrays its kernels use; for a holder or feeder: what it collects. */
+        final List<Object> consumed = new ArrayList<>();
+        /** Feeder of a section; holder of an owner. */
+        Graph companion;
+        boolean wired;
+
+        Graph(int index, String name) {
+            this.index = index;
+            this.name = name;
+        }
+    }
 
     private final TornadoExecutionPlan exec;
-    private final Map<Plan, int[]> graphsOfPlan = new IdentityHashMap<>();
-    private final Map<Object, Boolean> carriers;
+    private final Map<Plan, List<Graph>> sectionsOfPlan;
+    private final Map<Plan, List<Graph>> inputOwnersOfPlan;
+    private final Map<Object, Graph> ownerOf;
+    private final List<Graph> owners;
     final int graphCount;
     final int taskCount;
     final double compileSeconds;
     private TornadoExecutionResult last;
-    /** The residency graph has uploaded the host arrays since the build or the last {@link #invalidateUpload}. */
+    private int lastGraph = -1;
+    /** The owners have uploaded the host arrays since the build or the last {@link #invalidateUpload}. */
     private boolean uploaded;
     /** A plan ran since the upload: the device holds values the host arrays lack. */
     private boolean deviceAhead;
 
-    private Residency(TornadoExecutionPlan exec, Map<Object, Boolean> carriers, int graphCount, int taskCount,
-                      double compileSeconds) {
+    private Residency(TornadoExecutionPlan exec, Map<Plan, List<Graph>> sectionsOfPlan, Map<Plan, List<Graph>> inputOwnersOfPlan,
+                      Map<Object, Graph> ownerOf, List<Graph> owners, int graphCount, int taskCount, double compileSeconds) {
         this.exec = exec;
-        this.carriers = carriers;
+        this.sectionsOfPlan = sectionsOfPlan;
+        this.inputOwnersOfPlan = inputOwnersOfPlan;
+        this.ownerOf = ownerOf;
+        this.owners = owners;
         this.graphCount = graphCount;
         this.taskCount = taskCount;
         this.compileSeconds = compileSeconds;
@@ -64,147 +97,201 @@ final class Residency implements AutoCloseable {
     static Residency build(List<Plan> plans, TornadoDevice device, boolean tuned) {
         long t0 = System.nanoTime();
         float[] noBias = new float[1];
-        Map<Object, Boolean> carriers = new IdentityHashMap<>();
-        List<Object> ordered = new ArrayList<>();
-        java.util.function.Consumer<Object> carry = a -> {
-            if (carriers.put(a, Boolean.TRUE) == null) ordered.add(a);
+        float[] anchor = new float[1];
+
+        // Every array, host inputs apart.
+        Map<Object, Boolean> inputs = new IdentityHashMap<>();
+        List<Object> inputList = new ArrayList<>();
+        for (Plan p : plans) {
+            for (Object t : p.hostInputs()) {
+                Object a = array(t);
+                if (inputs.put(a, Boolean.TRUE) == null) inputList.add(a);
+            }
+        }
+        Map<Object, Boolean> seen = new IdentityHashMap<>();
+        List<Object> arrays = new ArrayList<>();
+        Consumer<Object> collect = a -> {
+            if (!inputs.containsKey(a) && seen.put(a, Boolean.TRUE) == null) arrays.add(a);
         };
-        carry.accept(noBias);
+        collect.accept(noBias);
         for (Plan p : plans) {
             for (Plan.Section s : p.sections()) {
                 for (KernelCall c : s.calls()) {
                     checkNoAliasing(p, c);
-                    arrays(c, carry);
+                    arrays(c, collect);
                 }
             }
-            for (Object t : p.hostInputs()) carry.accept(array(t));
-            for (Object t : p.hostOutputs()) carry.accept(array(t));
+            for (Object t : p.hostOutputs()) collect.accept(array(t));
         }
-        for (Object a : ordered) {
-            if (java.lang.reflect.Array.getLength(a) == 0) {
-                throw new IllegalArgumentException("a plan holds an empty tensor; TornadoVM cannot allocate a device"
-                        + " buffer of zero elements (plans: " + names(plans) + ")");
-            }
-        }
-        Object[] all = ordered.toArray();
+        for (Object a : arrays) checkNotEmpty(a, plans);
+        for (Object a : inputList) checkNotEmpty(a, plans);
 
-        List<ImmutableTaskGraph> graphs = new ArrayList<>();
-        graphs.add(residencyGraph(ordered, all).snapshot());
-        GridScheduler grids = new GridScheduler();
-        int tasks = 0;
-        Map<Plan, int[]> graphsOfPlan = new IdentityHashMap<>();
+        List<Graph> graphs = new ArrayList<>();
+        List<Graph> owners = new ArrayList<>();
+        Map<Object, Graph> ownerOf = new IdentityHashMap<>();
+        for (int i = 0; i < arrays.size(); i += OWNER_CHUNK) {
+            Graph o = new Graph(graphs.size(), "own" + owners.size());
+            o.owned.addAll(arrays.subList(i, Math.min(arrays.size(), i + OWNER_CHUNK)));
+            graphs.add(o);
+            owners.add(o);
+        }
+        Map<Object, Graph> inputOwner = new IdentityHashMap<>();
+        for (Object a : inputList) {
+            Graph o = new Graph(graphs.size(), "in" + inputOwner.size());
+            o.owned.add(a);
+            graphs.add(o);
+            owners.add(o);
+            inputOwner.put(a, o);
+        }
+        for (Graph o : owners) {
+            for (Object a : o.owned) ownerOf.put(a, o);
+            Graph h = new Graph(graphs.size(), "hold" + o.name);
+            h.consumed.addAll(o.owned);
+            o.companion = h;
+            graphs.add(h);
+        }
+        Map<Plan, List<Graph>> sectionsOfPlan = new IdentityHashMap<>();
+        Map<Plan, List<Graph>> inputOwnersOfPlan = new IdentityHashMap<>();
+        Map<Graph, Plan.Section> sectionOf = new LinkedHashMap<>();
         for (int pi = 0; pi < plans.size(); pi++) {
             Plan p = plans.get(pi);
-            Map<Object, Integer> firstSection = firstReads(p);
-            List<Integer> indices = new ArrayList<>();
-            List<Plan.Section> sections = p.sections();
-            for (int si = 0; si < sections.size(); si++) {
-                Plan.Section s = sections.get(si);
+            List<Graph> sections = new ArrayList<>();
+            List<Plan.Section> ss = p.sections();
+            for (int si = 0; si < ss.size(); si++) {
+                Plan.Section s = ss.get(si);
                 if (s.calls().isEmpty()) continue;
-                String name = "p" + pi + "s" + si;
-                List<Object> owned = new ArrayList<>();
-                for (Map.Entry<Object, Integer> e : firstSection.entrySet()) {
-                    if (e.getValue() == si) owned.add(e.getKey());
+                Graph g = new Graph(graphs.size(), "p" + pi + "s" + si);
+                Map<Object, Boolean> used = new IdentityHashMap<>();
+                for (KernelCall c : s.calls()) {
+                    arrays(c, a -> {
+                        if (used.put(a, Boolean.TRUE) == null) g.consumed.add(a);
+                    });
+                    if (needsNoBias(c, tuned) && used.put(noBias, Boolean.TRUE) == null) g.consumed.add(noBias);
                 }
-                List<Object> consumed = new ArrayList<>(ordered.size());
-                Map<Object, Boolean> ownedSet = new IdentityHashMap<>();
-                for (Object o : owned) ownedSet.put(o, Boolean.TRUE);
-                for (Object a : ordered) if (!ownedSet.containsKey(a)) consumed.add(a);
-                TaskGraph tg = new TaskGraph(name);
-                if (!consumed.isEmpty()) tg.consumeFromDevice(consumed.toArray());
-                if (!owned.isEmpty()) tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, owned.toArray());
-                TaskMapper mapper = new TaskMapper(tg, name, grids, tuned, noBias);
-                for (KernelCall c : s.calls()) mapper.add(c);
-                tg.persistOnDevice(all);
-                tasks += mapper.tasks();
-                indices.add(graphs.size());
-                graphs.add(tg.snapshot());
+                graphs.add(g);
+                Graph f = new Graph(graphs.size(), "feed" + g.name);
+                f.consumed.addAll(g.consumed);
+                g.companion = f;
+                graphs.add(f);
+                sections.add(g);
+                sectionOf.put(g, s);
             }
-            graphsOfPlan.put(p, indices.stream().mapToInt(Integer::intValue).toArray());
+            sectionsOfPlan.put(p, sections);
+            List<Graph> ins = new ArrayList<>();
+            for (Object t : p.hostInputs()) ins.add(inputOwner.get(array(t)));
+            inputOwnersOfPlan.put(p, ins);
         }
-        TornadoExecutionPlan exec = new TornadoExecutionPlan(graphs.toArray(new ImmutableTaskGraph[0]));
+
+        // Task graphs, in index order.
+        GridScheduler grids = new GridScheduler();
+        int tasks = 0;
+        ImmutableTaskGraph[] snapshots = new ImmutableTaskGraph[graphs.size()];
+        for (Graph g : graphs) {
+            TaskGraph tg = new TaskGraph(g.name);
+            if (!g.owned.isEmpty()) {
+                ownerTasks(tg, g.owned, anchor);
+            } else {
+                // Consumers: one entry per graph of the plan; real arrays only for the wiring step.
+                for (Graph from : graphs) {
+                    List<Object> objs = new ArrayList<>(wiringStep(g, from, ownerOf, sectionOf.containsKey(g)));
+                    objs.add(anchor);
+                    tg.consumeFromDevice(from.name, objs.toArray());
+                }
+                Plan.Section s = sectionOf.get(g);
+                if (s != null) {
+                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, noBias);
+                    for (KernelCall c : s.calls()) mapper.add(c);
+                    tasks += mapper.tasks();
+                } else {
+                    float[] own = new float[1];
+                    tg.transferToDevice(DataTransferMode.FIRST_EXECUTION, own).task("tick", Touch::tick, own);
+                }
+            }
+            snapshots[g.index] = tg.snapshot();
+        }
+        TornadoExecutionPlan exec = new TornadoExecutionPlan(snapshots);
         exec.withDevice(device);
         if (!grids.keySet().isEmpty()) exec.withGridScheduler(grids);
         try {
             exec.withPreCompilation();
         } catch (java.nio.BufferOverflowException e) {
-            throw new IllegalStateException("TornadoVM's graph bytecode buffer is too small for these plans (" + ordered.size()
-                    + " device arrays, " + graphs.size() + " graphs); raise it with -Dtornado.tvm.maxbytecodesize=<bytes> (now "
-                    + System.getProperty("tornado.tvm.maxbytecodesize", "4096") + ")", e);
+            throw new IllegalStateException("TornadoVM's graph bytecode buffer is too small for these plans; raise it with"
+                    + " -Dtornado.tvm.maxbytecodesize=<bytes> (now " + System.getProperty("tornado.tvm.maxbytecodesize", "4096") + ")", e);
         }
-        Residency r = new Residency(exec, carriers, graphs.size(), tasks, (System.nanoTime() - t0) / 1e9);
-        r.graphsOfPlan.putAll(graphsOfPlan);
-        return r;
+        return new Residency(exec, sectionsOfPlan, inputOwnersOfPlan, ownerOf, owners, graphs.size(), tasks,
+                (System.nanoTime() - t0) / 1e9);
     }
 
-    /** Allocates and uploads every array; the touch tasks only make TornadoVM do that. */
-    private static TaskGraph residencyGraph(List<Object> ordered, Object[] all) {
-        TaskGraph tg = new TaskGraph(RESIDENCY_GRAPH).transferToDevice(DataTransferMode.EVERY_EXECUTION, all);
+    /**
+     * The arrays consumer {@code g} takes over when it runs right after {@code from}: a holder from
+     * its owner, a feeder from the holders, a section from its feeder; nothing otherwise.
+     */
+    private static List<Object> wiringStep(Graph g, Graph from, Map<Object, Graph> ownerOf, boolean isSection) {
+        List<Object> out = new ArrayList<>();
+        if (isSection) {
+            if (g.companion == from) out.addAll(g.consumed);
+        } else if (!from.owned.isEmpty()) {
+            if (from.companion == g) out.addAll(from.owned); // holder <- owner
+        } else {
+            for (Object a : g.consumed) {                     // feeder <- holder
+                Graph owner = ownerOf.get(a);
+                if (owner != null && owner.companion == from) out.add(a);
+            }
+        }
+        return out;
+    }
+
+    /** Allocates and uploads {@code owned} every time the graph runs; the touch tasks only make TornadoVM do that. */
+    private static void ownerTasks(TaskGraph tg, List<Object> owned, float[] anchor) {
+        List<Object> transfer = new ArrayList<>(owned);
+        transfer.add(anchor);
+        tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, transfer.toArray());
         float[] sink = new float[1];
         List<Object> extras = new ArrayList<>();
         extras.add(sink);
-        List<float[]> floats = new ArrayList<>();
-        List<int[]> ints = new ArrayList<>();
-        for (Object a : ordered) {
-            if (a instanceof float[] f) floats.add(f);
-            else ints.add((int[]) a);
+        List<Object> floats = new ArrayList<>();
+        List<Object> ints = new ArrayList<>();
+        for (Object a : transfer) {
+            if (a instanceof float[]) floats.add(a);
+            else ints.add(a);
         }
+        int task = 0;
         // A task must not take one array twice, so short groups are padded with distinct one-element arrays.
-        List<float[][]> floatGroups = new ArrayList<>();
         for (int i = 0; i < floats.size(); i += Touch.WIDTH) {
             float[][] g = new float[Touch.WIDTH][];
             for (int j = 0; j < Touch.WIDTH; j++) {
-                if (i + j < floats.size()) {
-                    g[j] = floats.get(i + j);
-                } else {
-                    g[j] = new float[1];
-                    extras.add(g[j]);
-                }
+                g[j] = i + j < floats.size() ? (float[]) floats.get(i + j) : pad(new float[1], extras);
             }
-            floatGroups.add(g);
-        }
-        List<int[][]> intGroups = new ArrayList<>();
-        for (int i = 0; i < ints.size(); i += Touch.WIDTH) {
-            int[][] g = new int[Touch.WIDTH][];
-            for (int j = 0; j < Touch.WIDTH; j++) {
-                if (i + j < ints.size()) {
-                    g[j] = ints.get(i + j);
-                } else {
-                    g[j] = new int[1];
-                    extras.add(g[j]);
-                }
-            }
-            intGroups.add(g);
-        }
-        tg.transferToDevice(DataTransferMode.FIRST_EXECUTION, extras.toArray());
-        int task = 0;
-        for (float[][] g : floatGroups) {
             tg.task("touch" + task++, Touch::floats, sink, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9],
                     g[10], g[11], g[12], g[13]);
         }
-        for (int[][] g : intGroups) {
+        for (int i = 0; i < ints.size(); i += Touch.WIDTH) {
+            int[][] g = new int[Touch.WIDTH][];
+            for (int j = 0; j < Touch.WIDTH; j++) {
+                g[j] = i + j < ints.size() ? (int[]) ints.get(i + j) : pad(new int[1], extras);
+            }
             tg.task("touch" + task++, Touch::ints, sink, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9],
                     g[10], g[11], g[12], g[13]);
         }
-        return tg.persistOnDevice(all);
+        tg.transferToDevice(DataTransferMode.FIRST_EXECUTION, extras.toArray());
+        tg.persistOnDevice(transfer.toArray());
     }
 
-    /** For each host input of {@code p}, the index of the first section that reads it. */
-    private static Map<Object, Integer> firstReads(Plan p) {
-        Map<Object, Boolean> inputs = new IdentityHashMap<>();
-        for (Object t : p.hostInputs()) inputs.put(array(t), Boolean.TRUE);
-        Map<Object, Integer> first = new LinkedHashMap<>();
-        Map<Object, Boolean> seen = new IdentityHashMap<>();
-        List<Plan.Section> sections = p.sections();
-        for (int si = 0; si < sections.size(); si++) {
-            int section = si;
-            for (KernelCall c : sections.get(si).calls()) {
-                arrays(c, a -> {
-                    if (inputs.containsKey(a) && seen.put(a, Boolean.TRUE) == null) first.put(a, section);
-                });
-            }
+    private static <T> T pad(T array, List<Object> extras) {
+        extras.add(array);
+        return array;
+    }
+
+    private static boolean needsNoBias(KernelCall c, boolean tuned) {
+        if (c instanceof KernelCall.WhenGuided w) return needsNoBias(w.inner(), tuned);
+        return !tuned && c instanceof KernelCall.MatmulForward m && m.bias() == null;
+    }
+
+    private static void checkNotEmpty(Object a, List<Plan> plans) {
+        if (java.lang.reflect.Array.getLength(a) == 0) {
+            throw new IllegalArgumentException("a plan holds an empty tensor; TornadoVM cannot allocate a device"
+                    + " buffer of zero elements (plans: " + names(plans) + ")");
         }
-        return first;
     }
 
     static Object array(Object tensor) {
@@ -214,7 +301,7 @@ final class Residency implements AutoCloseable {
     }
 
     /** Every array a call reads or writes (through its record components; WhenGuided's inner call too). */
-    static void arrays(KernelCall call, java.util.function.Consumer<Object> out) {
+    static void arrays(KernelCall call, Consumer<Object> out) {
         for (RecordComponent rc : call.getClass().getRecordComponents()) {
             Object v;
             try {
@@ -247,16 +334,12 @@ final class Residency implements AutoCloseable {
         return String.join(", ", n);
     }
 
-    boolean holds(Plan p) {
-        return graphsOfPlan.containsKey(p);
-    }
-
     boolean carries(Object array) {
-        return carriers.containsKey(array);
+        return ownerOf.containsKey(array);
     }
 
-    Collection<Object> carried() {
-        return carriers.keySet();
+    java.util.Collection<Object> carried() {
+        return ownerOf.keySet();
     }
 
     boolean uploaded() {
@@ -267,9 +350,17 @@ final class Residency implements AutoCloseable {
         return deviceAhead;
     }
 
-    /** Copies every host array to its device buffer (graph 0). */
+    private void execute(Graph g) {
+        last = exec.withGraph(g.index).execute();
+        lastGraph = g.index;
+    }
+
+    /** Copies every host array to its device buffer, and lets each owner's holder take the buffers. */
     void upload() {
-        last = exec.withGraph(0).execute();
+        for (Graph o : owners) {
+            execute(o);
+            execute(o.companion);
+        }
         uploaded = true;
         deviceAhead = false;
     }
@@ -280,18 +371,43 @@ final class Residency implements AutoCloseable {
     }
 
     void run(Plan p) {
-        for (int g : graphsOfPlan.get(p)) last = exec.withGraph(g).execute();
+        for (Graph in : inputOwnersOfPlan.get(p)) execute(in);
+        for (Graph g : sectionsOfPlan.get(p)) {
+            if (!g.wired) wire(g);
+            execute(g);
+        }
         deviceAhead = true;
     }
 
-    /** Copies these carried arrays from the device to the host. */
+    /** Gives a section the buffers of its arrays: through its feeder, from each holder that has some. */
+    private void wire(Graph g) {
+        Graph feeder = g.companion;
+        Map<Graph, Boolean> holders = new LinkedHashMap<>();
+        for (Object a : g.consumed) holders.put(ownerOf.get(a).companion, Boolean.TRUE);
+        for (Graph h : holders.keySet()) {
+            execute(h);
+            execute(feeder);
+        }
+        if (lastGraph != feeder.index) execute(feeder);
+        g.wired = true;
+    }
+
+    /** Copies these arrays from the device to the host, each from the graph that owns its buffer. */
     void download(Object... arrays) {
-        if (last != null && arrays.length > 0) last.transferToHost(arrays);
+        if (last == null || arrays.length == 0) return;
+        Map<Graph, List<Object>> byOwner = new LinkedHashMap<>();
+        for (Object a : arrays) byOwner.computeIfAbsent(ownerOf.get(a), k -> new ArrayList<>()).add(a);
+        for (Map.Entry<Graph, List<Object>> e : byOwner.entrySet()) {
+            // The result's executor transfers from whichever graph is selected.
+            exec.withGraph(e.getKey().index);
+            last.transferToHost(e.getValue().toArray());
+        }
     }
 
     @Override
     public void close() {
         try {
+            exec.withAllGraphs();
             exec.freeDeviceMemory();
             exec.close();
         } catch (Exception e) {

@@ -3,9 +3,10 @@ package sffn.kernels.tornado;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
 /**
- * Kernels of the residency graph: each reads element 0 of up to 14 arrays into a sink, which
- * makes TornadoVM allocate the arrays on the device and copy them in. They compute nothing
- * anyone reads.
+ * Kernels of the backend's plumbing graphs. The owner graphs' touch kernels read element 0 of up
+ * to 14 arrays into a sink, which makes TornadoVM allocate the arrays on the device and copy them
+ * in; {@link #tick} gives the wiring graphs the one task a graph must have. None computes
+ * anything anyone reads.
  */
 public final class Touch {
     /** Arrays one touch task takes, leaving one parameter for the sink (a task takes at most 15). */
@@ -19,6 +20,12 @@ public final class Touch {
         for (@Parallel int i = 0; i < 1; i++) {
             sink[0] = a0[0] + a1[0] + a2[0] + a3[0] + a4[0] + a5[0] + a6[0] + a7[0] + a8[0] + a9[0] + a10[0] + a11[0]
                     + a12[0] + a13[0];
+        }
+    }
+
+    public static void tick(float[] own) {
+        for (@Parallel int i = 0; i < 1; i++) {
+            own[0] = own[0] + 1f;
         }
     }
 
