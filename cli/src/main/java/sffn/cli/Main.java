@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
                 TrainCommand.class,
                 InfoCommand.class,
                 BenchCommand.class,
+                DevicesCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -5,9 +5,9 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sffn.kernels.backend.Backend;
-import sffn.kernels.backend.CpuBackend;
 import sffn.nn.Gpt;
 import sffn.nn.ModelStats;
 import sffn.nn.config.MethodConfig;
@@ -57,13 +57,16 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--guide-schedule", description = "cosine or linear.") TrainConfig.Schedule guideSchedule;
     @Option(names = "--guide-mode", description = "fixedstep or fixedflop.") TrainConfig.Mode guideMode;
     @Option(names = "--reduce-flop", description = "Skip each guide with probability 1 - a.") Boolean reduceFlop;
+    @Mixin
+    BackendOptions backendOptions = new BackendOptions();
+
     @Option(names = "--stop-at-step", description = "Stop this invocation after this step (the run can be resumed).")
     Integer stopAt;
 
     @Override
     public Integer call() throws Exception {
         ConsoleTrainListener console = new ConsoleTrainListener(System.out);
-        try (Backend backend = new CpuBackend()) {
+        try (Backend backend = backendOptions.create()) {
             Trainer trainer;
             if (resume) {
                 if (config != null || method != null || trainConfig != null) {
