@@ -9,6 +9,8 @@ import picocli.CommandLine.Command;
         subcommands = {
                 PrepareCommand.class,
                 TrainCommand.class,
+                EvalCommand.class,
+                PlotCommand.class,
                 InfoCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class})
