@@ -317,6 +317,7 @@ public final class Trainer {
         ObjectNode extra = JSON.createObjectNode();
         extra.set("train", cfg.toJson());
         extra.put("data", dataDir.toAbsolutePath().normalize().toString());
+        if (model.guided()) extra.put("guide_weight", model.scalars().data[StepScalars.GUIDE_ALPHA]);
         AtomicDirectory.write(outDir, dir -> {
             ModelCheckpoint.write(dir, model, extra);
             List<Tensor> moments = new ArrayList<>();
