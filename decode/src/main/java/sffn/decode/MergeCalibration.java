@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +17,7 @@ import java.util.Random;
 import java.util.function.Consumer;
 import sffn.kernels.Tensor;
 import sffn.kernels.backend.Backend;
+import sffn.kernels.backend.Timing;
 import sffn.kernels.plan.KernelCall.MatmulForward;
 import sffn.kernels.plan.Plan;
 import sffn.nn.Buffers;
@@ -103,26 +103,11 @@ public final class MergeCalibration {
         return c;
     }
 
-    /** Median of timed runs after a warm-up, in milliseconds. */
     static double time(Backend backend, Plan plan) {
         backend.prepare(plan);
-        long warm = System.nanoTime();
-        int warmRuns = 0;
-        while (warmRuns < 3 || System.nanoTime() - warm < 30_000_000L && warmRuns < 200) {
-            backend.run(plan);
-            warmRuns++;
-        }
-        double per = (System.nanoTime() - warm) / 1e6 / warmRuns;
-        int reps = (int) Math.max(5, Math.min(50, 60 / Math.max(per, 1e-3)));
-        double[] t = new double[reps];
-        for (int i = 0; i < reps; i++) {
-            long s = System.nanoTime();
-            backend.run(plan);
-            t[i] = (System.nanoTime() - s) / 1e6;
-        }
+        double ms = Timing.medianMillis(backend, plan, 60);
         backend.release(plan);
-        Arrays.sort(t);
-        return t[reps / 2];
+        return ms;
     }
 
     public static void save(Path file, Table t) throws IOException {
