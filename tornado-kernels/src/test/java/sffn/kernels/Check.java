@@ -19,6 +19,8 @@ public final class Check {
     public static final double FD_TOL = 1e-6;
     /** Absolute floor below which an error counts as zero: far below any float32 result of O(1) data. */
     public static final double TINY = 1e-30;
+    /** Unit roundoff of float32: one correctly rounded operation errs by at most U times the exact result. */
+    public static final double U = 0x1p-24;
     private static final boolean REPORT = Boolean.getBoolean("sffn.check.report");
 
     private Check() {
