@@ -33,7 +33,8 @@ public final class Workers {
     private volatile int jobSize;
     private volatile int jobGrain;
 
-    private Workers(int threads) {
+    /** A pool of {@code threads} threads, the caller included; kernels use {@link #pool()}, tests build others. */
+    Workers(int threads) {
         helpers = new Thread[Math.max(0, threads - 1)];
         for (int i = 0; i < helpers.length; i++) {
             helpers[i] = new Thread(this::loop, "sffn-worker-" + (i + 1));
