@@ -151,6 +151,26 @@ class GradNormTest {
         }
     }
 
+    /** On a small norm the 1e-6 of PyTorch's maxNorm / (norm + 1e-6) is visible: 5e-4 -> clip 0.1996, not 0.2. */
+    @Test
+    void clipFactorKeepsPyTorchsEpsilonOnASmallNorm() {
+        float[][] grads = {{3e-4f, -4e-4f}};
+        for (boolean cpu : new boolean[] {true, false}) {
+            float[] scalars = new float[StepScalars.size(0)];
+            float[] partials = poisoned(1);
+            if (cpu) GradNorm.partialSumsCpu(grads[0], partials, 0, 2);
+            else GradNorm.partialSums(grads[0], partials, 0, 2);
+            if (cpu) GradNorm.finishCpu(partials, scalars, 1, 1e-4f);
+            else GradNorm.finish(partials, scalars, 1, 1e-4f);
+            double norm = norm(grads);
+            String body = cpu ? " (CPU body)" : " (portable body)";
+            assertClose("gradnorm small norm" + body, new float[] {scalars[StepScalars.GRAD_NORM]},
+                    new double[] {norm}, new double[] {norm}, 4 * Check.U);
+            assertClose("gradnorm small-norm clip" + body, new float[] {scalars[StepScalars.CLIP_SCALE]},
+                    new double[] {clip(norm, 1e-4)}, new double[] {1}, 8 * Check.U);
+        }
+    }
+
     /** The same gradients give the same bits every time, whatever thread ran which chunk. */
     @Test
     void repeatedCpuRunsAreBitIdentical() {
