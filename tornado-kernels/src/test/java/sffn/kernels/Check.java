@@ -95,13 +95,6 @@ public final class Check {
         return s;
     }
 
-    /** A per-element scale that is the same everywhere: for max-norm bounds. */
-    public static double[] constant(int n, double v) {
-        double[] x = new double[n];
-        Arrays.fill(x, v);
-        return x;
-    }
-
     public static double maxAbs(double[] x) {
         double m = 0;
         for (double v : x) m = Math.max(m, Math.abs(v));
@@ -177,11 +170,6 @@ public final class Check {
         report(what, worst);
     }
 
-    /** Same as {@link #assertClose(String, float[], double[], double[], double)} against a float result. */
-    public static void assertClose(String what, float[] got, float[] ref, double[] scale, double tol) {
-        assertClose(what, got, toDouble(ref), scale, tol);
-    }
-
     /** {@code ||got - ref||_inf <= tol * (||ref||_inf + TINY)}. */
     public static void assertMaxNormClose(String what, double[] got, double[] ref, double tol) {
         assertSameLength(what, got.length, ref.length);
@@ -199,10 +187,6 @@ public final class Check {
         report(what, worst);
     }
 
-    public static void assertMaxNormClose(String what, float[] got, double[] ref, double tol) {
-        assertMaxNormClose(what, toDouble(got), ref, tol);
-    }
-
     /** Bit-for-bit equality (NaNs compare by their bits, so an unwritten NaN never equals a value). */
     public static void assertBitsEqual(String what, float[] expected, float[] got) {
         assertSameLength(what, expected.length, got.length);
@@ -210,12 +194,6 @@ public final class Check {
             if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(got[i])) {
                 fail(what + ": element " + i + " is " + got[i] + ", expected exactly " + expected[i]);
             }
-        }
-    }
-
-    public static void assertNoNaN(String what, float[] x) {
-        for (int i = 0; i < x.length; i++) {
-            if (!Float.isFinite(x[i])) fail(what + ": element " + i + " is " + x[i]);
         }
     }
 
