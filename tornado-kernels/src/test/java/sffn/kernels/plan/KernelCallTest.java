@@ -29,6 +29,7 @@ import sffn.kernels.Fill;
 import sffn.kernels.Gelu;
 import sffn.kernels.GradNorm;
 import sffn.kernels.IntTensor;
+import sffn.kernels.KvCache;
 import sffn.kernels.LayerNorm;
 import sffn.kernels.Matmul;
 import sffn.kernels.Residual;
@@ -214,6 +215,26 @@ class KernelCallTest {
                 a -> GradNorm.partialSumsCpu(f(a, 0), f(a, 1), 2, GradNorm.CHUNK + 3)));
         c.add(new Case(new KernelCall.GradNormFinish(positive("partials", 5), scalars(1), 4, 0.5f),
                 a -> GradNorm.finishCpu(f(a, 0), f(a, 1), 4, 0.5f)));
+
+        // Decoding: the position comes from a one-element buffer.
+        IntTensor pos = new IntTensor("pos", 1);
+        pos.data[0] = 2;
+        int maxLen = 6;
+        int n1 = 2;
+        c.add(new Case(new KernelCall.RopeRotateAt(t("qkv", batch * n1, stride), of("cos", tables[0]), of("sin", tables[1]), pos,
+                batch * n1, n1, nq + nkv, d, stride),
+                a -> Rope.rotateCpu(f(a, 0), f(a, 1), f(a, 2), batch * n1, n1, 2, nq + nkv, d, stride, 1f)));
+        c.add(new Case(new KernelCall.PositionsAddAt(t("wpe", seq + 4, ch), t("out", erows, ch), pos, erows, seq, ch),
+                a -> Embedding.addPositionsCpu(f(a, 0), f(a, 1), erows, seq, 2, ch)));
+        c.add(new Case(new KernelCall.LastRows(t("src", batch * n1, ch), t("dst", batch, ch), batch, n1, ch),
+                a -> Fill.lastRowsCpu(f(a, 0), f(a, 1), batch, n1, ch)));
+        c.add(new Case(new KernelCall.KvAppend(t("qkv", batch * n1, stride), t("k", batch, maxLen, nkv * d),
+                t("v", batch, maxLen, nkv * d), pos, batch, n1, maxLen, nq, nkv, d),
+                a -> KvCache.appendCpu(f(a, 0), f(a, 1), f(a, 2), n(a, 3), batch, n1, maxLen, nq, nkv, d)));
+        c.add(new Case(new KernelCall.KvAttention(t("qkv", batch * n1, stride), t("k", batch, maxLen, nkv * d),
+                t("v", batch, maxLen, nkv * d), t("out", batch * n1, nq * d), t("scores", batch * n1, nq, maxLen), pos,
+                batch, n1, maxLen, nq, nkv, d),
+                a -> KvCache.attentionCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), n(a, 5), batch, n1, maxLen, nq, nkv, d)));
         return c.stream().map(Arguments::of);
     }
 
