@@ -49,7 +49,13 @@ public final class EvalCommand implements Callable<Integer> {
             throw new IllegalArgumentException(data + " has no validation shards (*_val_*.bin); prepare it with sffn prepare");
         }
         try (Backend backend = new CpuBackend()) {
-            Validation v = new Validation(model, data, batchSize, t, null);
+            // Exactly --max-windows windows: a batch size that divides it.
+            int batch = batchSize;
+            if (maxWindows > 0) {
+                batch = Math.min(batchSize, maxWindows);
+                while (maxWindows % batch != 0) batch--;
+            }
+            Validation v = new Validation(model, data, batch, t, null);
             backend.prepare(v.graph().plan);
             long t0 = System.nanoTime();
             Validation.Result r = v.measure(backend, maxWindows);
