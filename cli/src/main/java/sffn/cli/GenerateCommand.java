@@ -70,7 +70,7 @@ public final class GenerateCommand implements Callable<Integer> {
         Tokenizer tokenizer = TokenizerInfo.read(tokFile).tokenizer();
         Gpt model = ModelCheckpoint.read(checkpoint);
         new Sampler.Settings(temperature, topK, topP, seed); // validates the options before any work
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (Backend backend = new CpuBackend()) {
             MergedWeights merged = new MergedWeights(model);
             MergePolicy policy = MergeCalibration.policyFor(checkpoint, model, merged, backend, ffnPath,
