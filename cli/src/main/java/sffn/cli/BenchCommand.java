@@ -4,7 +4,10 @@ import picocli.CommandLine.Command;
 
 /** {@code sffn bench}: portable benchmarks of this runtime's kernels and layers. */
 @Command(name = "bench", description = "Benchmark kernels and FFN layers on the chosen backend.",
-        mixinStandardHelpOptions = true, subcommands = {})
+        mixinStandardHelpOptions = true, subcommands = {
+                sffn.cli.bench.BenchFfnCommand.class,
+                sffn.cli.bench.BenchMergeCommand.class,
+                sffn.cli.bench.BenchDecodeCommand.class})
 public final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

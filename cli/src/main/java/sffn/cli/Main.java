@@ -9,6 +9,9 @@ import picocli.CommandLine.Command;
         subcommands = {
                 PrepareCommand.class,
                 TrainCommand.class,
+                EvalCommand.class,
+                PlotCommand.class,
+                GenerateCommand.class,
                 InfoCommand.class,
                 BenchCommand.class,
                 DevicesCommand.class,

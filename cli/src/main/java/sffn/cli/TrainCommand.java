@@ -13,6 +13,7 @@ import sffn.nn.ModelStats;
 import sffn.nn.config.MethodConfig;
 import sffn.nn.config.ModelConfig;
 import sffn.nn.io.ModelCheckpoint;
+import sffn.train.FlopBudget;
 import sffn.train.TrainConfig;
 import sffn.train.Trainer;
 
@@ -57,6 +58,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--guide-schedule", description = "cosine or linear.") TrainConfig.Schedule guideSchedule;
     @Option(names = "--guide-mode", description = "fixedstep or fixedflop.") TrainConfig.Mode guideMode;
     @Option(names = "--reduce-flop", description = "Skip each guide with probability 1 - a.") Boolean reduceFlop;
+    @Option(names = "--flop-budget", paramLabel = "<flops>", description = "Training FLOPs of the whole run, e.g. 3e15:"
+            + " sets --steps; with --guide-mode fixedflop it keeps --steps as the base run and sets --guide-ratio instead.")
+    Double flopBudget;
     @Mixin
     BackendOptions backendOptions = new BackendOptions();
 
@@ -86,6 +90,7 @@ public final class TrainCommand implements Callable<Integer> {
                 MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
                 f.checkAgainst(m, method == null ? "method" : method.toString());
                 TrainConfig c = overrides(trainConfig == null ? TrainConfig.defaults() : TrainConfig.read(trainConfig));
+                if (flopBudget != null) c = FlopBudget.fit(c, m, f, flopBudget, System.out::println);
                 Gpt model = new Gpt(m, f).init(c.seed());
                 trainer = Trainer.start(model, c, backend, data, out, console);
             }

@@ -12,7 +12,6 @@ import java.util.Locale;
 import sffn.kernels.StepScalars;
 import sffn.kernels.Tensor;
 import sffn.kernels.backend.Backend;
-import sffn.nn.EvalGraph;
 import sffn.nn.Gpt;
 import sffn.nn.ModelStats;
 import sffn.nn.Parameter;
@@ -46,13 +45,13 @@ public final class Trainer {
     private final Path outDir;
     private final TrainListener listener;
     private final ShardLoader trainData;
-    private final ShardLoader valData;
+    private final boolean hasValidation;
     private final List<String> metrics = new ArrayList<>();
     private final double flopsPerToken;
     private final SplitMix64 rng;
 
     private TrainingGraph graph;
-    private EvalGraph evalGraph;
+    private Validation validation;
     private OptimizerPlans optimizer;
     private int step;
     private long tokens;
@@ -75,13 +74,7 @@ public final class Trainer {
         int vocab = model.config.vocabSize();
         trainData = new ShardLoader(dataDir, Split.TRAIN, cfg.batchSize(), cfg.seqLen(), vocab,
                 ShardLoader.Options.DEFAULT.withSeed(cfg.seed()));
-        ShardLoader val = null;
-        if (!ShardLoader.findShards(dataDir, Split.VAL).isEmpty()) {
-            val = new ShardLoader(dataDir, Split.VAL, 1, cfg.seqLen(), vocab);
-            int batch = Math.min(cfg.batchSize(), val.windowCount());
-            if (batch != 1) val = new ShardLoader(dataDir, Split.VAL, batch, cfg.seqLen(), vocab);
-        }
-        this.valData = val;
+        this.hasValidation = Validation.available(dataDir);
         this.flopsPerToken = ModelStats.of(model.config, model.method, cfg.seqLen()).trainingFlops(1);
         if (state == null) {
             rng = new SplitMix64(cfg.seed() ^ 0x5DEECE66DL);
@@ -123,6 +116,7 @@ public final class Trainer {
         if (dataDir == null && !cfgJson.has("data")) {
             throw new IllegalArgumentException(cfgFile + ": field 'data' is missing; pass --data");
         }
+        if (dataDir != null) sffn.train.data.TokenizerMatch.require(outDir, dataDir);
         Gpt model = ModelCheckpoint.read(outDir);
         Path opt = outDir.resolve(OPTIMIZER);
         if (!Files.isRegularFile(opt)) throw new IllegalArgumentException(opt + ": missing; cannot resume the optimizer");
@@ -168,16 +162,20 @@ public final class Trainer {
             backend.release(optimizer.zeroGrads);
             backend.release(optimizer.gradNorm);
             backend.release(optimizer.update);
-            if (evalGraph != null) backend.release(evalGraph.plan);
+            if (validation != null) backend.release(validation.graph().plan);
         }
         graph = new TrainingGraph(model, cfg.batchSize(), cfg.seqLen());
         optimizer = new OptimizerPlans(model.parameters(), model.scalars(), cfg);
-        evalGraph = valData == null ? null : new EvalGraph(model, valData.batchSize(), cfg.seqLen(), graph.buffers);
+        try {
+            validation = hasValidation ? new Validation(model, dataDir, cfg.batchSize(), cfg.seqLen(), graph.buffers) : null;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         backend.prepare(graph.plan);
         backend.prepare(optimizer.zeroGrads);
         backend.prepare(optimizer.gradNorm);
         backend.prepare(optimizer.update);
-        if (evalGraph != null) backend.prepare(evalGraph.plan);
+        if (validation != null) backend.prepare(validation.graph().plan);
     }
 
     /** Runs to the end of the configured run. */
@@ -288,33 +286,21 @@ public final class Trainer {
         return lastSaved < 0 ? "none yet" : Integer.toString(lastSaved);
     }
 
-    /** Validation loss over the first eval_windows windows (all when 0). */
+    /** Validation loss over the first eval_windows windows (all when 0); NaN without validation shards. */
     public double evaluate() {
-        if (valData == null) return Double.NaN;
-        int batch = valData.batchSize();
-        int windows = cfg.evalWindows() == 0 ? valData.windowCount() : Math.min(cfg.evalWindows(), valData.windowCount());
-        int batches = Math.max(1, windows / batch);
-        valData.seek(new ShardLoader.Position(0, 0));
-        double sum = 0;
-        for (int i = 0; i < batches; i++) {
-            valData.next(evalGraph.tokens.data, evalGraph.targets.data);
-            backend.run(evalGraph.plan);
-            backend.toHost(evalGraph.plan, evalGraph.losses);
-            for (float l : evalGraph.losses.data) sum += l;
-        }
-        long count = (long) batches * batch * cfg.seqLen();
-        double valLoss = sum / count;
-        lastValLoss = valLoss;
+        if (validation == null) return Double.NaN;
+        Validation.Result r = validation.measure(backend, cfg.evalWindows());
+        lastValLoss = r.loss();
         ObjectNode m = JSON.createObjectNode();
         m.put("step", step);
-        m.put("val_loss", valLoss);
-        m.put("val_ppl", Math.exp(valLoss));
-        m.put("val_tokens", count);
+        m.put("val_loss", r.loss());
+        m.put("val_ppl", r.perplexity());
+        m.put("val_tokens", r.tokens());
         m.put("tokens", tokens);
         m.put("flops", flops);
         metrics.add(m.toString());
-        listener.evaluated(new TrainListener.Eval(step, valLoss, Math.exp(valLoss), count));
-        return valLoss;
+        listener.evaluated(new TrainListener.Eval(step, r.loss(), r.perplexity(), r.tokens()));
+        return r.loss();
     }
 
     /** Writes the checkpoint atomically: the previous one stays whole until this one is complete. */
@@ -331,6 +317,7 @@ public final class Trainer {
         ObjectNode extra = JSON.createObjectNode();
         extra.set("train", cfg.toJson());
         extra.put("data", dataDir.toAbsolutePath().normalize().toString());
+        if (model.guided()) extra.put("guide_weight", model.scalars().data[StepScalars.GUIDE_ALPHA]);
         AtomicDirectory.write(outDir, dir -> {
             ModelCheckpoint.write(dir, model, extra);
             List<Tensor> moments = new ArrayList<>();

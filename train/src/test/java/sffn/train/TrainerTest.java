@@ -125,6 +125,20 @@ class TrainerTest {
     }
 
     @Test
+    void selfGuidedRunFittedToADenseBudgetSpendsIt(@TempDir Path dir) throws IOException {
+        TrainConfig dense = config(10, false, TrainConfig.Mode.FIXEDSTEP, false);
+        double budget = sffn.nn.ModelStats.of(MODEL, MethodConfig.DENSE, dense.seqLen()).trainingFlops(1) * dense.tokensPerStep() * 10;
+        TrainConfig sgt = FlopBudget.fit(config(10, true, TrainConfig.Mode.FIXEDFLOP, false), MODEL, LOWRANK, budget, s -> { });
+        Trainer t = Trainer.start(new Gpt(MODEL, LOWRANK).init(1), sgt, new CpuBackend(), data, dir, TrainListener.SILENT);
+        t.run();
+        double spent = TrainerState.read(dir).flops();
+        double step = sffn.nn.ModelStats.of(MODEL, LOWRANK, dense.seqLen()).trainingFlops(1) * dense.tokensPerStep();
+        double guide = sffn.nn.ModelStats.guideFlopsPerToken(MODEL, LOWRANK) * dense.tokensPerStep();
+        // Guided steps are a whole number: the run falls short of the budget by less than one guided step and its repeat.
+        assertTrue(spent <= budget && spent > budget - (2 * step + guide), "spent " + spent + " of " + budget);
+    }
+
+    @Test
     void guideFlopsAreCountedOnlyWhileTheGuideRuns(@TempDir Path dir) throws IOException {
         TrainConfig plain = config(4, false, TrainConfig.Mode.FIXEDSTEP, false);
         TrainConfig guided = config(4, true, TrainConfig.Mode.FIXEDSTEP, false);

@@ -86,7 +86,11 @@ public final class ModelCheckpoint {
         try (SafetensorsFile st = Safetensors.open(file)) {
             guided = st.names().stream().anyMatch(n -> n.endsWith(".guide"));
         }
-        if (guided) model.attachGuides();
+        if (guided) {
+            model.attachGuides();
+            // The guide weight the model was last run with; written by the trainer while guided.
+            model.scalars().data[sffn.kernels.StepScalars.GUIDE_ALPHA] = (float) cfg.path("guide_weight").asDouble(0);
+        }
         List<Tensor> expected = new ArrayList<>();
         for (Parameter p : model.parameters()) expected.add(p.value);
         Safetensors.loadInto(file, expected);

@@ -10,6 +10,7 @@ import sffn.kernels.Embedding;
 import sffn.kernels.Fill;
 import sffn.kernels.Gelu;
 import sffn.kernels.GradNorm;
+import sffn.kernels.KvCache;
 import sffn.kernels.LayerNorm;
 import sffn.kernels.Matmul;
 import sffn.kernels.Residual;
@@ -38,17 +39,22 @@ import sffn.kernels.plan.KernelCall.GeluBackward;
 import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
+import sffn.kernels.plan.KernelCall.KvAppend;
+import sffn.kernels.plan.KernelCall.KvAttention;
+import sffn.kernels.plan.KernelCall.LastRows;
 import sffn.kernels.plan.KernelCall.LayerNormBackward;
 import sffn.kernels.plan.KernelCall.LayerNormForward;
 import sffn.kernels.plan.KernelCall.MatmulBackwardInput;
 import sffn.kernels.plan.KernelCall.MatmulBackwardWeight;
 import sffn.kernels.plan.KernelCall.MatmulForward;
 import sffn.kernels.plan.KernelCall.PositionsAdd;
+import sffn.kernels.plan.KernelCall.PositionsAddAt;
 import sffn.kernels.plan.KernelCall.PositionsBackward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
 import sffn.kernels.plan.KernelCall.RmsNormBackward;
 import sffn.kernels.plan.KernelCall.RmsNormForward;
 import sffn.kernels.plan.KernelCall.RopeRotate;
+import sffn.kernels.plan.KernelCall.RopeRotateAt;
 import sffn.kernels.plan.KernelCall.ShuffleRows;
 import sffn.kernels.plan.KernelCall.SwiGluBackward;
 import sffn.kernels.plan.KernelCall.SwiGluForward;
@@ -263,6 +269,17 @@ final class TaskMapper {
             // The device does not branch on a scalar it holds: the inner call always runs, and the
             // blend gives its result weight 0 while the switch is off.
             case WhenGuided c -> add(c.inner());
+            case RopeRotateAt c -> graph.task(name("rope_at"), Rope::rotateAt, c.x().data, c.cos().data, c.sin().data,
+                    c.pos().data, c.rows(), c.seqLen(), c.heads(), c.d(), c.rowStride(), 1f);
+            case PositionsAddAt c -> graph.task(name("positions_add_at"), Embedding::addPositionsAt, c.wpe().data,
+                    c.out().data, c.pos().data, c.rows(), c.seqLen(), c.c());
+            case LastRows c -> graph.task(name("last_rows"), Fill::lastRows, c.src().data, c.dst().data, c.batch(),
+                    c.n(), c.c());
+            case KvAppend c -> graph.task(name("kv_append"), KvCache::append, c.qkv().data, c.kcache().data,
+                    c.vcache().data, c.pos().data, c.batch(), c.n(), c.maxLen(), c.nq(), c.nkv(), c.d());
+            case KvAttention c -> graph.task(name("kv_attention"), KvCache::attention, c.qkv().data, c.kcache().data,
+                    c.vcache().data, c.out().data, c.scores().data, c.pos().data, c.batch(), c.n(), c.maxLen(), c.nq(),
+                    c.nkv(), c.d());
             case AdamWUpdate c -> graph.task(name("adamw"), AdamW::update, c.p().data, c.g().data, c.m().data,
                     c.v().data, c.scalars().data, c.p().size(), c.beta1(), c.beta2(), c.eps(), c.weightDecay());
             case GradNormPartials c -> graph.task(name("gradnorm_partials"), GradNorm::partialSums, c.g().data,

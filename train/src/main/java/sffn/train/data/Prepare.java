@@ -29,6 +29,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 
 /**
@@ -157,7 +158,7 @@ public final class Prepare {
         }
 
         private static void line(StringBuilder sb, String split, long docs, long tokens, List<Path> shards) {
-            sb.append(String.format(Locale.ROOT, "  %-5s %,d documents, %,d tokens in %d shard%s", split + ":", docs, tokens,
+            sb.append(String.format(Locale.ROOT, "  %-6s %,d documents, %,d tokens in %d shard%s", split + ":", docs, tokens,
                     shards.size(), shards.size() == 1 ? "" : "s"));
             if (!shards.isEmpty()) {
                 sb.append(" (").append(shards.get(0).getFileName());
@@ -228,16 +229,18 @@ public final class Prepare {
         try {
             boolean[] started = new boolean[2];
             byte[] blankLine = "\n\n".getBytes(StandardCharsets.UTF_8);
+            Pending pending = new Pending(tokenizer, 4L * chunkBytes, bar);
             for (Document d : docs) {
                 ShardSeries series = d.split() == Split.TRAIN ? train : val;
                 if (tokenizer.hasEndOfText()) {
-                    series.write(new int[] {tokenizer.endOfText()});
+                    pending.addTokens(series, new int[] {tokenizer.endOfText()});
                 } else if (started[d.split().ordinal()]) {
-                    series.write(byteTokens(blankLine));
+                    pending.addTokens(series, byteTokens(blankLine));
                 }
                 started[d.split().ordinal()] = true;
-                encodeDocument(d, tokenizer, series, chunkBytes, bar);
+                readDocument(d, series, chunkBytes, pending);
             }
+            pending.flush();
             train.close();
             val.close();
             TokenizerInfo.of(tokenizer).write(out.resolve(TokenizerInfo.FILE_NAME));
@@ -487,9 +490,65 @@ public final class Prepare {
 
     // ---- encoding ----
 
-    private static void encodeDocument(Document d, Tokenizer tokenizer, ShardSeries out, int chunkBytes, ProgressBar bar)
-            throws IOException {
-        int maxUncut = Math.max(chunkBytes, 8 * chunkBytes);
+    /**
+     * Pieces of text in output order, encoded in parallel (documents, and chunks of one document,
+     * are independent) and written in order once {@code limit} bytes are waiting.
+     */
+    private static final class Pending {
+        private final Tokenizer tokenizer;
+        private final long limit;
+        private final ProgressBar bar;
+        private final List<ShardSeries> series = new ArrayList<>();
+        private final List<Object> pieces = new ArrayList<>();
+        private long bytes;
+
+        Pending(Tokenizer tokenizer, long limit, ProgressBar bar) {
+            this.tokenizer = tokenizer;
+            this.limit = limit;
+            this.bar = bar;
+        }
+
+        void addTokens(ShardSeries to, int[] tokens) throws IOException {
+            series.add(to);
+            pieces.add(tokens);
+        }
+
+        void addText(ShardSeries to, byte[] utf8, int len) throws IOException {
+            series.add(to);
+            pieces.add(Arrays.copyOf(utf8, len));
+            bytes += len;
+            if (bytes >= limit) {
+                flush();
+            }
+        }
+
+        void flush() throws IOException {
+            int[][] encoded = IntStream.range(0, pieces.size()).parallel().mapToObj(i -> encode(pieces.get(i)))
+                    .toArray(int[][]::new);
+            for (int i = 0; i < encoded.length; i++) {
+                series.get(i).write(encoded[i]);
+            }
+            if (bar != null) {
+                bar.stepBy(bytes);
+            }
+            series.clear();
+            pieces.clear();
+            bytes = 0;
+        }
+
+        private int[] encode(Object piece) {
+            if (piece instanceof int[] tokens) {
+                return tokens;
+            }
+            byte[] utf8 = (byte[]) piece;
+            return tokenizer instanceof ByteTokenizer ? byteTokens(utf8)
+                    : tokenizer.encode(new String(utf8, StandardCharsets.UTF_8));
+        }
+    }
+
+    /** Reads a document in chunks of about {@code chunkBytes}, cut where encoding them apart changes nothing. */
+    private static void readDocument(Document d, ShardSeries out, int chunkBytes, Pending pending) throws IOException {
+        int maxUncut = 8 * chunkBytes;
         try (FileChannel ch = FileChannel.open(d.file(), StandardOpenOption.READ)) {
             byte[] buf = new byte[(int) Math.min(chunkBytes, d.bytes())];
             int have = 0;
@@ -507,21 +566,17 @@ public final class Prepare {
                 }
                 pos += want;
                 have += want;
-                if (bar != null) {
-                    bar.stepBy(want);
-                }
                 boolean last = pos >= d.end();
                 int cut = last ? have : safeCut(buf, have);
                 if (cut < 0) {
                     if (have < maxUncut) {
                         continue;
                     }
+                    // no safe cut in 8 chunks: the tokens at this cut may differ from the whole text's
                     cut = charStart(buf, have);
                 }
                 if (cut > 0) {
-                    int[] tokens = tokenizer instanceof ByteTokenizer ? byteTokens(Arrays.copyOf(buf, cut))
-                            : tokenizer.encode(new String(buf, 0, cut, StandardCharsets.UTF_8));
-                    out.write(tokens);
+                    pending.addText(out, buf, cut);
                     System.arraycopy(buf, cut, buf, 0, have - cut);
                     have -= cut;
                 }

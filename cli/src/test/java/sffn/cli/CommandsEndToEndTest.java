@@ -1,0 +1,146 @@
+package sffn.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The commands as a user runs them: prepare, info, train, resume, eval, generate, plot, and their errors. */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class CommandsEndToEndTest {
+    @TempDir
+    static Path tmp;
+    static Path data;
+    static Path model;
+    static Path method;
+
+    record Run(int code, String out, String err) {
+    }
+
+    static Run run(String... args) {
+        PrintStream oldOut = System.out;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        StringWriter out = new StringWriter();
+        try {
+            System.setOut(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+            CommandLine cl = Main.commandLine();
+            cl.setOut(new PrintWriter(out, true));
+            cl.setErr(new PrintWriter(err, true));
+            int code = cl.execute(args);
+            return new Run(code, out + bytes.toString(StandardCharsets.UTF_8), err.toString());
+        } finally {
+            System.setOut(oldOut);
+        }
+    }
+
+    @BeforeAll
+    static void corpusAndConfigs() throws Exception {
+        Path texts = Files.createDirectories(tmp.resolve("texts"));
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 400; i++) sb.append("The jury said the election was conducted well, number ").append(i % 17).append(".\n");
+        Files.writeString(texts.resolve("a.txt"), sb.toString());
+        Files.writeString(texts.resolve("b.txt"), sb.toString().replace("jury", "committee"));
+        data = tmp.resolve("data");
+        Run r = run("prepare", "--input", texts.toString(), "--tokenizer", "byte", "--out", data.toString(), "--no-progress",
+                "--val-fraction", "0.3");
+        assertEquals(0, r.code(), r.err());
+        model = tmp.resolve("model.json");
+        Files.writeString(model, """
+                {"hidden_dim": 32, "ffn_dim": 64, "num_q_heads": 4, "num_kv_heads": 2, "num_layers": 2,
+                 "max_position_embeddings": 64, "vocab_size": 256, "ln": "rmsnorm", "act": "swiglu"}""");
+        method = tmp.resolve("lowrank.json");
+        Files.writeString(method, "{\"name\": \"lowrank\", \"rank\": 8, \"first_layer_dense\": false}");
+    }
+
+    @Test
+    @Order(1)
+    void infoPrintsTheTable1RowOfTheConfig() {
+        Run r = run("info", "--config", "../configs/model/transformer-xl.json", "--method", "../configs/method/xl/lowrank-32.json",
+                "--tokens", "25.5e9");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("(744M)"), r.out());
+        assertTrue(r.out().contains("(275M), 34.1% of dense FFN"), r.out());
+        assertTrue(r.out().contains("1.29e+20 FLOPs for 2.550e+10 tokens"), r.out());
+    }
+
+    @Test
+    @Order(2)
+    void trainStopResumeEvalGeneratePlot() throws Exception {
+        Path ckpt = tmp.resolve("ckpt");
+        String[] train = {"train", "--config", model.toString(), "--method", method.toString(), "--data", data.toString(),
+                "--out", ckpt.toString(), "--steps", "6", "--batch-size", "4", "--seq-len", "32", "--eval-windows", "8",
+                "--self-guided", "--guide-mode", "fixedflop", "--lr", "3e-3"};
+        Run first = run(concat(train, "--stop-at-step", "4"));
+        assertEquals(0, first.code(), first.err());
+        assertTrue(first.out().contains("done: step 4 of 9"), first.out());
+        Run again = run(train);
+        assertEquals(2, again.code());
+        assertTrue(again.err().contains("already holds a checkpoint; pass --resume"), again.err());
+        Run resumed = run("train", "--out", ckpt.toString(), "--resume");
+        assertEquals(0, resumed.code(), resumed.err());
+        assertTrue(resumed.out().contains("resuming at step 4"), resumed.out());
+        assertTrue(resumed.out().contains("done: step 9 of 9"), resumed.out());
+        for (String f : List.of("config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json", "metrics.jsonl",
+                "tokenizer.json")) {
+            assertTrue(Files.isRegularFile(ckpt.resolve(f)), f);
+        }
+        assertEquals(9 + 1, Files.readAllLines(ckpt.resolve("metrics.jsonl")).size(), "9 steps and the final evaluation");
+
+        Run eval = run("eval", "--checkpoint", ckpt.toString(), "--data", data.toString(), "--json", "--max-windows", "4");
+        assertEquals(0, eval.code(), eval.err());
+        JsonNode j = new ObjectMapper().readTree(eval.out());
+        assertTrue(j.get("val_loss").asDouble() > 0 && j.get("val_loss").asDouble() < Math.log(256), eval.out());
+        assertEquals(4 * 32, j.get("tokens").asInt());
+
+        Run gen = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "12",
+                "--temperature", "0", "--ffn-path", "merged");
+        assertEquals(0, gen.code(), gen.err());
+        assertTrue(gen.out().startsWith("The jury"), gen.out());
+        assertTrue(gen.out().contains("[prefill 8 tokens x 1"), gen.out());
+        Run gen2 = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "12",
+                "--temperature", "0", "--ffn-path", "structured");
+        assertEquals(gen.out().lines().findFirst(), gen2.out().lines().findFirst(), "both FFN forms decode the same greedy text");
+
+        Path png = tmp.resolve("loss.png");
+        Run plot = run("plot", "--runs", ckpt.toString(), "--out", png.toString());
+        assertEquals(0, plot.code(), plot.err());
+        byte[] magic = java.util.Arrays.copyOf(Files.readAllBytes(png), 4);
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, magic);
+    }
+
+    @Test
+    @Order(3)
+    void userErrorsNameWhatIsWrong() {
+        Run r = run("train", "--config", tmp.resolve("missing.json").toString(), "--data", data.toString(), "--out",
+                tmp.resolve("x").toString());
+        assertEquals(2, r.code());
+        assertEquals("sffn train: " + tmp.resolve("missing.json") + ": no such file", r.err().strip());
+        Run e = run("eval", "--checkpoint", tmp.resolve("nothing").toString(), "--data", data.toString());
+        assertEquals(2, e.code());
+        assertTrue(e.err().contains("does not exist"), e.err());
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}
