@@ -7,9 +7,9 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sffn.kernels.backend.Backend;
-import sffn.kernels.backend.CpuBackend;
 import sffn.nn.Gpt;
 import sffn.nn.io.ModelCheckpoint;
 import sffn.train.Validation;
@@ -38,6 +38,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON line: val_loss, val_ppl, tokens.")
     boolean json;
 
+    @Mixin
+    BackendOptions backendOptions = new BackendOptions();
+
     @Override
     public Integer call() throws Exception {
         TokenizerMatch.require(checkpoint, data);
@@ -48,7 +51,7 @@ public final class EvalCommand implements Callable<Integer> {
         if (!Validation.available(data)) {
             throw new IllegalArgumentException(data + " has no validation shards (*_val_*.bin); prepare it with sffn prepare");
         }
-        try (Backend backend = new CpuBackend()) {
+        try (Backend backend = backendOptions.create()) {
             // Exactly --max-windows windows: a batch size that divides it.
             int batch = batchSize;
             if (maxWindows > 0) {

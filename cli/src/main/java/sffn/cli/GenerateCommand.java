@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sffn.decode.FfnPath;
 import sffn.decode.Generator;
@@ -17,7 +18,6 @@ import sffn.decode.MergePolicy;
 import sffn.decode.MergedWeights;
 import sffn.decode.Sampler;
 import sffn.kernels.backend.Backend;
-import sffn.kernels.backend.CpuBackend;
 import sffn.nn.Gpt;
 import sffn.nn.io.ModelCheckpoint;
 import sffn.nn.tokenizer.StreamingDecoder;
@@ -60,6 +60,9 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "Structured FFN form: auto picks per token count by a measured crossover (default auto).")
     FfnPath ffnPath = FfnPath.AUTO;
 
+    @Mixin
+    BackendOptions backendOptions = new BackendOptions();
+
     @Override
     public Integer call() throws Exception {
         if (prompt == null && !interactive) throw new IllegalArgumentException("give --prompt \"...\" or --interactive");
@@ -71,7 +74,7 @@ public final class GenerateCommand implements Callable<Integer> {
         Gpt model = ModelCheckpoint.read(checkpoint);
         new Sampler.Settings(temperature, topK, topP, seed); // validates the options before any work
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (Backend backend = new CpuBackend()) {
+        try (Backend backend = backendOptions.create()) {
             MergedWeights merged = new MergedWeights(model);
             MergePolicy policy = MergeCalibration.policyFor(checkpoint, model, merged, backend, ffnPath,
                     Math.max(64, Math.min(1024, model.config.maxPositionEmbeddings() * batch)), System.err::println);

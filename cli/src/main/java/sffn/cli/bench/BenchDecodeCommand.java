@@ -11,7 +11,9 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import sffn.cli.BackendOptions;
 import sffn.decode.DecodeGraph;
 import sffn.decode.FfnPath;
 import sffn.decode.KvCacheTensors;
@@ -20,7 +22,6 @@ import sffn.decode.MergePolicy;
 import sffn.decode.MergedWeights;
 import sffn.kernels.Tensor;
 import sffn.kernels.backend.Backend;
-import sffn.kernels.backend.CpuBackend;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.Plan;
 import sffn.nn.Gpt;
@@ -59,6 +60,9 @@ public final class BenchDecodeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object per batch size instead of a table.")
     boolean json;
 
+    @Mixin
+    BackendOptions backendOptions = new BackendOptions();
+
     @Override
     public Integer call() throws Exception {
         ModelConfig m = ModelConfig.read(config);
@@ -68,7 +72,7 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         if (!json) System.out.println("initialising " + config.getFileName() + (method == null ? "" : " with " + method.getFileName()) + " ...");
         Gpt model = new Gpt(m, fast).init(1);
         double gbs = MemoryBandwidth.readGBs(1024);
-        try (Backend backend = new CpuBackend()) {
+        try (Backend backend = backendOptions.create()) {
             MergedWeights merged = new MergedWeights(model);
             MergePolicy policy = path == FfnPath.AUTO && !model.structuredFfnLinears().isEmpty()
                     ? MergeCalibration.measure(model, merged, backend, 64, null).policy(FfnPath.AUTO) : MergePolicy.fixed(path);

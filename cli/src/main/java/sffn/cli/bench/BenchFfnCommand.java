@@ -18,9 +18,10 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import sffn.cli.BackendOptions;
 import sffn.kernels.backend.Backend;
-import sffn.kernels.backend.CpuBackend;
 
 /** {@code sffn bench ffn}: the paper's FFN efficiency figures on this runtime. */
 @Command(name = "ffn", mixinStandardHelpOptions = true, sortOptions = false,
@@ -55,6 +56,9 @@ public final class BenchFfnCommand implements Callable<Integer> {
 
     private final ObjectMapper mapper = new ObjectMapper();
 
+    @Mixin
+    BackendOptions backendOptions = new BackendOptions();
+
     @Override
     public Integer call() throws Exception {
         if (!List.of("width", "tokens", "both").contains(figure)) {
@@ -62,7 +66,7 @@ public final class BenchFfnCommand implements Callable<Integer> {
         }
         System.setProperty("java.awt.headless", "true");
         Files.createDirectories(out);
-        try (Backend backend = new CpuBackend()) {
+        try (Backend backend = backendOptions.create()) {
             if (!json) System.out.println("backend: " + backend.describe());
             if (!figure.equals("tokens")) {
                 if (!json) {

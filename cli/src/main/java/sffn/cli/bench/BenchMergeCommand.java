@@ -4,11 +4,12 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import sffn.cli.BackendOptions;
 import sffn.decode.MergeCalibration;
 import sffn.decode.MergedWeights;
 import sffn.kernels.backend.Backend;
-import sffn.kernels.backend.CpuBackend;
 import sffn.nn.Gpt;
 import sffn.nn.io.ModelCheckpoint;
 
@@ -24,6 +25,9 @@ public final class BenchMergeCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", description = "Largest token count measured (default 1024).")
     int maxTokens = 1024;
 
+    @Mixin
+    BackendOptions backendOptions = new BackendOptions();
+
     @Override
     public Integer call() throws Exception {
         Gpt model = ModelCheckpoint.read(checkpoint);
@@ -31,7 +35,7 @@ public final class BenchMergeCommand implements Callable<Integer> {
             System.out.println(checkpoint + " has a dense FFN: nothing to merge");
             return 0;
         }
-        try (Backend backend = new CpuBackend()) {
+        try (Backend backend = backendOptions.create()) {
             System.out.println("backend: " + backend.describe());
             MergeCalibration.Table t = MergeCalibration.measure(model, new MergedWeights(model), backend, maxTokens,
                     System.out::println);
