@@ -42,9 +42,8 @@ public final class Rope {
     }
 
     /**
-     * The portable body under the name TornadoVM compiles: TornadoVM names an OpenCL kernel and
-     * its parameters after the Java method and its parameters, and {@code rotate}, {@code cos},
-     * {@code sin} and {@code sign} are OpenCL built-ins (a kernel named {@code rotate} does not build).
+     * The portable body under the name TornadoVM compiles: TornadoVM names the OpenCL kernel after
+     * the Java method, and a kernel named {@code rotate} (an OpenCL built-in) does not build.
      */
     public static void rotateHeads(float[] x, float[] cosTable, float[] sinTable, int rows, int seqLen, int posOffset,
                                    int heads, int d, int rowStride, float direction) {

@@ -1,4 +1,4 @@
-package sffn.kernels.tornado;
+package sffn.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,13 +12,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Function;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import sffn.kernels.GradNorm;
-import sffn.kernels.IntTensor;
-import sffn.kernels.Rope;
-import sffn.kernels.StepScalars;
-import sffn.kernels.Tensor;
+import sffn.kernels.backend.Backends;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
 import sffn.kernels.plan.KernelCall.AttentionBackward;
@@ -39,23 +36,29 @@ import sffn.kernels.plan.KernelCall.GeluBackward;
 import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
+import sffn.kernels.plan.KernelCall.KvAppend;
+import sffn.kernels.plan.KernelCall.KvAttention;
+import sffn.kernels.plan.KernelCall.LastRows;
 import sffn.kernels.plan.KernelCall.LayerNormBackward;
 import sffn.kernels.plan.KernelCall.LayerNormForward;
 import sffn.kernels.plan.KernelCall.MatmulBackwardInput;
 import sffn.kernels.plan.KernelCall.MatmulBackwardWeight;
 import sffn.kernels.plan.KernelCall.MatmulForward;
 import sffn.kernels.plan.KernelCall.PositionsAdd;
+import sffn.kernels.plan.KernelCall.PositionsAddAt;
 import sffn.kernels.plan.KernelCall.PositionsBackward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
 import sffn.kernels.plan.KernelCall.RmsNormBackward;
 import sffn.kernels.plan.KernelCall.RmsNormForward;
 import sffn.kernels.plan.KernelCall.RopeRotate;
+import sffn.kernels.plan.KernelCall.RopeRotateAt;
 import sffn.kernels.plan.KernelCall.ShuffleRows;
 import sffn.kernels.plan.KernelCall.SwiGluBackward;
 import sffn.kernels.plan.KernelCall.SwiGluForward;
 import sffn.kernels.plan.KernelCall.WhenGuided;
 import sffn.kernels.plan.KernelCall.Zero;
 import sffn.kernels.plan.Plan;
+import sffn.kernels.tornado.TornadoBackend;
 
 /**
  * Every kind of kernel call, run through the TornadoVM backend as a one-call plan on awkward sizes
@@ -70,20 +73,27 @@ import sffn.kernels.plan.Plan;
  * operations must agree bit for bit.
  */
 class TornadoKernelAgreementTest {
-    /** The kernel tests' tolerances (unit roundoff U = 2^-24 where a test states its bound in it). */
-    static final double U = 0x1p-24;
-    static final double MATMUL = 1e-5;
-    static final double NORM = 2e-5;
-    static final double XENT = 2e-5;
-    static final double ATTENTION = 1e-5;
-    static final double GELU = 1e-6;
-    static final double SUM = 1e-5;
-    static final double ADD = 2 * U;
-    static final double BLEND = 4 * U;
-    static final double ADAMW = 5e-6;
-    static final double GRADNORM = 4096 * U;
-    /** SwiGLU and RoPE have no tighter stated bound in their tests than elementwise float work; use GELU's. */
-    static final double ELEMENTWISE = 1e-6;
+    /** The kernel tests' tolerances. */
+    static final double MATMUL = MatmulTest.TOL;
+    static final double BLOCKDIAG = BlockDiagMatmulTest.TOL;
+    static final double LAYERNORM = LayerNormTest.TOL;
+    static final double RMSNORM = RmsNormTest.TOL;
+    static final double XENT = CrossEntropyTest.TOL;
+    static final double ATTENTION = AttentionTest.TOL;
+    static final double KV = KvCacheTest.TOL;
+    static final double GELU = GeluTest.TOL;
+    static final double SWIGLU = SwiGluTest.TOL;
+    static final double ROPE = RopeTest.TOL;
+    static final double BIAS_ADD = BiasTest.ADD_TOL;
+    static final double BIAS_SUM = BiasTest.SUM_TOL;
+    static final double EMBED_ADD = EmbeddingTest.ADD_TOL;
+    static final double EMBED_SUM = EmbeddingTest.SUM_TOL;
+    static final double RESIDUAL = ResidualAndFillTest.ADD_TOL;
+    static final double BLEND = BlendTest.TOL;
+    static final double ADAMW = AdamWTest.TOL;
+    static final double GRADNORM_SUM = GradNormTest.SUM_TOL;
+    static final double GRADNORM_CLIP = GradNormTest.CLIP_TOL;
+    /** Copies, gathers and the shuffle move values: both bodies must agree bit for bit. */
     static final double EXACT = 0;
 
     // Awkward sizes: rows = batch * seq = 2 * 19, hidden 67 (< the 128-wide row group) and 301 (> it).
@@ -102,7 +112,24 @@ class TornadoKernelAgreementTest {
 
     @BeforeEach
     void tornado() {
-        TornadoTests.assumeTornado();
+        String why = Backends.tornadoUnavailableReason();
+        Assumptions.assumeTrue(why == null, () -> why + " (TornadoVM tests run with scripts/test-tornado)");
+    }
+
+    static String device() {
+        return System.getProperty("sffn.tornado.device");
+    }
+
+    /** Max |got - ref| over max |ref| (max |got - ref| when ref is all zero); NaN if either holds a NaN. */
+    static double relativeError(float[] got, float[] ref) {
+        double err = 0;
+        double norm = 0;
+        for (int i = 0; i < ref.length; i++) {
+            if (Float.isNaN(got[i]) || Float.isNaN(ref[i])) return Double.NaN;
+            err = Math.max(err, Math.abs((double) got[i] - ref[i]));
+            norm = Math.max(norm, Math.abs((double) ref[i]));
+        }
+        return norm == 0 ? err : err / norm;
     }
 
     /** Tensors of one side (CPU or device) of a case, drawn from per-name seeds so both sides start equal. */
@@ -176,38 +203,38 @@ class TornadoKernelAgreementTest {
             cs.add(new Case("matmul backward weight", N + "x" + R + " . " + R + "x" + K + a, MATMUL,
                     w -> new MatmulBackwardWeight(w.randn("dc", R, N), w.randn("a", R, K), w.out("db", acc, N, K), R, N, K, acc),
                     List.of("db")));
-            cs.add(new Case("blockdiag forward", "rows " + R + " nb 3 q 13 p 11" + a, MATMUL,
+            cs.add(new Case("blockdiag forward", "rows " + R + " nb 3 q 13 p 11" + a, BLOCKDIAG,
                     w -> new BlockDiagForward(w.randn("x", R, 33), w.randn("w", 3, 13, 11), w.out("y", acc, R, 39), R, 3, 13, 11, acc),
                     List.of("y")));
-            cs.add(new Case("blockdiag backward input", "rows " + R + " nb 3 q 13 p 11" + a, MATMUL,
+            cs.add(new Case("blockdiag backward input", "rows " + R + " nb 3 q 13 p 11" + a, BLOCKDIAG,
                     w -> new BlockDiagBackwardInput(w.randn("dy", R, 39), w.randn("w", 3, 13, 11), w.out("dx", acc, R, 33), R, 3, 13, 11, acc),
                     List.of("dx")));
-            cs.add(new Case("blockdiag backward weight", "rows " + R + " nb 3 q 13 p 11" + a, MATMUL,
+            cs.add(new Case("blockdiag backward weight", "rows " + R + " nb 3 q 13 p 11" + a, BLOCKDIAG,
                     w -> new BlockDiagBackwardWeight(w.randn("dy", R, 39), w.randn("x", R, 33), w.out("dw", acc, 3, 13, 11), R, 3, 13, 11, acc),
                     List.of("dw")));
-            cs.add(new Case("bias backward", R + "x" + N + a, SUM,
+            cs.add(new Case("bias backward", R + "x" + N + a, BIAS_SUM,
                     w -> new BiasBackward(w.randn("dy", R, N), w.out("db", acc, N), R, N, acc), List.of("db")));
         }
         cs.add(new Case("matmul forward + bias", R + "x" + K + " . " + N + "x" + K + "^T", MATMUL,
                 w -> new MatmulForward(w.randn("a", R, K), w.randn("b", N, K), w.randn("bias", N), w.poisoned("c", R, N), R, N, K, false),
                 List.of("c")));
-        cs.add(new Case("bias add", R + "x" + N, ADD, w -> new BiasAdd(w.randn("y", R, N), w.randn("b", N), R, N), List.of("y")));
+        cs.add(new Case("bias add", R + "x" + N, BIAS_ADD, w -> new BiasAdd(w.randn("y", R, N), w.randn("b", N), R, N), List.of("y")));
         cs.add(new Case("shuffle rows", R + " x (13, 3)", EXACT,
                 w -> new ShuffleRows(w.randn("in", R, 39), w.poisoned("out", R, 39), R, 13, 3), List.of("out")));
         for (int c : new int[] {C, WIDE}) {
-            cs.add(new Case("layernorm forward", R + "x" + c, NORM,
+            cs.add(new Case("layernorm forward", R + "x" + c, LAYERNORM,
                     w -> new LayerNormForward(w.randn("x", R, c), w.randn("w", c), w.randn("b", c), w.poisoned("out", R, c),
                             w.poisoned("mean", R), w.poisoned("rstd", R), R, c),
                     List.of("out", "mean", "rstd")));
-            cs.add(new Case("layernorm backward", R + "x" + c + " acc input", NORM,
+            cs.add(new Case("layernorm backward", R + "x" + c + " acc input", LAYERNORM,
                     w -> new LayerNormBackward(w.randn("dout", R, c), w.randn("x", R, c), w.randn("w", c),
                             w.uniform("mean", -0.1, 0.1, R), w.uniform("rstd", 0.5, 1.5, R), w.randn("dx", R, c),
                             w.randn("dw", c), w.randn("db", c), R, c, true),
                     List.of("dx", "dw", "db")));
-            cs.add(new Case("rmsnorm forward", R + "x" + c, NORM,
+            cs.add(new Case("rmsnorm forward", R + "x" + c, RMSNORM,
                     w -> new RmsNormForward(w.randn("x", R, c), w.randn("w", c), w.poisoned("out", R, c), w.poisoned("rstd", R), R, c),
                     List.of("out", "rstd")));
-            cs.add(new Case("rmsnorm backward", R + "x" + c, NORM,
+            cs.add(new Case("rmsnorm backward", R + "x" + c, RMSNORM,
                     w -> new RmsNormBackward(w.randn("dout", R, c), w.randn("x", R, c), w.randn("w", c),
                             w.uniform("rstd", 0.5, 1.5, R), w.poisoned("dx", R, c), w.randn("dw", c), R, c, false),
                     List.of("dx", "dw")));
@@ -216,12 +243,12 @@ class TornadoKernelAgreementTest {
                 List.of("out")));
         cs.add(new Case("gelu backward", "n " + R * N, GELU,
                 w -> new GeluBackward(w.randn("x", R, N), w.randn("dout", R, N), w.poisoned("dx", R, N), R * N), List.of("dx")));
-        cs.add(new Case("swiglu forward", R + " x f 37", ELEMENTWISE,
+        cs.add(new Case("swiglu forward", R + " x f 37", SWIGLU,
                 w -> new SwiGluForward(w.randn("x", R, 74), w.poisoned("out", R, 37), R, 37), List.of("out")));
-        cs.add(new Case("swiglu backward", R + " x f 37", ELEMENTWISE,
+        cs.add(new Case("swiglu backward", R + " x f 37", SWIGLU,
                 w -> new SwiGluBackward(w.randn("x", R, 74), w.randn("dout", R, 37), w.poisoned("dx", R, 74), R, 37), List.of("dx")));
         for (float sign : new float[] {1f, -1f}) {
-            cs.add(new Case("rope " + (sign > 0 ? "forward" : "backward"), R + " rows, " + (NQ + NKV) + " heads of " + D, ELEMENTWISE,
+            cs.add(new Case("rope " + (sign > 0 ? "forward" : "backward"), R + " rows, " + (NQ + NKV) + " heads of " + D, ROPE,
                     w -> {
                         float[][] tab = Rope.tables(40, D, 10000);
                         Tensor cos = w.randn("cos", 40, D / 2);
@@ -255,13 +282,13 @@ class TornadoKernelAgreementTest {
                 }, List.of("losses", "logits")));
         cs.add(new Case("embedding forward", R + " tokens x " + C, EXACT,
                 w -> new EmbeddingForward(w.ints("tokens", V, R), w.randn("wte", V, C), w.poisoned("out", R, C), R, C), List.of("out")));
-        cs.add(new Case("positions add", R + " x " + C + " offset 0", ADD,
+        cs.add(new Case("positions add", R + " x " + C + " offset 0", EMBED_ADD,
                 w -> new PositionsAdd(w.randn("wpe", 40, C), w.randn("out", R, C), R, T, 0, C), List.of("out")));
-        cs.add(new Case("embedding backward", R + " tokens (repeats) x " + C, SUM,
+        cs.add(new Case("embedding backward", R + " tokens (repeats) x " + C, EMBED_SUM,
                 w -> new EmbeddingBackward(w.ints("tokens", 7, R), w.randn("dout", R, C), w.randn("dwte", V, C), R, C), List.of("dwte")));
-        cs.add(new Case("positions backward", R + " x " + C, SUM,
+        cs.add(new Case("positions backward", R + " x " + C, EMBED_SUM,
                 w -> new PositionsBackward(w.randn("dout", R, C), w.randn("dwpe", 40, C), R, T, C), List.of("dwpe")));
-        cs.add(new Case("residual add", "n " + R * C, ADD, w -> new ResidualAdd(w.randn("x", R, C), w.randn("y", R, C), R * C), List.of("x")));
+        cs.add(new Case("residual add", "n " + R * C, RESIDUAL, w -> new ResidualAdd(w.randn("x", R, C), w.randn("y", R, C), R * C), List.of("x")));
         cs.add(new Case("zero", "n " + R * C, EXACT, w -> new Zero(w.randn("x", R, C)), List.of("x")));
         cs.add(new Case("copy", "n " + R * C, EXACT, w -> new Copy(w.randn("src", R, C), w.poisoned("dst", R, C), R * C), List.of("dst")));
         for (boolean on : new boolean[] {true, false}) {
@@ -277,12 +304,39 @@ class TornadoKernelAgreementTest {
                 w -> new WhenGuided(w.scalars(true), StepScalars.GUIDE_SWITCHES,
                         new MatmulForward(w.randn("a", R, K), w.randn("b", N, K), null, w.poisoned("c", R, N), R, N, K, false)),
                 List.of("c")));
+        // Decoding: 2 sequences of 3 new tokens at position 5 of a cache of 13.
+        int nb = 2;
+        int nn = 3;
+        int maxLen = 13;
+        cs.add(new Case("rope at position", nb * nn + " rows from pos 5", ROPE,
+                w -> {
+                    float[][] tab = Rope.tables(40, D, 10000);
+                    Tensor cos = w.randn("cos", 40, D / 2);
+                    Tensor sin = w.randn("sin", 40, D / 2);
+                    System.arraycopy(tab[0], 0, cos.data, 0, tab[0].length);
+                    System.arraycopy(tab[1], 0, sin.data, 0, tab[1].length);
+                    return new RopeRotateAt(w.randn("qkv", nb * nn, QKV), cos, sin, position(w, 5), nb * nn, nn, NQ + NKV, D, QKV);
+                }, List.of("qkv")));
+        cs.add(new Case("positions add at position", nb * nn + " x " + C + " from pos 5", EMBED_ADD,
+                w -> new PositionsAddAt(w.randn("wpe", 40, C), w.randn("out", nb * nn, C), position(w, 5), nb * nn, nn, C),
+                List.of("out")));
+        cs.add(new Case("last rows", nb + " x " + nn + " x " + C, EXACT,
+                w -> new LastRows(w.randn("src", nb * nn, C), w.poisoned("dst", nb, C), nb, nn, C), List.of("dst")));
+        cs.add(new Case("kv append", nb + " x " + nn + " at 5, cache " + maxLen, EXACT,
+                w -> new KvAppend(w.randn("qkv", nb * nn, QKV), w.randn("kcache", nb, maxLen, NKV * D),
+                        w.randn("vcache", nb, maxLen, NKV * D), position(w, 5), nb, nn, maxLen, NQ, NKV, D),
+                List.of("kcache", "vcache")));
+        cs.add(new Case("kv attention", nb + " x " + nn + " at 5, cache " + maxLen, KV,
+                w -> new KvAttention(w.randn("qkv", nb * nn, QKV), w.randn("kcache", nb, maxLen, NKV * D),
+                        w.randn("vcache", nb, maxLen, NKV * D), w.poisoned("out", nb * nn, NQ * D),
+                        w.randn("scores", nb * nn, NQ, maxLen), position(w, 5), nb, nn, maxLen, NQ, NKV, D),
+                List.of("out")));
         cs.add(new Case("adamw", "n " + 5003 + " wd 0.1", ADAMW,
                 w -> new AdamWUpdate(w.randn("p", 5003), w.randn("g", 5003), w.randn("m", 5003), w.uniform("v", 0, 1, 5003),
                         w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
                 List.of("p", "m", "v")));
         int n = 3 * GradNorm.CHUNK + 123;
-        cs.add(new Case("grad norm partials", "n " + n, GRADNORM,
+        cs.add(new Case("grad norm partials", "n " + n, GRADNORM_SUM,
                 w -> {
                     // Slots 2.. are written (NaN until then); the two before must be left alone.
                     Tensor partials = w.poisoned("partials", 2 + GradNorm.slots(n));
@@ -290,9 +344,15 @@ class TornadoKernelAgreementTest {
                     partials.data[1] = -2.5f;
                     return new GradNormPartials(w.randn("g", n), partials, 2);
                 }, List.of("partials")));
-        cs.add(new Case("grad norm finish", "9 partials", GRADNORM,
+        cs.add(new Case("grad norm finish", "9 partials", GRADNORM_CLIP,
                 w -> new GradNormFinish(w.uniform("partials", 0, 30, 9), w.scalars(true), 9, 1f), List.of("scalars")));
         return cs;
+    }
+
+    private static IntTensor position(World w, int p) {
+        IntTensor t = w.ints("pos", 1, 1);
+        t.data[0] = p;
+        return t;
     }
 
     private static IntTensor targets(World w) {
@@ -332,7 +392,7 @@ class TornadoKernelAgreementTest {
         }
         List<Result> results = new ArrayList<>();
         List<String> failures = new ArrayList<>();
-        try (TornadoBackend backend = new TornadoBackend(TornadoTests.device(), tuned)) {
+        try (TornadoBackend backend = new TornadoBackend(device(), tuned)) {
             for (Plan p : plans) backend.prepare(p);
             for (int i = 0; i < cases.size(); i++) {
                 Plan p = plans.get(i);
@@ -347,7 +407,7 @@ class TornadoKernelAgreementTest {
             for (String o : c.outputs()) {
                 float[] want = cpu.get(i).get(o).data;
                 float[] got = dev.get(i).get(o).data;
-                double err = TornadoTests.relativeError(got, want);
+                double err = relativeError(got, want);
                 double bound = 2 * c.tol();
                 results.add(new Result(c, o, err, bound));
                 if (!(err <= bound)) {
@@ -377,7 +437,7 @@ class TornadoKernelAgreementTest {
     void aliasedArgumentsAreRefusedWithAName() {
         Tensor x = new Tensor("x", 8);
         Plan p = new Plan("aliased").add(new ResidualAdd(x, x, 8));
-        try (TornadoBackend backend = new TornadoBackend(TornadoTests.device(), false)) {
+        try (TornadoBackend backend = new TornadoBackend(device(), false)) {
             backend.prepare(p);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> backend.run(p));
             assertTrue(e.getMessage().contains("ResidualAdd passes one tensor twice"), e.getMessage());
