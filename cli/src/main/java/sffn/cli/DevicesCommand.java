@@ -26,9 +26,8 @@ public final class DevicesCommand implements Callable<Integer> {
         System.out.println("tornado: " + devices.size() + " device(s)  (--backend tornado --device <id>; without --device, TornadoVM's default)");
         System.out.printf(Locale.ROOT, "  %-6s %-8s %-5s %10s %10s  %s%n", "id", "backend", "type", "memory", "max alloc", "device (platform)");
         for (Backends.DeviceInfo d : devices) {
-            String name = d.description() == null || d.description().isBlank() ? d.name() : d.description().trim();
             System.out.printf(Locale.ROOT, "  %-6s %-8s %-5s %10s %10s  %s (%s)%n", d.id(), d.backend().toLowerCase(Locale.ROOT),
-                    d.type(), gib(d.globalMemoryBytes()), gib(d.maxAllocationBytes()), name, d.platform().trim());
+                    d.type(), gib(d.globalMemoryBytes()), gib(d.maxAllocationBytes()), d.name(), d.platform().trim());
         }
         return 0;
     }

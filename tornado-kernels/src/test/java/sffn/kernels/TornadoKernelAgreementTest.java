@@ -434,6 +434,35 @@ class TornadoKernelAgreementTest {
     }
 
     @Test
+    void aSectionOfManyTensorsRunsAsSeveralGraphs() {
+        // 300 copies in one section: 600 arrays, far more than one TornadoVM graph can hold.
+        int n = 300;
+        Tensor[] src = new Tensor[n];
+        Tensor[] dst = new Tensor[n];
+        Plan p = new Plan("many tensors");
+        for (int i = 0; i < n; i++) {
+            src[i] = new Tensor("src" + i, 3 + i % 5);
+            dst[i] = new Tensor("dst" + i, 3 + i % 5);
+            for (int j = 0; j < src[i].size(); j++) src[i].data[j] = i + 0.25f * j;
+            dst[i].fill(Float.NaN);
+            p.add(new Copy(src[i], dst[i], src[i].size()));
+        }
+        p.hostOutputs((Object[]) dst);
+        try (TornadoBackend backend = new TornadoBackend(device(), false)) {
+            backend.prepare(p);
+            backend.run(p);
+            backend.toHost(p, (Object[]) dst);
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < src[i].size(); j++) {
+                if (Float.floatToIntBits(dst[i].data[j]) != Float.floatToIntBits(src[i].data[j])) {
+                    fail("dst" + i + "[" + j + "] is " + dst[i].data[j] + ", expected " + src[i].data[j]);
+                }
+            }
+        }
+    }
+
+    @Test
     void aliasedArgumentsAreRefusedWithAName() {
         Tensor x = new Tensor("x", 8);
         Plan p = new Plan("aliased").add(new ResidualAdd(x, x, 8));

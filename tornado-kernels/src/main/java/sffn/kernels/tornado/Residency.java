@@ -32,7 +32,8 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * takes every consumed object from it, and gets nothing where that graph lacks one). A graph also
  * holds at most 1024 nodes, so no graph can hold every array of a real model. Instead, each array
  * has one <em>owner</em> graph that allocates and uploads it; each section of a plan becomes one
- * graph that consumes just the arrays its kernels use; and buffers are wired into it once, before
+ * graph (several in order, if it uses many arrays) that consumes just the arrays its kernels use;
+ * and buffers are wired into it once, before
  * its first run: a <em>holder</em> graph per owner has taken the owner's buffers, and a
  * <em>feeder</em> per section collects its arrays from the holders, then hands them to the section.
  * Every consuming graph names every graph of the plan (so TornadoVM never takes the "everything
@@ -47,6 +48,12 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 final class Residency implements AutoCloseable {
     /** Arrays per owner graph: far below the 1024-node limit of a TornadoVM graph. */
     private static final int OWNER_CHUNK = 48;
+    /**
+     * A section whose calls use more arrays than this, or has more calls, runs as several graphs
+     * in order (the optimizer's one-section plans touch four arrays per parameter).
+     */
+    private static final int SECTION_ARRAYS = 64;
+    private static final int SECTION_CALLS = 32;
 
     /** A graph of the execution plan and what it holds. */
     private static final class Graph {
@@ -152,29 +159,29 @@ final class Residency implements AutoCloseable {
         }
         Map<Plan, List<Graph>> sectionsOfPlan = new IdentityHashMap<>();
         Map<Plan, List<Graph>> inputOwnersOfPlan = new IdentityHashMap<>();
-        Map<Graph, Plan.Section> sectionOf = new LinkedHashMap<>();
+        Map<Graph, List<KernelCall>> sectionOf = new LinkedHashMap<>();
         for (int pi = 0; pi < plans.size(); pi++) {
             Plan p = plans.get(pi);
             List<Graph> sections = new ArrayList<>();
             List<Plan.Section> ss = p.sections();
             for (int si = 0; si < ss.size(); si++) {
-                Plan.Section s = ss.get(si);
-                if (s.calls().isEmpty()) continue;
-                Graph g = new Graph(graphs.size(), "p" + pi + "s" + si);
-                Map<Object, Boolean> used = new IdentityHashMap<>();
-                for (KernelCall c : s.calls()) {
-                    arrays(c, a -> {
-                        if (used.put(a, Boolean.TRUE) == null) g.consumed.add(a);
-                    });
-                    if (needsNoBias(c, tuned) && used.put(noBias, Boolean.TRUE) == null) g.consumed.add(noBias);
+                List<List<KernelCall>> chunks = chunks(ss.get(si).calls(), noBias, tuned);
+                for (int ci = 0; ci < chunks.size(); ci++) {
+                    Graph g = new Graph(graphs.size(), "p" + pi + "s" + si + (chunks.size() > 1 ? "c" + ci : ""));
+                    Map<Object, Boolean> used = new IdentityHashMap<>();
+                    for (KernelCall c : chunks.get(ci)) {
+                        for (Object a : arraysOf(c, noBias, tuned)) {
+                            if (used.put(a, Boolean.TRUE) == null) g.consumed.add(a);
+                        }
+                    }
+                    graphs.add(g);
+                    Graph f = new Graph(graphs.size(), "feed" + g.name);
+                    f.consumed.addAll(g.consumed);
+                    g.companion = f;
+                    graphs.add(f);
+                    sections.add(g);
+                    sectionOf.put(g, chunks.get(ci));
                 }
-                graphs.add(g);
-                Graph f = new Graph(graphs.size(), "feed" + g.name);
-                f.consumed.addAll(g.consumed);
-                g.companion = f;
-                graphs.add(f);
-                sections.add(g);
-                sectionOf.put(g, s);
             }
             sectionsOfPlan.put(p, sections);
             List<Graph> ins = new ArrayList<>();
@@ -191,16 +198,16 @@ final class Residency implements AutoCloseable {
             if (!g.owned.isEmpty()) {
                 ownerTasks(tg, g.owned, anchor);
             } else {
-                // Consumers: one entry per graph of the plan; real arrays only for the wiring step.
+                // Consumers: one entry per graph of the execution plan; real arrays only for the wiring step.
                 for (Graph from : graphs) {
                     List<Object> objs = new ArrayList<>(wiringStep(g, from, ownerOf, sectionOf.containsKey(g)));
                     objs.add(anchor);
                     tg.consumeFromDevice(from.name, objs.toArray());
                 }
-                Plan.Section s = sectionOf.get(g);
-                if (s != null) {
+                List<KernelCall> calls = sectionOf.get(g);
+                if (calls != null) {
                     TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, noBias);
-                    for (KernelCall c : s.calls()) mapper.add(c);
+                    for (KernelCall c : calls) mapper.add(c);
                     tasks += mapper.tasks();
                 } else {
                     float[] own = new float[1];
@@ -280,6 +287,35 @@ final class Residency implements AutoCloseable {
     private static <T> T pad(T array, List<Object> extras) {
         extras.add(array);
         return array;
+    }
+
+    /** Runs of consecutive calls, each within {@link #SECTION_ARRAYS} arrays and {@link #SECTION_CALLS} calls. */
+    private static List<List<KernelCall>> chunks(List<KernelCall> calls, float[] noBias, boolean tuned) {
+        List<List<KernelCall>> out = new ArrayList<>();
+        List<KernelCall> current = new ArrayList<>();
+        Map<Object, Boolean> used = new IdentityHashMap<>();
+        for (KernelCall c : calls) {
+            List<Object> arrays = arraysOf(c, noBias, tuned);
+            int fresh = 0;
+            for (Object a : arrays) if (!used.containsKey(a)) fresh++;
+            if (!current.isEmpty() && (used.size() + fresh > SECTION_ARRAYS || current.size() >= SECTION_CALLS)) {
+                out.add(current);
+                current = new ArrayList<>();
+                used.clear();
+            }
+            current.add(c);
+            for (Object a : arrays) used.put(a, Boolean.TRUE);
+        }
+        if (!current.isEmpty()) out.add(current);
+        return out;
+    }
+
+    /** The arrays the tasks of a call take: its tensors, and the no-bias stand-in where the kernel needs one. */
+    private static List<Object> arraysOf(KernelCall c, float[] noBias, boolean tuned) {
+        List<Object> out = new ArrayList<>();
+        arrays(c, out::add);
+        if (needsNoBias(c, tuned)) out.add(noBias);
+        return out;
     }
 
     private static boolean needsNoBias(KernelCall c, boolean tuned) {

@@ -1,7 +1,6 @@
 package sffn.kernels.tornado;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -102,7 +101,7 @@ public final class TornadoBackend implements Backend {
             var backend = rt.getBackend(b);
             for (int d = 0; d < backend.getNumDevices(); d++) {
                 TornadoDevice dev = backend.getDevice(d);
-                out.add(new Backends.DeviceInfo(b + ":" + d, dev.getDeviceName(),
+                out.add(new Backends.DeviceInfo(b + ":" + d, physicalName(dev),
                         dev.getDescription(), String.valueOf(dev.getTornadoVMBackend()), dev.getPlatformName(),
                         String.valueOf(dev.getDeviceType()), dev.getMaxGlobalMemory(), dev.getMaxAllocMemory()));
             }
@@ -110,9 +109,16 @@ public final class TornadoBackend implements Backend {
         return out;
     }
 
+    /** The driver's name for the device (e.g. NVIDIA H200), else TornadoVM's (opencl-0-0). */
+    private static String physicalName(TornadoDevice dev) {
+        var physical = dev.getPhysicalDevice();
+        String name = physical == null ? null : physical.getDeviceName();
+        return name == null || name.isBlank() ? dev.getDeviceName() : name.trim();
+    }
+
     @Override
     public String describe() {
-        return String.format(Locale.ROOT, "tornado %s %s (%s, %s)%s", deviceId, device.getDeviceName(),
+        return String.format(Locale.ROOT, "tornado %s %s (%s, %s)%s", deviceId, physicalName(device),
                 device.getTornadoVMBackend(), device.getPlatformName().trim(),
                 tuned ? "" : ", portable bodies only");
     }
@@ -193,11 +199,6 @@ public final class TornadoBackend implements Backend {
     private boolean isPrepared(Plan plan) {
         for (Plan p : plans) if (p == plan) return true;
         return false;
-    }
-
-    /** The plans this backend holds, in preparation order (for tests and reports). */
-    List<Plan> plans() {
-        return Collections.unmodifiableList(plans);
     }
 
     @Override
