@@ -1,6 +1,8 @@
 package sffn.decode;
 
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.List;
 import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
@@ -41,6 +43,10 @@ public final class Generator {
     private final Backend backend;
     private final MergedWeights merged;
     private final MergePolicy policy;
+    /** Kept across calls, so that a device compiles the one-token step once and each prompt length once. */
+    private KvCacheTensors cache;
+    private DecodeGraph step;
+    private final Map<Integer, DecodeGraph> prefills = new HashMap<>();
 
     public Generator(Gpt model, Backend backend, MergedWeights merged, MergePolicy policy) {
         this.model = model;
@@ -68,11 +74,17 @@ public final class Generator {
         for (int t : prompt) {
             if (t < 0 || t >= vocab) throw new IllegalArgumentException("prompt token " + t + " is outside the model's vocabulary of " + vocab);
         }
-        KvCacheTensors cache = new KvCacheTensors(model.config, batch, prompt.length + maxTokens);
-        DecodeGraph prefill = new DecodeGraph(model, cache, merged, policy, prompt.length);
-        DecodeGraph step = new DecodeGraph(model, cache, merged, policy, 1);
-        backend.prepare(prefill.plan);
-        backend.prepare(step.plan);
+        int context = model.config.maxPositionEmbeddings();
+        if (prompt.length + maxTokens > context) {
+            throw new IllegalArgumentException("a prompt and continuation of " + (prompt.length + maxTokens)
+                    + " tokens exceed the model's context of " + context + " tokens; shorten the prompt or --max-tokens");
+        }
+        ensureCache(batch, prompt.length + maxTokens);
+        DecodeGraph prefill = prefills.computeIfAbsent(prompt.length, n -> {
+            DecodeGraph g = new DecodeGraph(model, cache, merged, policy, n);
+            backend.prepare(g.plan);
+            return g;
+        });
         Sampler[] samplers = new Sampler[batch];
         for (int b = 0; b < batch; b++) {
             samplers[b] = new Sampler(new Sampler.Settings(settings.temperature(), settings.topK(), settings.topP(),
@@ -102,12 +114,29 @@ public final class Generator {
             steps++;
         }
         long t2 = System.nanoTime();
-        backend.release(prefill.plan);
-        backend.release(step.plan);
         List<int[]> tokens = new ArrayList<>();
         for (List<Integer> l : out) tokens.add(l.stream().mapToInt(Integer::intValue).toArray());
         return new Result(tokens, prompt.length, (t1 - t0) / 1e9, (t2 - t1) / 1e9, steps, batch,
                 prefill.mergedLinears(), step.mergedLinears());
+    }
+
+    /** A cache for {@code batch} sequences of at least {@code tokens} positions (a power of two, within the context). */
+    private void ensureCache(int batch, int tokens) {
+        if (cache != null && cache.batch == batch && cache.maxLen >= tokens) return;
+        release();
+        int capacity = Math.max(64, Integer.highestOneBit(Math.max(1, tokens - 1)) << 1);
+        cache = new KvCacheTensors(model.config, batch, Math.min(capacity, model.config.maxPositionEmbeddings()));
+        step = new DecodeGraph(model, cache, merged, policy, 1);
+        backend.prepare(step.plan);
+    }
+
+    /** Releases the plans this generator prepared on the backend. */
+    public void release() {
+        if (step != null) backend.release(step.plan);
+        for (DecodeGraph g : prefills.values()) backend.release(g.plan);
+        prefills.clear();
+        step = null;
+        cache = null;
     }
 
     /** Samples each live sequence's next token; returns how many sequences are still going. */
