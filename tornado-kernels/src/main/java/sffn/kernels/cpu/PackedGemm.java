@@ -28,9 +28,9 @@ final class PackedGemm {
     static final int MR = 6;
     static final int NR = NV * L;
     /** K block: a 6 x KC slice of A stays in L1 while the KC x NC block of B streams from L2. */
-    static final int KC = 384;
+    static final int KC = Integer.getInteger("tkc", 384);
     /** Columns per work item, a multiple of NR. */
-    static final int NC = NR * Math.max(1, 384 / NR);
+    static final int NC = NR * Math.max(1, Integer.getInteger("tnc", 384) / NR);
     /** Rows of A packed at once when A is transposed. */
     private static final int AR = 48;
 
@@ -59,7 +59,7 @@ final class PackedGemm {
         int rowBlocks = 1;
         if (threads > 1) {
             // About eight items per thread for balance, but no row block under 96 rows.
-            int want = (8 * threads + colBlocks - 1) / colBlocks;
+            int want = (Integer.getInteger("titems", 8) * threads + colBlocks - 1) / colBlocks;
             rowBlocks = Math.max(1, Math.min(want, m / 96));
         }
         int mc = roundUp((m + rowBlocks - 1) / rowBlocks, MR);
@@ -164,10 +164,13 @@ final class PackedGemm {
      */
     static void kernel(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bo,
                        float[] c, int co, int ldc, int cols, boolean addC, float[] tile) {
-        if (NV == 3) {
+        // A narrow last panel (N mod NR, e.g. 16 of a 64-wide head) skips its zero padding.
+        if (cols > 2 * L) {
             kernel6x3(kc, a, aOff, lda, rows, bp, bo, c, co, ldc, cols, addC, tile);
-        } else {
+        } else if (cols > L) {
             kernel6x2(kc, a, aOff, lda, rows, bp, bo, c, co, ldc, cols, addC, tile);
+        } else {
+            kernel6x1(kc, a, aOff, lda, rows, bp, bo, c, co, ldc, cols, addC, tile);
         }
     }
 
@@ -312,6 +315,45 @@ final class PackedGemm {
         c51.intoArray(tile, 5 * NR + 1 * L);
         update(tile, rows, cols, c, co, ldc, addC);
     }
+    private static void kernel6x1(int kc, float[] a, int aOff, int lda, int rows, float[] bp, int bo,
+                                  float[] c, int co, int ldc, int cols, boolean addC, float[] tile) {
+        int ar0 = aOff;
+        int ar1 = aOff + Math.min(1, rows - 1) * lda;
+        int ar2 = aOff + Math.min(2, rows - 1) * lda;
+        int ar3 = aOff + Math.min(3, rows - 1) * lda;
+        int ar4 = aOff + Math.min(4, rows - 1) * lda;
+        int ar5 = aOff + Math.min(5, rows - 1) * lda;
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            int bk = bo + k * NR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bk);
+            FloatVector x0 = FloatVector.broadcast(S, a[ar0 + k]);
+            c00 = b0.fma(x0, c00);
+            FloatVector x1 = FloatVector.broadcast(S, a[ar1 + k]);
+            c10 = b0.fma(x1, c10);
+            FloatVector x2 = FloatVector.broadcast(S, a[ar2 + k]);
+            c20 = b0.fma(x2, c20);
+            FloatVector x3 = FloatVector.broadcast(S, a[ar3 + k]);
+            c30 = b0.fma(x3, c30);
+            FloatVector x4 = FloatVector.broadcast(S, a[ar4 + k]);
+            c40 = b0.fma(x4, c40);
+            FloatVector x5 = FloatVector.broadcast(S, a[ar5 + k]);
+            c50 = b0.fma(x5, c50);
+        }
+        c00.intoArray(tile, 0 * NR);
+        c10.intoArray(tile, 1 * NR);
+        c20.intoArray(tile, 2 * NR);
+        c30.intoArray(tile, 3 * NR);
+        c40.intoArray(tile, 4 * NR);
+        c50.intoArray(tile, 5 * NR);
+        update(tile, rows, cols, c, co, ldc, addC);
+    }
+
     /** {@code C[r, j] = (addC ? C[r, j] : 0) + tile[r*NR + j]} for r < rows, j < cols. */
     private static void update(float[] tile, int rows, int cols, float[] c, int co, int ldc, boolean addC) {
         for (int r = 0; r < rows; r++) {
