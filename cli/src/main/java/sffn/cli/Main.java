@@ -6,7 +6,15 @@ import picocli.CommandLine.Command;
 /** The {@code sffn} command. */
 @Command(name = "sffn", mixinStandardHelpOptions = true, version = "sffn 0.1.0",
         description = "Train and decode transformers with structured feed-forward layers (LowRank, BlockDense, BlockShuffle).",
-        subcommands = {BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {
+                PrepareCommand.class,
+                TrainCommand.class,
+                EvalCommand.class,
+                PlotCommand.class,
+                GenerateCommand.class,
+                InfoCommand.class,
+                BenchCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -25,6 +33,7 @@ public final class Main implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(new UserErrors());
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
     }
 }

@@ -1,7 +1,8 @@
 package sffn.kernels;
 
 import sffn.kernels.cpu.Sgemm;
-import sffn.kernels.cpu.VecMath;
+import sffn.kernels.cpu.SoftmaxRows;
+import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
@@ -157,8 +158,8 @@ public final class Attention {
     //
     // Each tile is a few GEMMs over strided views of qkv (Sgemm.gemmSerial; the tiles run in
     // parallel), skipping the causal upper triangle at tile granularity: a query tile [t0, t1)
-    // needs keys [0, t1), a key tile [u0, u1) only queries [u0, T). Softmax rows use VecMath,
-    // whose exp and sums give the same bits in interpreted and compiled code. Tile sizes depend
+    // needs keys [0, t1), a key tile [u0, u1) only queries [u0, T). Softmax rows use Vec's exp
+    // and fixed-order lane sums, which give the same bits in every JIT tier. Tile sizes depend
     // on the shape alone, and the group's heads are summed into dK and dV in head order, so
     // results do not depend on the thread count.
 
@@ -198,9 +199,9 @@ public final class Attention {
                 for (int t = t0; t < t1; t++) {
                     int row = pOff + (t - t0) * seqLen;
                     // max commutes with scaling by a positive float (rounding is monotonic).
-                    float max = VecMath.max(probs, row, t + 1) * scale;
-                    float sum = VecMath.expScaledShifted(probs, row, t + 1, scale, max);
-                    VecMath.scale(probs, row, t + 1, 1f / sum);
+                    float max = Vec.max(probs, row, t + 1) * scale;
+                    float sum = SoftmaxRows.expScaledShifted(probs, row, t + 1, scale, max);
+                    SoftmaxRows.scale(probs, row, t + 1, 1f / sum);
                     java.util.Arrays.fill(probs, row + t + 1, row + seqLen, 0f);
                 }
                 Sgemm.gemmSerial(false, false, t1 - t0, d, t1, probs, pOff, seqLen, qkv, vOff, stride,
@@ -233,13 +234,13 @@ public final class Attention {
                         qkv, b * seqLen * stride + (nq + nkv + g) * d, stride, dscores, pOff, seqLen, false);
                 for (int t = t0; t < t1; t++) {
                     int row = pOff + (t - t0) * seqLen;
-                    float dot = VecMath.dot(probs, row, dscores, row, t + 1);
-                    VecMath.mulShifted(probs, row, dscores, row, t + 1, dot);
+                    float dot = Vec.dot(probs, row, dscores, row, t + 1);
+                    SoftmaxRows.mulShifted(probs, row, dscores, row, t + 1, dot);
                     java.util.Arrays.fill(dscores, row + t + 1, row + seqLen, 0f);
                 }
                 Sgemm.gemmSerial(false, false, t1 - t0, d, t1, dscores, pOff, seqLen,
                         qkv, b * seqLen * stride + (nq + g) * d, stride, dqkv, qOff, stride, false);
-                for (int t = t0; t < t1; t++) VecMath.scale(dqkv, qOff + (t - t0) * stride, d, scale);
+                for (int t = t0; t < t1; t++) SoftmaxRows.scale(dqkv, qOff + (t - t0) * stride, d, scale);
             }
         });
         // dK = scale sum_h dS_h^T Q_h, dV = sum_h P_h^T dout_h over queries t >= u0, per key tile,
@@ -264,7 +265,7 @@ public final class Attention {
                     Sgemm.gemmSerial(true, false, u1 - u0, d, seqLen - u0, probs, pAt, seqLen,
                             dout, (b * seqLen + u0) * nq * d + h * d, nq * d, dqkv, vOut, stride, hh > 0);
                 }
-                for (int u = u0; u < u1; u++) VecMath.scale(dqkv, kOut + (u - u0) * stride, d, scale);
+                for (int u = u0; u < u1; u++) SoftmaxRows.scale(dqkv, kOut + (u - u0) * stride, d, scale);
             }
         });
     }

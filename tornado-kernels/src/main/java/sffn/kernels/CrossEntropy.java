@@ -1,7 +1,6 @@
 package sffn.kernels;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
@@ -104,10 +103,10 @@ public final class CrossEntropy {
                 FloatVector vmax = FloatVector.broadcast(Vec.S, max);
                 int j = 0;
                 for (; j <= v - Vec.L; j += Vec.L) {
-                    FloatVector.fromArray(Vec.S, logits, o + j).sub(vmax).lanewise(VectorOperators.EXP).mul(k)
+                    Vec.exp(FloatVector.fromArray(Vec.S, logits, o + j).sub(vmax)).mul(k)
                             .intoArray(dlogits, o + j);
                 }
-                for (; j < v; j++) dlogits[o + j] = (float) Math.exp(logits[o + j] - max) * k;
+                for (; j < v; j++) dlogits[o + j] = Vec.exp(logits[o + j] - max) * k;
                 if (t >= 0) dlogits[o + t] -= scale;
             }
         });
@@ -118,10 +117,10 @@ public final class CrossEntropy {
         FloatVector acc = FloatVector.zero(Vec.S);
         int j = 0;
         for (; j <= n - Vec.L; j += Vec.L) {
-            acc = acc.add(FloatVector.fromArray(Vec.S, x, o + j).sub(vmax).lanewise(VectorOperators.EXP));
+            acc = acc.add(Vec.exp(FloatVector.fromArray(Vec.S, x, o + j).sub(vmax)));
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
-        for (; j < n; j++) s += (float) Math.exp(x[o + j] - max);
+        float s = Vec.sumLanes(acc);
+        for (; j < n; j++) s += Vec.exp(x[o + j] - max);
         return s;
     }
 }

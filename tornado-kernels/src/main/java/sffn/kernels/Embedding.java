@@ -40,6 +40,15 @@ public final class Embedding {
         }
     }
 
+    /** {@link #addPositions} with the position offset read from {@code pos[0]} (decoding). */
+    public static void addPositionsAt(float[] wpe, float[] out, int[] pos, int rows, int seqLen, int c) {
+        for (@Parallel int r = 0; r < rows; r++) {
+            for (@Parallel int j = 0; j < c; j++) {
+                out[r * c + j] += wpe[(pos[0] + r % seqLen) * c + j];
+            }
+        }
+    }
+
     public static void backward(int[] tokens, float[] dout, float[] dwte, int rows, int c) {
         for (@Parallel int j = 0; j < c; j++) {
             for (int r = 0; r < rows; r++) {

@@ -21,6 +21,19 @@ public final class Fill {
         }
     }
 
+    /** {@code dst[b, :] = src[b * n + n - 1, :]}: the last of each sequence's n rows of width c. */
+    public static void lastRows(float[] src, float[] dst, int batch, int n, int c) {
+        for (@Parallel int b = 0; b < batch; b++) {
+            for (@Parallel int j = 0; j < c; j++) {
+                dst[b * c + j] = src[(b * n + n - 1) * c + j];
+            }
+        }
+    }
+
+    public static void lastRowsCpu(float[] src, float[] dst, int batch, int n, int c) {
+        for (int b = 0; b < batch; b++) System.arraycopy(src, (b * n + n - 1) * c, dst, b * c, c);
+    }
+
     public static void zeroCpu(float[] x, int n) {
         Workers.pool().parallelFor(n, Residual.GRAIN * 4, (from, to) -> Arrays.fill(x, from, to, 0f));
     }

@@ -1,7 +1,6 @@
 package sffn.kernels;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
@@ -44,12 +43,12 @@ public final class Gelu {
             int i = from;
             for (; i <= to - Vec.L; i += Vec.L) {
                 FloatVector v = FloatVector.fromArray(Vec.S, x, i);
-                FloatVector t = v.mul(v).mul(v).mul(C).add(v).mul(K).lanewise(VectorOperators.TANH);
+                FloatVector t = Vec.tanh(v.mul(v).mul(v).mul(C).add(v).mul(K));
                 v.mul(0.5f).mul(t.add(1f)).intoArray(out, i);
             }
             for (; i < to; i++) {
                 float v = x[i];
-                float t = (float) Math.tanh(K * (v + C * v * v * v));
+                float t = Vec.tanh(K * (v + C * v * v * v));
                 out[i] = 0.5f * v * (1f + t);
             }
         });
@@ -61,7 +60,7 @@ public final class Gelu {
             for (; i <= to - Vec.L; i += Vec.L) {
                 FloatVector v = FloatVector.fromArray(Vec.S, x, i);
                 FloatVector v2 = v.mul(v);
-                FloatVector t = v2.mul(v).mul(C).add(v).mul(K).lanewise(VectorOperators.TANH);
+                FloatVector t = Vec.tanh(v2.mul(v).mul(C).add(v).mul(K));
                 FloatVector one = FloatVector.broadcast(Vec.S, 1f);
                 FloatVector g = t.add(1f).mul(0.5f)
                         .add(v.mul(0.5f * K).mul(one.sub(t.mul(t))).mul(v2.mul(3f * C).add(1f)));
@@ -69,7 +68,7 @@ public final class Gelu {
             }
             for (; i < to; i++) {
                 float v = x[i];
-                float t = (float) Math.tanh(K * (v + C * v * v * v));
+                float t = Vec.tanh(K * (v + C * v * v * v));
                 float g = 0.5f * (1f + t) + 0.5f * v * (1f - t * t) * K * (1f + 3f * C * v * v);
                 dx[i] = dout[i] * g;
             }

@@ -1,7 +1,6 @@
 package sffn.kernels;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
@@ -64,7 +63,7 @@ public final class GradNorm {
                     FloatVector x = FloatVector.fromArray(Vec.S, g, i);
                     acc = x.fma(x, acc);
                 }
-                float s = acc.reduceLanes(VectorOperators.ADD);
+                float s = Vec.sumLanes(acc);
                 for (; i < end; i++) s += g[i] * g[i];
                 partials[base + c] = s;
             }

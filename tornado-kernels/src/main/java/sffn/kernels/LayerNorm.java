@@ -1,7 +1,6 @@
 package sffn.kernels;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
@@ -106,7 +105,7 @@ public final class LayerNorm {
                     FloatVector d = FloatVector.fromArray(Vec.S, x, o + j).sub(vm);
                     acc = d.fma(d, acc);
                 }
-                float v = acc.reduceLanes(VectorOperators.ADD);
+                float v = Vec.sumLanes(acc);
                 for (; j < c; j++) {
                     float d = x[o + j] - m;
                     v += d * d;
@@ -144,8 +143,8 @@ public final class LayerNorm {
                     ag = ag.add(dn);
                     agx = dn.fma(xh, agx);
                 }
-                float g = ag.reduceLanes(VectorOperators.ADD);
-                float gx = agx.reduceLanes(VectorOperators.ADD);
+                float g = Vec.sumLanes(ag);
+                float gx = Vec.sumLanes(agx);
                 for (; j < c; j++) {
                     float dn = dout[o + j] * w[j];
                     g += dn;

@@ -1,7 +1,6 @@
 package sffn.kernels;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
@@ -100,7 +99,7 @@ public final class RmsNorm {
                     acc = FloatVector.fromArray(Vec.S, dout, o + j).mul(FloatVector.fromArray(Vec.S, w, j))
                             .fma(FloatVector.fromArray(Vec.S, x, o + j), acc);
                 }
-                float gx = acc.reduceLanes(VectorOperators.ADD);
+                float gx = Vec.sumLanes(acc);
                 for (; j < c; j++) gx += dout[o + j] * w[j] * x[o + j];
                 gx = gx * s / c;
                 FloatVector vs = FloatVector.broadcast(Vec.S, s);

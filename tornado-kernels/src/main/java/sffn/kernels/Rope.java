@@ -54,6 +54,26 @@ public final class Rope {
         }
     }
 
+    /** {@link #rotate} with the position offset read from {@code pos[0]} (decoding). */
+    public static void rotateAt(float[] x, float[] cos, float[] sin, int[] pos, int rows, int seqLen,
+                                int heads, int d, int rowStride, float sign) {
+        for (@Parallel int r = 0; r < rows; r++) {
+            for (@Parallel int hi = 0; hi < heads * (d / 2); hi++) {
+                int half = d / 2;
+                int h = hi / half;
+                int i = hi - h * half;
+                int p = pos[0] + r % seqLen;
+                float c = cos[p * half + i];
+                float s = sign * sin[p * half + i];
+                int o = r * rowStride + h * d + i;
+                float x1 = x[o];
+                float x2 = x[o + half];
+                x[o] = x1 * c - x2 * s;
+                x[o + half] = x2 * c + x1 * s;
+            }
+        }
+    }
+
     // ---- CPU body --------------------------------------------------------------------------
 
     public static void rotateCpu(float[] x, float[] cos, float[] sin, int rows, int seqLen, int posOffset,

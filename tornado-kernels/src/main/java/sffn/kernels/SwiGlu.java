@@ -1,7 +1,6 @@
 package sffn.kernels;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
@@ -41,10 +40,6 @@ public final class SwiGlu {
 
     // ---- CPU bodies ------------------------------------------------------------------------
 
-    private static FloatVector sigmoid(FloatVector a) {
-        return FloatVector.broadcast(Vec.S, 1f).div(a.neg().lanewise(VectorOperators.EXP).add(1f));
-    }
-
     public static void forwardCpu(float[] x, float[] out, int rows, int f) {
         Workers.pool().parallelFor(rows, (from, to) -> {
             for (int r = from; r < to; r++) {
@@ -53,12 +48,12 @@ public final class SwiGlu {
                 int j = 0;
                 for (; j <= f - Vec.L; j += Vec.L) {
                     FloatVector a = FloatVector.fromArray(Vec.S, x, xo + j);
-                    FloatVector sig = sigmoid(a);
+                    FloatVector sig = Vec.sigmoid(a);
                     a.mul(sig).mul(FloatVector.fromArray(Vec.S, x, xo + f + j)).intoArray(out, oo + j);
                 }
                 for (; j < f; j++) {
                     float a = x[xo + j];
-                    float sig = 1f / (1f + (float) Math.exp(-a));
+                    float sig = Vec.sigmoid(a);
                     out[oo + j] = a * sig * x[xo + f + j];
                 }
             }
@@ -75,7 +70,7 @@ public final class SwiGlu {
                     FloatVector a = FloatVector.fromArray(Vec.S, x, xo + j);
                     FloatVector b = FloatVector.fromArray(Vec.S, x, xo + f + j);
                     FloatVector d = FloatVector.fromArray(Vec.S, dout, oo + j);
-                    FloatVector sig = sigmoid(a);
+                    FloatVector sig = Vec.sigmoid(a);
                     FloatVector one = FloatVector.broadcast(Vec.S, 1f);
                     d.mul(b).mul(sig).mul(a.mul(one.sub(sig)).add(1f)).intoArray(dx, xo + j);
                     d.mul(a).mul(sig).intoArray(dx, xo + f + j);
@@ -84,7 +79,7 @@ public final class SwiGlu {
                     float a = x[xo + j];
                     float b = x[xo + f + j];
                     float d = dout[oo + j];
-                    float sig = 1f / (1f + (float) Math.exp(-a));
+                    float sig = Vec.sigmoid(a);
                     dx[xo + j] = d * b * sig * (1f + a * (1f - sig));
                     dx[xo + f + j] = d * a * sig;
                 }

@@ -1,14 +1,32 @@
 package sffn.kernels.backend;
 
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
+import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.Plan;
 
-/** Runs every call's CPU body on the host arrays, on all cores. */
+/**
+ * Runs every call's CPU body on the host arrays, on all cores. With profiling on, it also
+ * accumulates wall time per kind of call, for {@link #profile()}.
+ */
 public final class CpuBackend implements Backend {
+    private final boolean profiling;
+    private final Map<String, long[]> times = new TreeMap<>();
+
+    public CpuBackend() {
+        this(Boolean.getBoolean("sffn.profile"));
+    }
+
+    public CpuBackend(boolean profiling) {
+        this.profiling = profiling;
+    }
 
     @Override
     public String describe() {
-        return "cpu (" + Workers.pool().threads() + " threads, " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit vectors)";
+        return "cpu (" + Workers.pool().threads() + " threads, " + Vec.S.vectorBitSize() + "-bit vectors)";
     }
 
     @Override
@@ -17,7 +35,31 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void run(Plan plan) {
-        plan.runCpu();
+        if (!profiling) {
+            plan.runCpu();
+            return;
+        }
+        for (Plan.Section s : plan.sections()) {
+            for (KernelCall c : s.calls()) {
+                long t0 = System.nanoTime();
+                c.runCpu();
+                long[] t = times.computeIfAbsent(c.getClass().getSimpleName(), k -> new long[2]);
+                t[0] += System.nanoTime() - t0;
+                t[1]++;
+            }
+        }
+    }
+
+    /** Time per kind of call since the start, largest first; empty unless profiling. */
+    public String profile() {
+        long total = 0;
+        for (long[] t : times.values()) total += t[0];
+        StringBuilder sb = new StringBuilder();
+        final long all = Math.max(1, total);
+        times.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).forEach(e ->
+                sb.append(String.format(Locale.ROOT, "%-28s %9.1f ms %5.1f%% %8d calls%n", e.getKey(), e.getValue()[0] / 1e6,
+                        100.0 * e.getValue()[0] / all, e.getValue()[1])));
+        return sb.toString();
     }
 
     @Override
@@ -34,5 +76,6 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
+        if (profiling && !times.isEmpty()) System.err.print("time per kernel call kind (-Dsffn.profile=true):\n" + profile());
     }
 }

@@ -33,7 +33,8 @@ public final class Workers {
     private volatile int jobSize;
     private volatile int jobGrain;
 
-    private Workers(int threads) {
+    /** A pool of {@code threads} threads, the caller included; kernels use {@link #pool()}, tests build others. */
+    Workers(int threads) {
         helpers = new Thread[Math.max(0, threads - 1)];
         for (int i = 0; i < helpers.length; i++) {
             helpers[i] = new Thread(this::loop, "sffn-worker-" + (i + 1));
@@ -73,7 +74,10 @@ public final class Workers {
     public void parallelFor(int n, int grain, Range body) {
         if (n <= 0) return;
         grain = Math.max(1, grain);
-        if (helpers.length == 0 || n <= grain || isHelper(Thread.currentThread())) {
+        // Inside a job (on a helper, or on the caller working its own share, which holds the
+        // monitor) the pool's one job slot is taken: reposting would reset the shared counter
+        // under the running job, losing and repeating chunks and leaving the outer call waiting.
+        if (helpers.length == 0 || n <= grain || isHelper(Thread.currentThread()) || Thread.holdsLock(this)) {
             body.run(0, n);
             return;
         }

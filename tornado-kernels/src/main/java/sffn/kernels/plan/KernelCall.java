@@ -11,6 +11,7 @@ import sffn.kernels.Fill;
 import sffn.kernels.Gelu;
 import sffn.kernels.GradNorm;
 import sffn.kernels.IntTensor;
+import sffn.kernels.KvCache;
 import sffn.kernels.LayerNorm;
 import sffn.kernels.Matmul;
 import sffn.kernels.Residual;
@@ -244,6 +245,40 @@ public sealed interface KernelCall {
     record WhenGuided(Tensor scalars, int switchSlot, KernelCall inner) implements KernelCall {
         public void runCpu() {
             if (scalars.data[switchSlot] != 0f) inner.runCpu();
+        }
+    }
+
+    /** Rope at positions {@code pos[0] + r % seqLen}. */
+    record RopeRotateAt(Tensor x, Tensor cos, Tensor sin, IntTensor pos, int rows, int seqLen, int heads, int d,
+                        int rowStride) implements KernelCall {
+        public void runCpu() {
+            Rope.rotateCpu(x.data, cos.data, sin.data, rows, seqLen, pos.data[0], heads, d, rowStride, 1f);
+        }
+    }
+
+    record PositionsAddAt(Tensor wpe, Tensor out, IntTensor pos, int rows, int seqLen, int c) implements KernelCall {
+        public void runCpu() {
+            Embedding.addPositionsCpu(wpe.data, out.data, rows, seqLen, pos.data[0], c);
+        }
+    }
+
+    record LastRows(Tensor src, Tensor dst, int batch, int n, int c) implements KernelCall {
+        public void runCpu() {
+            Fill.lastRowsCpu(src.data, dst.data, batch, n, c);
+        }
+    }
+
+    record KvAppend(Tensor qkv, Tensor kcache, Tensor vcache, IntTensor pos, int batch, int n, int maxLen, int nq, int nkv,
+                    int d) implements KernelCall {
+        public void runCpu() {
+            KvCache.appendCpu(qkv.data, kcache.data, vcache.data, pos.data, batch, n, maxLen, nq, nkv, d);
+        }
+    }
+
+    record KvAttention(Tensor qkv, Tensor kcache, Tensor vcache, Tensor out, Tensor scores, IntTensor pos, int batch, int n,
+                       int maxLen, int nq, int nkv, int d) implements KernelCall {
+        public void runCpu() {
+            KvCache.attentionCpu(qkv.data, kcache.data, vcache.data, out.data, scores.data, pos.data, batch, n, maxLen, nq, nkv, d);
         }
     }
 

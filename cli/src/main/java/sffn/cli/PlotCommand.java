@@ -1,0 +1,159 @@
+package sffn.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import sffn.nn.io.ModelCheckpoint;
+import sffn.train.Trainer;
+
+/** {@code sffn plot}: training and validation loss curves of several runs in one picture. */
+@Command(name = "plot", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Plot the train and validation loss of one or more runs (their metrics.jsonl) into a PNG.")
+public final class PlotCommand implements Callable<Integer> {
+
+    /** The x axis. */
+    enum Axis { STEP, TOKENS, FLOPS }
+
+    @Option(names = "--runs", required = true, arity = "1..*", paramLabel = "<ckpt dir>", description = "Checkpoint directories.")
+    List<Path> runs;
+
+    @Option(names = "--out", required = true, paramLabel = "<png>", description = "Output PNG file.")
+    Path out;
+
+    @Option(names = "--x", paramLabel = "step|tokens|flops", description = "x axis (default tokens).")
+    Axis axis = Axis.TOKENS;
+
+    @Option(names = "--title", description = "Chart title.")
+    String title = "Loss";
+
+    @Option(names = "--smooth", description = "Exponential smoothing of the train loss, 0..1 (default 0.9).")
+    double smooth = 0.9;
+
+    private static final Color[] COLORS = {new Color(31, 119, 180), new Color(214, 39, 40), new Color(44, 160, 44),
+            new Color(255, 127, 14), new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194)};
+
+    @Override
+    public Integer call() throws Exception {
+        System.setProperty("java.awt.headless", "true");
+        XYChart chart = new XYChartBuilder().width(1000).height(600).title(title)
+                .xAxisTitle(switch (axis) {
+                    case STEP -> "step";
+                    case TOKENS -> "training tokens";
+                    case FLOPS -> "training FLOPs (guide included)";
+                }).yAxisTitle("loss (nats per token)").build();
+        chart.getStyler().setMarkerSize(6);
+        chart.getStyler().setChartBackgroundColor(Color.WHITE);
+        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < runs.size(); i++) {
+            Path run = runs.get(i);
+            Path file = run.resolve(Trainer.METRICS);
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException(file + ": missing; is " + run + " a training checkpoint?");
+            }
+            String label = label(run);
+            List<Double> tx = new ArrayList<>();
+            List<Double> ty = new ArrayList<>();
+            List<Double> vx = new ArrayList<>();
+            List<Double> vy = new ArrayList<>();
+            ObjectMapper json = new ObjectMapper();
+            double ema = 0;
+            int seen = 0;
+            int lineNo = 0;
+            for (String line : Files.readAllLines(file)) {
+                lineNo++;
+                if (line.isBlank()) continue;
+                JsonNode n;
+                try {
+                    n = json.readTree(line);
+                } catch (IOException e) {
+                    throw new IllegalArgumentException(file + ": line " + lineNo + " is not JSON");
+                }
+                double x = switch (axis) {
+                    case STEP -> n.path("step").asDouble();
+                    case TOKENS -> n.path("tokens").asDouble();
+                    case FLOPS -> n.path("flops").asDouble();
+                };
+                if (n.has("loss")) {
+                    double l = n.get("loss").asDouble();
+                    // Debiased exponential average, so early points are not pulled towards zero.
+                    ema = smooth * ema + (1 - smooth) * l;
+                    seen++;
+                    tx.add(x);
+                    ty.add(smooth == 0 ? l : ema / (1 - Math.pow(smooth, seen)));
+                } else if (n.has("val_loss")) {
+                    vx.add(x);
+                    vy.add(n.get("val_loss").asDouble());
+                }
+            }
+            Color c = COLORS[i % COLORS.length];
+            if (!tx.isEmpty()) {
+                XYSeries s = chart.addSeries(label + " train", tx, ty);
+                s.setMarker(SeriesMarkers.NONE);
+                s.setLineColor(c);
+                s.setLineStyle(new BasicStroke(1.2f));
+                for (int k = ty.size() / 10; k < ty.size(); k++) {
+                    lo = Math.min(lo, ty.get(k));
+                    hi = Math.max(hi, ty.get(k));
+                }
+            }
+            if (!vx.isEmpty()) {
+                XYSeries s = chart.addSeries(label + " val", vx, vy);
+                s.setMarker(SeriesMarkers.CIRCLE);
+                s.setMarkerColor(c);
+                s.setLineColor(c);
+                s.setLineStyle(new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
+                for (double v : vy) {
+                    lo = Math.min(lo, v);
+                    hi = Math.max(hi, v);
+                }
+            }
+        }
+        if (lo < hi) {
+            double pad = 0.08 * (hi - lo);
+            chart.getStyler().setYAxisMin(lo - pad);
+            chart.getStyler().setYAxisMax(hi + pad);
+        }
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null) Files.createDirectories(parent);
+        BitmapEncoder.saveBitmap(chart, out.toString(), BitmapEncoder.BitmapFormat.PNG);
+        System.out.println("wrote " + out);
+        return 0;
+    }
+
+    /** "lowrank r64 sgt fixedflop" from the run's config.json, else the directory name. */
+    static String label(Path run) {
+        try {
+            JsonNode cfg = ModelCheckpoint.readConfig(run);
+            JsonNode m = cfg.path("method");
+            String name = m.path("name").asText("linear");
+            StringBuilder s = new StringBuilder(name.equals("linear") ? "dense" : name);
+            if (m.has("rank")) s.append(" r").append(m.get("rank").asInt());
+            if (m.has("nblocks")) s.append(" b").append(m.get("nblocks").asInt());
+            JsonNode g = cfg.path("train").path("self_guided");
+            if (g.path("enabled").asBoolean(false)) {
+                s.append(" sgt ").append(g.path("mode").asText()).append(String.format(Locale.ROOT, " %.2f",
+                        g.path("max_step_ratio").asDouble()));
+            }
+            return s.toString();
+        } catch (IOException | RuntimeException e) {
+            return run.getFileName().toString();
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package sffn.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import sffn.kernels.backend.Backend;
+import sffn.kernels.backend.CpuBackend;
+import sffn.nn.Gpt;
+import sffn.nn.ModelStats;
+import sffn.nn.config.MethodConfig;
+import sffn.nn.config.ModelConfig;
+import sffn.nn.io.ModelCheckpoint;
+import sffn.train.FlopBudget;
+import sffn.train.TrainConfig;
+import sffn.train.Trainer;
+
+/** {@code sffn train}: trains a model on token shards, with self-guided training on request. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Train a model on token shards (see 'sffn prepare'); checkpoints are written atomically to --out.")
+public final class TrainCommand implements Callable<Integer> {
+
+    @Option(names = "--config", paramLabel = "<model.json>", description = "Model config (JSON). Not needed with --resume.")
+    Path config;
+
+    @Option(names = "--method", paramLabel = "<method.json>", description = "FFN method config (JSON); dense when omitted.")
+    Path method;
+
+    @Option(names = "--train-config", paramLabel = "<train.json>", description = "Training config (JSON); options below override it.")
+    Path trainConfig;
+
+    @Option(names = "--data", paramLabel = "<dir>", description = "Directory of token shards. With --resume, defaults to the run's.")
+    Path data;
+
+    @Option(names = "--out", required = true, paramLabel = "<dir>", description = "Checkpoint directory.")
+    Path out;
+
+    @Option(names = "--resume", description = "Continue the run saved in --out.")
+    boolean resume;
+
+    @Option(names = "--steps", description = "Optimizer steps of the base run.") Integer steps;
+    @Option(names = "--tokens", description = "Training tokens of the base run (instead of --steps).") Long tokens;
+    @Option(names = "--batch-size", description = "Sequences per micro-batch.") Integer batchSize;
+    @Option(names = "--seq-len", description = "Tokens per sequence.") Integer seqLen;
+    @Option(names = "--grad-accum", description = "Micro-batches per optimizer step.") Integer gradAccum;
+    @Option(names = "--lr", description = "Peak learning rate.") Double lr;
+    @Option(names = "--warmup-ratio", description = "Warmup steps over all steps.") Double warmupRatio;
+    @Option(names = "--weight-decay", description = "AdamW weight decay.") Double weightDecay;
+    @Option(names = "--grad-clip", description = "Max global gradient norm (0: off).") Double gradClip;
+    @Option(names = "--seed", description = "Run seed (init, data order, guide switches).") Long seed;
+    @Option(names = "--eval-every", description = "Steps between evaluations (0: at the end).") Integer evalEvery;
+    @Option(names = "--eval-windows", description = "Validation windows per evaluation (0: all).") Integer evalWindows;
+    @Option(names = "--save-every", description = "Steps between checkpoints (0: at the end).") Integer saveEvery;
+    @Option(names = "--self-guided", description = "Train with a dense guide that decays to zero.") Boolean selfGuided;
+    @Option(names = "--guide-ratio", description = "Guided steps over base steps (max_step_ratio).") Double guideRatio;
+    @Option(names = "--guide-schedule", description = "cosine or linear.") TrainConfig.Schedule guideSchedule;
+    @Option(names = "--guide-mode", description = "fixedstep or fixedflop.") TrainConfig.Mode guideMode;
+    @Option(names = "--reduce-flop", description = "Skip each guide with probability 1 - a.") Boolean reduceFlop;
+    @Option(names = "--flop-budget", paramLabel = "<flops>", description = "Training FLOPs of the whole run, e.g. 3e15:"
+            + " sets --steps; with --guide-mode fixedflop it keeps --steps as the base run and sets --guide-ratio instead.")
+    Double flopBudget;
+    @Option(names = "--stop-at-step", description = "Stop this invocation after this step (the run can be resumed).")
+    Integer stopAt;
+
+    @Override
+    public Integer call() throws Exception {
+        ConsoleTrainListener console = new ConsoleTrainListener(System.out);
+        try (Backend backend = new CpuBackend()) {
+            Trainer trainer;
+            if (resume) {
+                if (config != null || method != null || trainConfig != null) {
+                    System.out.println("note: --resume continues with the configs saved in " + out
+                            + "; --config/--method/--train-config are ignored");
+                }
+                trainer = Trainer.resume(out, backend, data, console);
+            } else {
+                if (config == null || data == null) {
+                    throw new IllegalArgumentException("--config and --data are required for a new run (or pass --resume)");
+                }
+                if (Files.exists(out.resolve(ModelCheckpoint.CONFIG))) {
+                    throw new IllegalArgumentException(out + " already holds a checkpoint; pass --resume to continue it,"
+                            + " or choose another --out");
+                }
+                ModelConfig m = ModelConfig.read(config);
+                MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
+                f.checkAgainst(m, method == null ? "method" : method.toString());
+                TrainConfig c = overrides(trainConfig == null ? TrainConfig.defaults() : TrainConfig.read(trainConfig));
+                if (flopBudget != null) c = FlopBudget.fit(c, m, f, flopBudget, System.out::println);
+                Gpt model = new Gpt(m, f).init(c.seed());
+                trainer = Trainer.start(model, c, backend, data, out, console);
+            }
+            trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
+            summary(trainer, console);
+        }
+        return 0;
+    }
+
+    private TrainConfig overrides(TrainConfig base) {
+        return base.with(b -> {
+            if (batchSize != null) b.batchSize = batchSize;
+            if (seqLen != null) b.seqLen = seqLen;
+            if (gradAccum != null) b.gradAccum = gradAccum;
+            if (steps != null && tokens != null) throw new IllegalArgumentException("give --steps or --tokens, not both");
+            if (steps != null) b.steps = steps;
+            if (tokens != null) b.steps = (int) Math.max(1, tokens / ((long) b.batchSize * b.seqLen * b.gradAccum));
+            if (lr != null) b.lr = lr;
+            if (warmupRatio != null) b.warmupRatio = warmupRatio;
+            if (weightDecay != null) b.weightDecay = weightDecay;
+            if (gradClip != null) b.gradClip = gradClip;
+            if (seed != null) b.seed = seed;
+            if (evalEvery != null) b.evalEvery = evalEvery;
+            if (evalWindows != null) b.evalWindows = evalWindows;
+            if (saveEvery != null) b.saveEvery = saveEvery;
+            TrainConfig.SelfGuided g = b.selfGuided;
+            if (selfGuided != null || guideRatio != null || guideSchedule != null || guideMode != null || reduceFlop != null) {
+                g = new TrainConfig.SelfGuided(selfGuided != null ? selfGuided : true,
+                        guideRatio != null ? guideRatio : g.maxStepRatio(),
+                        guideSchedule != null ? guideSchedule : g.schedule(),
+                        guideMode != null ? guideMode : g.mode(),
+                        reduceFlop != null ? reduceFlop : g.reduceFlop());
+            }
+            b.selfGuided = g;
+            return b;
+        });
+    }
+
+    private void summary(Trainer t, ConsoleTrainListener console) {
+        TrainConfig c = t.config();
+        ModelStats s = ModelStats.of(t.model().config, t.model().method, c.seqLen());
+        double tps = console.meanTokensPerSecond();
+        System.out.printf(Locale.ROOT, "done: step %d of %d", t.step(), c.totalSteps());
+        if (!Double.isNaN(t.lastValLoss())) {
+            System.out.printf(Locale.ROOT, ", val loss %.4f, val ppl %.3f", t.lastValLoss(), Math.exp(t.lastValLoss()));
+        }
+        System.out.println();
+        if (!Double.isNaN(tps)) {
+            System.out.printf(Locale.ROOT, "throughput: %,.0f tokens/s, %.1f GFLOP/s of model FLOPs (%.3g FLOPs per token)%n",
+                    tps, tps * s.trainingFlops(1) / 1e9, s.trainingFlops(1));
+        }
+        System.out.println("checkpoint: " + out);
+    }
+}

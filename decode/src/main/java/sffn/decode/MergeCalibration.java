@@ -1,0 +1,173 @@
+package sffn.decode;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.function.Consumer;
+import sffn.kernels.Tensor;
+import sffn.kernels.backend.Backend;
+import sffn.kernels.backend.Timing;
+import sffn.kernels.plan.KernelCall.MatmulForward;
+import sffn.kernels.plan.Plan;
+import sffn.nn.Buffers;
+import sffn.nn.Gpt;
+import sffn.nn.Parameter;
+import sffn.nn.layers.LinearLayer;
+
+/**
+ * Measures, on the backend at hand, where each structured FFN shape starts to beat its
+ * pre-merged dense matrix: forward latency of both forms at 1, 2, 4, ... tokens. The crossover
+ * of a shape is the smallest measured token count from which the structured form is at least
+ * as fast at every larger measured count. Results are cached as JSON beside the checkpoint and
+ * reused while the backend description matches.
+ */
+public final class MergeCalibration {
+    public static final String FILE = "merge-calibration.json";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** Median forward times of one linear shape at one token count. */
+    public record Point(String shape, int tokens, double structuredMs, double mergedMs) {
+    }
+
+    public record Table(String backend, Map<String, Integer> crossovers, List<Point> points) {
+        public MergePolicy policy(FfnPath path) {
+            return new MergePolicy(path, crossovers);
+        }
+    }
+
+    private MergeCalibration() {
+    }
+
+    /** Token counts 1, 2, 4, ... up to {@code maxTokens}. */
+    public static int[] tokenCounts(int maxTokens) {
+        List<Integer> t = new ArrayList<>();
+        for (int n = 1; n <= maxTokens; n *= 2) t.add(n);
+        return t.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    public static Table measure(Gpt model, MergedWeights merged, Backend backend, int maxTokens, Consumer<String> progress) {
+        Map<String, LinearLayer> shapes = new LinkedHashMap<>();
+        for (LinearLayer l : model.structuredFfnLinears()) shapes.putIfAbsent(MergePolicy.shapeKey(l), l);
+        List<Point> points = new ArrayList<>();
+        Map<String, Integer> crossovers = new LinkedHashMap<>();
+        for (Map.Entry<String, LinearLayer> e : shapes.entrySet()) {
+            LinearLayer layer = e.getValue();
+            Parameter w = merged.of(layer);
+            int in = layer.structure().in();
+            int out = layer.structure().out();
+            List<Point> mine = new ArrayList<>();
+            for (int tokens : tokenCounts(maxTokens)) {
+                Buffers buf = new Buffers();
+                Tensor x = buf.get("calib.x", tokens, in);
+                Random rng = new Random(tokens);
+                for (int i = 0; i < x.size(); i++) x.data[i] = (float) rng.nextGaussian();
+                Tensor y = buf.get("calib.y", tokens, out);
+                Plan structured = new Plan("calibrate structured");
+                layer.structure().forward(structured, buf, x, y, tokens);
+                Plan dense = new Plan("calibrate merged");
+                dense.add(new MatmulForward(x, w.value, null, y, tokens, out, in, false));
+                double ms = time(backend, structured);
+                double mm = time(backend, dense);
+                Point p = new Point(e.getKey(), tokens, ms, mm);
+                mine.add(p);
+                if (progress != null) {
+                    progress.accept(String.format(java.util.Locale.ROOT, "  %-26s %5d tokens: structured %8.3f ms, merged %8.3f ms",
+                            e.getKey(), tokens, ms, mm));
+                }
+            }
+            points.addAll(mine);
+            crossovers.put(e.getKey(), crossover(mine));
+        }
+        return new Table(backend.describe(), crossovers, points);
+    }
+
+    /** Smallest token count from which structured is never slower; MAX_VALUE if it never wins. */
+    static int crossover(List<Point> points) {
+        int c = Integer.MAX_VALUE;
+        for (int i = points.size() - 1; i >= 0; i--) {
+            Point p = points.get(i);
+            if (p.structuredMs() <= p.mergedMs()) c = p.tokens();
+            else break;
+        }
+        return c;
+    }
+
+    static double time(Backend backend, Plan plan) {
+        backend.prepare(plan);
+        double ms = Timing.medianMillis(backend, plan, 60);
+        backend.release(plan);
+        return ms;
+    }
+
+    public static void save(Path file, Table t) throws IOException {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("backend", t.backend());
+        ObjectNode c = n.putObject("crossovers");
+        t.crossovers().forEach((k, v) -> c.put(k, v == Integer.MAX_VALUE ? -1 : v));
+        ArrayNode pts = n.putArray("points");
+        for (Point p : t.points()) {
+            ObjectNode o = pts.addObject();
+            o.put("shape", p.shape());
+            o.put("tokens", p.tokens());
+            o.put("structured_ms", p.structuredMs());
+            o.put("merged_ms", p.mergedMs());
+        }
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, JSON.writeValueAsString(n) + "\n");
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** The cached table, if present, readable, for this backend and covering these shapes. */
+    public static Optional<Table> load(Path file, String backend, Gpt model) {
+        if (!Files.isRegularFile(file)) return Optional.empty();
+        try {
+            JsonNode n = JSON.readTree(file.toFile());
+            if (!backend.equals(n.path("backend").asText())) return Optional.empty();
+            Map<String, Integer> c = new LinkedHashMap<>();
+            n.path("crossovers").fields().forEachRemaining(f -> c.put(f.getKey(),
+                    f.getValue().asInt() < 0 ? Integer.MAX_VALUE : f.getValue().asInt()));
+            for (LinearLayer l : model.structuredFfnLinears()) {
+                if (!c.containsKey(MergePolicy.shapeKey(l))) return Optional.empty();
+            }
+            List<Point> pts = new ArrayList<>();
+            for (JsonNode p : n.path("points")) {
+                pts.add(new Point(p.path("shape").asText(), p.path("tokens").asInt(), p.path("structured_ms").asDouble(),
+                        p.path("merged_ms").asDouble()));
+            }
+            return Optional.of(new Table(backend, c, pts));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * The policy for decoding a checkpoint: measured once per backend and cached in the
+     * checkpoint directory (when it is writable).
+     */
+    public static MergePolicy policyFor(Path checkpoint, Gpt model, MergedWeights merged, Backend backend, FfnPath path,
+                                        int maxTokens, Consumer<String> progress) {
+        if (path != FfnPath.AUTO || model.structuredFfnLinears().isEmpty()) return MergePolicy.fixed(path);
+        Path file = checkpoint.resolve(FILE);
+        Optional<Table> cached = load(file, backend.describe(), model);
+        if (cached.isPresent()) return cached.get().policy(path);
+        if (progress != null) progress.accept("calibrating the pre-merge crossover for " + backend.describe() + " (once per checkpoint)");
+        Table t = measure(model, merged, backend, maxTokens, null);
+        try {
+            save(file, t);
+        } catch (IOException e) {
+            if (progress != null) progress.accept("note: could not cache the calibration in " + file + " (" + e.getMessage() + ")");
+        }
+        return t.policy(path);
+    }
+}

@@ -1,0 +1,99 @@
+package sffn.nn.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import sffn.kernels.Tensor;
+import sffn.nn.Gpt;
+import sffn.nn.Parameter;
+import sffn.nn.config.ConfigException;
+import sffn.nn.config.JsonFields;
+import sffn.nn.config.MethodConfig;
+import sffn.nn.config.ModelConfig;
+
+/**
+ * The model part of a checkpoint directory: {@code config.json} ({@code model}, {@code method}
+ * and whatever else the writer adds, e.g. the training config) and {@code model.safetensors}
+ * with every parameter under its checkpoint name ({@code guide} tensors while self-guided
+ * training runs).
+ */
+public final class ModelCheckpoint {
+    public static final String CONFIG = "config.json";
+    public static final String MODEL = "model.safetensors";
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private ModelCheckpoint() {
+    }
+
+    /** Writes config.json (model, method, then {@code extra}'s fields) and model.safetensors into {@code dir}. */
+    public static void write(Path dir, Gpt model, ObjectNode extra) throws IOException {
+        ObjectNode cfg = JSON.createObjectNode();
+        cfg.set("model", model.config.toJson());
+        cfg.set("method", model.method.toJson());
+        if (extra != null) cfg.setAll(extra);
+        Files.writeString(dir.resolve(CONFIG), JSON.writeValueAsString(cfg) + "\n");
+        List<Tensor> tensors = new ArrayList<>();
+        for (Parameter p : model.parameters()) tensors.add(p.value);
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", "pt");
+        meta.put("writer", "sffn");
+        Safetensors.write(dir.resolve(MODEL), tensors, meta);
+    }
+
+    /** The parsed config.json of a checkpoint directory. */
+    public static JsonNode readConfig(Path dir) throws IOException {
+        AtomicDirectory.recover(dir);
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("checkpoint " + dir + " does not exist or is not a directory");
+        }
+        Path file = dir.resolve(CONFIG);
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(file + ": missing; " + dir + " is not an sffn checkpoint directory");
+        }
+        return JsonFields.read(file).node();
+    }
+
+    public static ModelConfig modelConfig(Path dir, JsonNode cfg) {
+        Path file = dir.resolve(CONFIG);
+        if (!cfg.has("model")) throw new ConfigException(file + ": field 'model' is missing");
+        return ModelConfig.from(new JsonFields(file + " (model)", cfg.get("model")));
+    }
+
+    public static MethodConfig methodConfig(Path dir, JsonNode cfg) {
+        Path file = dir.resolve(CONFIG);
+        if (!cfg.has("method")) throw new ConfigException(file + ": field 'method' is missing");
+        return MethodConfig.from(new JsonFields(file + " (method)", cfg.get("method")));
+    }
+
+    /**
+     * Builds the model a checkpoint describes and loads its weights; guides are restored when
+     * the file has them. Missing, extra or mis-shaped tensors fail with the tensor and file named.
+     */
+    public static Gpt read(Path dir) throws IOException {
+        JsonNode cfg = readConfig(dir);
+        Gpt model = new Gpt(modelConfig(dir, cfg), methodConfig(dir, cfg));
+        Path file = dir.resolve(MODEL);
+        if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": missing from the checkpoint");
+        boolean guided;
+        try (SafetensorsFile st = Safetensors.open(file)) {
+            guided = st.names().stream().anyMatch(n -> n.endsWith(".guide"));
+        }
+        if (guided) {
+            model.attachGuides();
+            // The guide weight the model was last run with; written by the trainer while guided.
+            model.scalars().data[sffn.kernels.StepScalars.GUIDE_ALPHA] = (float) cfg.path("guide_weight").asDouble(0);
+        }
+        List<Tensor> expected = new ArrayList<>();
+        for (Parameter p : model.parameters()) expected.add(p.value);
+        Safetensors.loadInto(file, expected);
+        return model;
+    }
+}

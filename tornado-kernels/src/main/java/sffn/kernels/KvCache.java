@@ -1,0 +1,129 @@
+package sffn.kernels;
+
+import sffn.kernels.cpu.Vec;
+import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
+
+/**
+ * Decoding with a key/value cache. {@code qkv} holds the projections of n new tokens of each of
+ * {@code batch} sequences ([batch*n, (nq + 2 nkv) d], row b*n + i is token i of sequence b),
+ * all at positions {@code pos[0] + i}. The caches are [batch, maxLen, nkv*d].
+ *
+ * <pre>
+ *   append:    kcache[b, pos+i] = k of row (b, i);  vcache likewise
+ *   attention: out[(b,i), h] = sum_{u <= pos+i} softmax_u(q . kcache[b,u] / sqrt(d)) vcache[b,u]
+ * </pre>
+ * The position lives in a one-element array so that one compiled plan serves every step.
+ */
+public final class KvCache {
+    private KvCache() {
+    }
+
+    // ---- portable bodies -------------------------------------------------------------------
+
+    public static void append(float[] qkv, float[] kcache, float[] vcache, int[] pos, int batch, int n, int maxLen,
+                              int nq, int nkv, int d) {
+        for (@Parallel int r = 0; r < batch * n; r++) {
+            for (@Parallel int j = 0; j < nkv * d; j++) {
+                int b = r / n;
+                int i = r - b * n;
+                int stride = (nq + 2 * nkv) * d;
+                int c = (b * maxLen + pos[0] + i) * nkv * d + j;
+                kcache[c] = qkv[r * stride + nq * d + j];
+                vcache[c] = qkv[r * stride + (nq + nkv) * d + j];
+            }
+        }
+    }
+
+    public static void attention(float[] qkv, float[] kcache, float[] vcache, float[] out, float[] scores, int[] pos,
+                                 int batch, int n, int maxLen, int nq, int nkv, int d) {
+        for (@Parallel int r = 0; r < batch * n; r++) {
+            for (@Parallel int h = 0; h < nq; h++) {
+                int b = r / n;
+                int i = r - b * n;
+                int g = h / (nq / nkv);
+                int stride = (nq + 2 * nkv) * d;
+                int last = pos[0] + i;
+                float scale = 1f / (float) Math.sqrt(d);
+                int sb = (r * nq + h) * maxLen;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int u = 0; u <= last; u++) {
+                    float s = 0f;
+                    for (int e = 0; e < d; e++) {
+                        s += qkv[r * stride + h * d + e] * kcache[(b * maxLen + u) * nkv * d + g * d + e];
+                    }
+                    s = s * scale;
+                    scores[sb + u] = s;
+                    max = Math.max(max, s);
+                }
+                float sum = 0f;
+                for (int u = 0; u <= last; u++) {
+                    float p = (float) Math.exp(scores[sb + u] - max);
+                    scores[sb + u] = p;
+                    sum += p;
+                }
+                float inv = 1f / sum;
+                for (int e = 0; e < d; e++) {
+                    float acc = 0f;
+                    for (int u = 0; u <= last; u++) {
+                        acc += scores[sb + u] * vcache[(b * maxLen + u) * nkv * d + g * d + e];
+                    }
+                    out[r * nq * d + h * d + e] = acc * inv;
+                }
+            }
+        }
+    }
+
+    // ---- CPU bodies ------------------------------------------------------------------------
+
+    public static void appendCpu(float[] qkv, float[] kcache, float[] vcache, int[] pos, int batch, int n, int maxLen,
+                                 int nq, int nkv, int d) {
+        int stride = (nq + 2 * nkv) * d;
+        int kv = nkv * d;
+        for (int r = 0; r < batch * n; r++) {
+            int b = r / n;
+            int c = (b * maxLen + pos[0] + r - b * n) * kv;
+            System.arraycopy(qkv, r * stride + nq * d, kcache, c, kv);
+            System.arraycopy(qkv, r * stride + (nq + nkv) * d, vcache, c, kv);
+        }
+    }
+
+    public static void attentionCpu(float[] qkv, float[] kcache, float[] vcache, float[] out, float[] scores, int[] pos,
+                                    int batch, int n, int maxLen, int nq, int nkv, int d) {
+        int stride = (nq + 2 * nkv) * d;
+        int group = nq / nkv;
+        float scale = 1f / (float) Math.sqrt(d);
+        int p0 = pos[0];
+        Workers.pool().parallelFor(batch * n * nq, 1, (from, to) -> {
+            for (int idx = from; idx < to; idx++) {
+                int r = idx / nq;
+                int h = idx - r * nq;
+                int b = r / n;
+                int i = r - b * n;
+                int g = h / group;
+                int last = p0 + i;
+                int sb = idx * maxLen;
+                int qo = r * stride + h * d;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int u = 0; u <= last; u++) {
+                    float s = Vec.dot(qkv, qo, kcache, (b * maxLen + u) * nkv * d + g * d, d) * scale;
+                    scores[sb + u] = s;
+                    max = Math.max(max, s);
+                }
+                float sum = 0f;
+                for (int u = 0; u <= last; u++) {
+                    float p = Vec.exp(scores[sb + u] - max);
+                    scores[sb + u] = p;
+                    sum += p;
+                }
+                int oo = r * nq * d + h * d;
+                java.util.Arrays.fill(out, oo, oo + d, 0f);
+                for (int u = 0; u <= last; u++) {
+                    Vec.axpy(scores[sb + u], vcache, (b * maxLen + u) * nkv * d + g * d, out, oo, d);
+                }
+                float inv = 1f / sum;
+                for (int e = 0; e < d; e++) out[oo + e] *= inv;
+            }
+        });
+    }
+}

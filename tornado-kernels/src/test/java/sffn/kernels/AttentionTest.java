@@ -1,0 +1,212 @@
+package sffn.kernels;
+
+import static sffn.kernels.Check.assertBodiesMatch;
+import static sffn.kernels.Check.assertMatchesFiniteDifferences;
+import static sffn.kernels.Check.poisoned;
+import static sffn.kernels.Check.randn;
+import static sffn.kernels.Check.toDouble;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import sffn.kernels.Check.Expected;
+
+class AttentionTest {
+    /**
+     * Scores are float32 dot products over d <= 40, softmax sums over T <= 33 keys, and the
+     * outputs sum over T: each error is at most ~(d + T) u = 4.4e-6 of the magnitude in its scale
+     * (the scales carry how score errors grow through exp); 1e-5 bounds it.
+     */
+    static final double TOL = 1e-5;
+
+    /** The float64 forward and backward over qkv [B*T, (nq + 2 nkv) d], with error scales. */
+    record Shape(int batch, int seqLen, int nq, int nkv, int d) {
+        int stride() {
+            return (nq + 2 * nkv) * d;
+        }
+
+        int q(int b, int t, int h) {
+            return (b * seqLen + t) * stride() + h * d;
+        }
+
+        int k(int b, int u, int g) {
+            return (b * seqLen + u) * stride() + (nq + g) * d;
+        }
+
+        int v(int b, int u, int g) {
+            return (b * seqLen + u) * stride() + (nq + nkv + g) * d;
+        }
+
+        int out(int b, int t, int h) {
+            return (b * seqLen + t) * nq * d + h * d;
+        }
+
+        int prob(int b, int h, int t, int u) {
+            return ((b * nq + h) * seqLen + t) * seqLen + u;
+        }
+
+        int group(int h) {
+            return h / (nq / nkv);
+        }
+
+        double scale() {
+            return 1 / Math.sqrt(d);
+        }
+    }
+
+    /**
+     * Per (b, h, t): s_u = q.k_u / sqrt(d) for u <= t, p = softmax(s), out = sum_u p_u v_u;
+     * p_u = 0 for u > t. Returns {out, probs} and, for the error scales, the per-row factor
+     * f = 1 + 2 max_u sum_e |q_e k_ue| / sqrt(d) by which score rounding grows through exp.
+     */
+    static Expected[] forward(double[] qkv, Shape s) {
+        double[] out = new double[s.batch * s.seqLen * s.nq * s.d];
+        double[] outMag = new double[out.length];
+        double[] probs = new double[s.batch * s.nq * s.seqLen * s.seqLen];
+        double[] probsMag = new double[probs.length];
+        double[] factor = new double[s.batch * s.nq * s.seqLen];
+        for (int b = 0; b < s.batch; b++) {
+            for (int h = 0; h < s.nq; h++) {
+                int g = s.group(h);
+                for (int t = 0; t < s.seqLen; t++) {
+                    double[] sc = new double[t + 1];
+                    double max = Double.NEGATIVE_INFINITY;
+                    double amax = 0;
+                    for (int u = 0; u <= t; u++) {
+                        double dot = 0;
+                        double abs = 0;
+                        for (int e = 0; e < s.d; e++) {
+                            dot += qkv[s.q(b, t, h) + e] * qkv[s.k(b, u, g) + e];
+                            abs += Math.abs(qkv[s.q(b, t, h) + e] * qkv[s.k(b, u, g) + e]);
+                        }
+                        sc[u] = dot * s.scale();
+                        max = Math.max(max, sc[u]);
+                        amax = Math.max(amax, abs * s.scale());
+                    }
+                    double f = 1 + 2 * amax;
+                    factor[(b * s.nq + h) * s.seqLen + t] = f;
+                    double sum = 0;
+                    for (int u = 0; u <= t; u++) sum += Math.exp(sc[u] - max);
+                    for (int u = 0; u <= t; u++) {
+                        double p = Math.exp(sc[u] - max) / sum;
+                        probs[s.prob(b, h, t, u)] = p;
+                        probsMag[s.prob(b, h, t, u)] = p * f;
+                    }
+                    for (int e = 0; e < s.d; e++) {
+                        double acc = 0;
+                        double mag = 0;
+                        for (int u = 0; u <= t; u++) {
+                            double p = probs[s.prob(b, h, t, u)];
+                            acc += p * qkv[s.v(b, u, g) + e];
+                            mag += p * Math.abs(qkv[s.v(b, u, g) + e]);
+                        }
+                        out[s.out(b, t, h) + e] = acc;
+                        outMag[s.out(b, t, h) + e] = mag * f;
+                    }
+                }
+            }
+        }
+        return new Expected[] {new Expected(out, outMag), new Expected(probs, probsMag), new Expected(factor, factor)};
+    }
+
+    /**
+     * dP_u = dout.v_u, dS_u = p_u (dP_u - sum_w p_w dP_w), dq = scale sum_u dS_u k_u,
+     * dk_u = scale sum_(h in group, t >= u) dS q_t, dv_u = sum_(h in group, t >= u) p dout_t.
+     * Returns {dqkv, dscores}.
+     */
+    static Expected[] backward(double[] dout, double[] qkv, Shape s) {
+        Expected[] fw = forward(qkv, s);
+        double[] probs = fw[1].value();
+        double[] factor = fw[2].value();
+        double[] dqkv = new double[qkv.length];
+        double[] dqkvMag = new double[qkv.length];
+        double[] ds = new double[probs.length];
+        double[] dsMag = new double[probs.length];
+        double scale = s.scale();
+        for (int b = 0; b < s.batch; b++) {
+            for (int h = 0; h < s.nq; h++) {
+                int g = s.group(h);
+                for (int t = 0; t < s.seqLen; t++) {
+                    double f = factor[(b * s.nq + h) * s.seqLen + t];
+                    double[] dp = new double[t + 1];
+                    double[] dpAbs = new double[t + 1];
+                    double dot = 0;
+                    double dotAbs = 0;
+                    for (int u = 0; u <= t; u++) {
+                        for (int e = 0; e < s.d; e++) {
+                            double v = dout[s.out(b, t, h) + e] * qkv[s.v(b, u, g) + e];
+                            dp[u] += v;
+                            dpAbs[u] += Math.abs(v);
+                        }
+                        dot += probs[s.prob(b, h, t, u)] * dp[u];
+                        dotAbs += probs[s.prob(b, h, t, u)] * dpAbs[u];
+                    }
+                    for (int u = 0; u <= t; u++) {
+                        double p = probs[s.prob(b, h, t, u)];
+                        double d = p * (dp[u] - dot);
+                        double dm = p * (f + 1) * (dpAbs[u] + dotAbs);
+                        ds[s.prob(b, h, t, u)] = d;
+                        dsMag[s.prob(b, h, t, u)] = dm;
+                        for (int e = 0; e < s.d; e++) {
+                            dqkv[s.q(b, t, h) + e] += scale * d * qkv[s.k(b, u, g) + e];
+                            dqkvMag[s.q(b, t, h) + e] += scale * dm * Math.abs(qkv[s.k(b, u, g) + e]);
+                            dqkv[s.k(b, u, g) + e] += scale * d * qkv[s.q(b, t, h) + e];
+                            dqkvMag[s.k(b, u, g) + e] += scale * dm * Math.abs(qkv[s.q(b, t, h) + e]);
+                            dqkv[s.v(b, u, g) + e] += p * dout[s.out(b, t, h) + e];
+                            dqkvMag[s.v(b, u, g) + e] += p * f * Math.abs(dout[s.out(b, t, h) + e]);
+                        }
+                    }
+                }
+            }
+        }
+        return new Expected[] {new Expected(dqkv, dqkvMag), new Expected(ds, dsMag)};
+    }
+
+    // ---- tests -------------------------------------------------------------------------------
+
+    /** Causal, with GQA groups of 1, 2 and 3 query heads per key/value head, seqLen 1 and odd, d off 16. */
+    @ParameterizedTest(name = "batch={0} seqLen={1} nq={2} nkv={3} d={4}")
+    @CsvSource({"1,1,1,1,8", "2,7,3,1,8", "1,17,6,2,24", "3,5,4,4,40", "1,33,2,1,24", "2,1,3,1,40"})
+    void forwardAndBackwardMatchFloat64(int batch, int seqLen, int nq, int nkv, int d) {
+        Shape s = new Shape(batch, seqLen, nq, nkv, d);
+        SplittableRandom r = Check.rng("attention", batch, seqLen, nq, nkv, d);
+        float[] qkv = randn(r, batch * seqLen * s.stride(), 1.5);
+        float[] dout = randn(r, batch * seqLen * nq * d);
+        int nOut = dout.length;
+        int nProbs = batch * nq * seqLen * seqLen;
+
+        float[] outCpu = poisoned(nOut);
+        float[] outPortable = poisoned(nOut);
+        float[] probsCpu = poisoned(nProbs);
+        float[] probsPortable = poisoned(nProbs);
+        Attention.forwardCpu(qkv, outCpu, probsCpu, batch, seqLen, nq, nkv, d);
+        Attention.forward(qkv, outPortable, probsPortable, batch, seqLen, nq, nkv, d);
+        Expected[] fw = forward(toDouble(qkv), s);
+        assertBodiesMatch("attention out", outCpu, outPortable, fw[0], TOL);
+        assertBodiesMatch("attention probs (zero above the diagonal)", probsCpu, probsPortable, fw[1], TOL);
+
+        float[] dscoresCpu = poisoned(nProbs);
+        float[] dqkvCpu = poisoned(qkv.length);
+        Attention.backwardCpu(dout, qkv, probsCpu, dscoresCpu, dqkvCpu, batch, seqLen, nq, nkv, d);
+        float[] dscoresPortable = poisoned(nProbs);
+        float[] dqkvPortable = poisoned(qkv.length);
+        Attention.backwardScores(dout, qkv, probsPortable, dscoresPortable, batch, seqLen, nq, nkv, d);
+        Attention.backwardQuery(dscoresPortable, qkv, dqkvPortable, batch, seqLen, nq, nkv, d);
+        Attention.backwardKeyValue(dout, qkv, probsPortable, dscoresPortable, dqkvPortable, batch, seqLen, nq, nkv, d);
+        Expected[] bw = backward(toDouble(dout), toDouble(qkv), s);
+        assertBodiesMatch("attention dscores", dscoresCpu, dscoresPortable, bw[1], TOL);
+        assertBodiesMatch("attention dqkv", dqkvCpu, dqkvPortable, bw[0], TOL);
+    }
+
+    /** L = sum dout * attention(qkv), with every element of q, k and v perturbed. */
+    @ParameterizedTest(name = "batch={0} seqLen={1} nq={2} nkv={3} d={4}")
+    @CsvSource({"1,1,1,1,2", "2,4,3,1,4", "1,5,4,2,3", "1,3,2,2,5"})
+    void float64BackwardMatchesFiniteDifferences(int batch, int seqLen, int nq, int nkv, int d) {
+        Shape s = new Shape(batch, seqLen, nq, nkv, d);
+        SplittableRandom r = Check.rng("attention.fd", batch, seqLen, nq, nkv, d);
+        double[] qkv = toDouble(randn(r, batch * seqLen * s.stride(), 1.5));
+        double[] dout = toDouble(randn(r, batch * seqLen * nq * d));
+        assertMatchesFiniteDifferences("attention dqkv", backward(dout, qkv, s)[0].value(),
+                v -> Check.dot(dout, forward(v, s)[0].value()), qkv);
+    }
+}

@@ -1,0 +1,135 @@
+package sffn.kernels;
+
+import static sffn.kernels.Check.assertBitsEqual;
+import static sffn.kernels.Check.assertBodiesMatch;
+import static sffn.kernels.Check.poisoned;
+import static sffn.kernels.Check.randn;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import sffn.kernels.Check.Expected;
+
+/** The decode kernels: cache append, attention over the cache, and the position-from-buffer variants. */
+class KvCacheTest {
+    /** As for training attention: scores over d <= 40, softmax and sums over <= 37 cached positions. */
+    static final double TOL = 1e-5;
+
+    @ParameterizedTest
+    @CsvSource({"1, 1, 0, 4, 4, 8, 5", "2, 3, 4, 3, 1, 8, 9", "3, 1, 17, 6, 2, 24, 19", "2, 5, 31, 4, 4, 40, 37"})
+    void attentionOverTheCacheMatchesFloat64(int batch, int n, int pos, int nq, int nkv, int d, int maxLen) {
+        SplittableRandom r = Check.rng("kv attention", batch, n, pos, nq, nkv, d, maxLen);
+        int stride = (nq + 2 * nkv) * d;
+        int kv = nkv * d;
+        float[] qkv = randn(r, batch * n * stride);
+        float[] kcache = randn(r, batch * maxLen * kv);
+        float[] vcache = randn(r, batch * maxLen * kv);
+        int[] p = {pos};
+        // Append first (both bodies), then attend: positions pos .. pos+n-1 now hold this call's keys and values.
+        float[] kc = kcache.clone();
+        float[] vc = vcache.clone();
+        KvCache.appendCpu(qkv, kc, vc, p, batch, n, maxLen, nq, nkv, d);
+        float[] kp = kcache.clone();
+        float[] vp = vcache.clone();
+        KvCache.append(qkv, kp, vp, p, batch, n, maxLen, nq, nkv, d);
+        assertBitsEqual("appended keys, CPU vs portable", kp, kc);
+        assertBitsEqual("appended values, CPU vs portable", vp, vc);
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < kv; j++) {
+                    int c = (b * maxLen + pos + i) * kv + j;
+                    int row = (b * n + i) * stride;
+                    if (kc[c] != qkv[row + nq * d + j] || vc[c] != qkv[row + (nq + nkv) * d + j]) {
+                        throw new AssertionError("cache slot (" + b + ", " + (pos + i) + ", " + j + ") not the new k/v");
+                    }
+                }
+            }
+        }
+        float[] outCpu = poisoned(batch * n * nq * d);
+        float[] outPortable = poisoned(batch * n * nq * d);
+        KvCache.attentionCpu(qkv, kc, vc, outCpu, poisoned(batch * n * nq * maxLen), p, batch, n, maxLen, nq, nkv, d);
+        KvCache.attention(qkv, kc, vc, outPortable, poisoned(batch * n * nq * maxLen), p, batch, n, maxLen, nq, nkv, d);
+        double[] ref = new double[outCpu.length];
+        double[] scale = new double[outCpu.length];
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < n; i++) {
+                for (int h = 0; h < nq; h++) {
+                    int g = h / (nq / nkv);
+                    int last = pos + i;
+                    double[] s = new double[last + 1];
+                    double max = Double.NEGATIVE_INFINITY;
+                    double spread = 0;
+                    for (int u = 0; u <= last; u++) {
+                        double dot = 0;
+                        double mag = 0;
+                        for (int e = 0; e < d; e++) {
+                            double a = qkv[(b * n + i) * stride + h * d + e] * (double) kc[(b * maxLen + u) * kv + g * d + e];
+                            dot += a;
+                            mag += Math.abs(a);
+                        }
+                        s[u] = dot / Math.sqrt(d);
+                        spread = Math.max(spread, mag / Math.sqrt(d));
+                        max = Math.max(max, s[u]);
+                    }
+                    double z = 0;
+                    for (int u = 0; u <= last; u++) z += Math.exp(s[u] - max);
+                    for (int e = 0; e < d; e++) {
+                        double acc = 0;
+                        double mag = 0;
+                        for (int u = 0; u <= last; u++) {
+                            double w = Math.exp(s[u] - max) / z * vc[(b * maxLen + u) * kv + g * d + e];
+                            acc += w;
+                            mag += Math.abs(w);
+                        }
+                        int o = (b * n + i) * nq * d + h * d + e;
+                        ref[o] = acc;
+                        scale[o] = mag * (1 + 2 * spread) + 1e-3;
+                    }
+                }
+            }
+        }
+        assertBodiesMatch("attention over the cache", outCpu, outPortable, new Expected(ref, scale), TOL);
+    }
+
+    @Test
+    void positionBufferVariantsEqualTheirFixedOffsetTwins() {
+        SplittableRandom r = Check.rng("at-position variants");
+        int rows = 6;
+        int seq = 3;
+        int d = 10;
+        int heads = 3;
+        int stride = 5 * d;
+        float[][] t = Rope.tables(20, d, 10000);
+        float[] x = randn(r, rows * stride);
+        float[] a = x.clone();
+        float[] b = x.clone();
+        Rope.rotateCpu(a, t[0], t[1], rows, seq, 7, heads, d, stride, 1f);
+        Rope.rotateAt(b, t[0], t[1], new int[] {7}, rows, seq, heads, d, stride, 1f);
+        Check.assertClose("rope at pos[0] vs rope at offset", b, Check.toDouble(a), ones(a.length), 2e-7);
+
+        int c = 13;
+        float[] wpe = randn(r, 20 * c);
+        float[] o1 = randn(r, rows * c);
+        float[] o2 = o1.clone();
+        Embedding.addPositionsCpu(wpe, o1, rows, seq, 5, c);
+        Embedding.addPositionsAt(wpe, o2, new int[] {5}, rows, seq, c);
+        assertBitsEqual("positions at pos[0] vs at offset", o1, o2);
+
+        float[] src = randn(r, rows * c);
+        float[] cpu = poisoned(2 * c);
+        float[] portable = poisoned(2 * c);
+        Fill.lastRowsCpu(src, cpu, 2, 3, c);
+        Fill.lastRows(src, portable, 2, 3, c);
+        assertBitsEqual("last rows, CPU vs portable", cpu, portable);
+        for (int j = 0; j < c; j++) {
+            if (cpu[j] != src[2 * c + j] || cpu[c + j] != src[5 * c + j]) throw new AssertionError("last row of a sequence not copied");
+        }
+    }
+
+    private static double[] ones(int n) {
+        double[] x = new double[n];
+        java.util.Arrays.fill(x, 1.0);
+        return x;
+    }
+}

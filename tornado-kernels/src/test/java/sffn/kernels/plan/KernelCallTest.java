@@ -1,0 +1,330 @@
+package sffn.kernels.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import sffn.kernels.AdamW;
+import sffn.kernels.Attention;
+import sffn.kernels.Bias;
+import sffn.kernels.Blend;
+import sffn.kernels.BlockDiagMatmul;
+import sffn.kernels.CrossEntropy;
+import sffn.kernels.Embedding;
+import sffn.kernels.Fill;
+import sffn.kernels.Gelu;
+import sffn.kernels.GradNorm;
+import sffn.kernels.IntTensor;
+import sffn.kernels.KvCache;
+import sffn.kernels.LayerNorm;
+import sffn.kernels.Matmul;
+import sffn.kernels.Residual;
+import sffn.kernels.RmsNorm;
+import sffn.kernels.Rope;
+import sffn.kernels.Shuffle;
+import sffn.kernels.StepScalars;
+import sffn.kernels.SwiGlu;
+import sffn.kernels.Tensor;
+
+/**
+ * Each KernelCall record runs the CPU body it names, with its arguments in the right places:
+ * {@code call.runCpu()} must leave every tensor bit for bit as a direct call of the body does on
+ * copies. Sizes are all different so that swapped arguments show.
+ */
+class KernelCallTest {
+    private static final SplittableRandom R = new SplittableRandom(20240520);
+
+    /** A kernel call and the direct CPU-body call it should equal, over copies of the call's tensors in component order. */
+    record Case(KernelCall call, Consumer<Object[]> direct) {
+        @Override
+        public String toString() {
+            return call.getClass().getSimpleName();
+        }
+    }
+
+    static Tensor t(String name, int... shape) {
+        Tensor x = new Tensor(name, shape);
+        for (int i = 0; i < x.size(); i++) x.data[i] = (float) (2 * R.nextDouble() - 1);
+        return x;
+    }
+
+    static Tensor positive(String name, int... shape) {
+        Tensor x = t(name, shape);
+        for (int i = 0; i < x.size(); i++) x.data[i] = Math.abs(x.data[i]) + 0.1f;
+        return x;
+    }
+
+    static Tensor of(String name, float[] values) {
+        Tensor x = new Tensor(name, values.length);
+        System.arraycopy(values, 0, x.data, 0, values.length);
+        return x;
+    }
+
+    static IntTensor ints(String name, int bound, int n) {
+        IntTensor x = new IntTensor(name, n);
+        for (int i = 0; i < n; i++) x.data[i] = R.nextInt(bound);
+        return x;
+    }
+
+    static float[] f(Object[] a, int i) {
+        return (float[]) a[i];
+    }
+
+    static int[] n(Object[] a, int i) {
+        return (int[]) a[i];
+    }
+
+    static Tensor scalars(float guideSwitch) {
+        Tensor s = positive("scalars", StepScalars.size(2));
+        s.data[StepScalars.GUIDE_ALPHA] = 0.3f;
+        s.data[StepScalars.GUIDE_SWITCHES + 1] = guideSwitch;
+        return s;
+    }
+
+    static Stream<Arguments> cases() {
+        List<Case> c = new ArrayList<>();
+        int m = 3;
+        int nn = 5;
+        int k = 7;
+        c.add(new Case(new KernelCall.MatmulForward(t("a", m, k), t("b", nn, k), t("bias", nn), t("c", m, nn), m, nn, k, true),
+                a -> Matmul.forwardCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), m, nn, k, true)));
+        c.add(new Case(new KernelCall.MatmulForward(t("a", m, k), t("b", nn, k), null, t("c", m, nn), m, nn, k, false),
+                a -> Matmul.forwardCpu(f(a, 0), f(a, 1), null, f(a, 2), m, nn, k, false)));
+        c.add(new Case(new KernelCall.MatmulBackwardInput(t("dc", m, nn), t("b", nn, k), t("da", m, k), m, nn, k, true),
+                a -> Matmul.backwardInputCpu(f(a, 0), f(a, 1), f(a, 2), m, nn, k, true)));
+        c.add(new Case(new KernelCall.MatmulBackwardWeight(t("dc", m, nn), t("a", m, k), t("db", nn, k), m, nn, k, false),
+                a -> Matmul.backwardWeightCpu(f(a, 0), f(a, 1), f(a, 2), m, nn, k, false)));
+        c.add(new Case(new KernelCall.BiasAdd(t("y", m, nn), t("bias", nn), m, nn),
+                a -> Bias.addCpu(f(a, 0), f(a, 1), m, nn)));
+        c.add(new Case(new KernelCall.BiasBackward(t("dy", m, nn), t("dbias", nn), m, nn, true),
+                a -> Bias.backwardCpu(f(a, 0), f(a, 1), m, nn, true)));
+
+        int rows = 4;
+        int nb = 3;
+        int q = 5;
+        int p = 2;
+        c.add(new Case(new KernelCall.BlockDiagForward(t("x", rows, nb * p), t("w", nb, q, p), t("y", rows, nb * q),
+                rows, nb, q, p, false), a -> BlockDiagMatmul.forwardCpu(f(a, 0), f(a, 1), f(a, 2), rows, nb, q, p, false)));
+        c.add(new Case(new KernelCall.BlockDiagBackwardInput(t("dy", rows, nb * q), t("w", nb, q, p), t("dx", rows, nb * p),
+                rows, nb, q, p, true),
+                a -> BlockDiagMatmul.backwardInputCpu(f(a, 0), f(a, 1), f(a, 2), rows, nb, q, p, true)));
+        c.add(new Case(new KernelCall.BlockDiagBackwardWeight(t("dy", rows, nb * q), t("x", rows, nb * p), t("dw", nb, q, p),
+                rows, nb, q, p, true),
+                a -> BlockDiagMatmul.backwardWeightCpu(f(a, 0), f(a, 1), f(a, 2), rows, nb, q, p, true)));
+        c.add(new Case(new KernelCall.ShuffleRows(t("in", rows, 3 * 5), t("out", rows, 3 * 5), rows, 3, 5),
+                a -> Shuffle.forwardCpu(f(a, 0), f(a, 1), rows, 3, 5)));
+
+        int ch = 17;
+        c.add(new Case(new KernelCall.LayerNormForward(t("x", rows, ch), t("w", ch), t("b", ch), t("out", rows, ch),
+                t("mean", rows), t("rstd", rows), rows, ch),
+                a -> LayerNorm.forwardCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), f(a, 5), rows, ch)));
+        c.add(new Case(new KernelCall.LayerNormBackward(t("dout", rows, ch), t("x", rows, ch), t("w", ch), t("mean", rows),
+                positive("rstd", rows), t("dx", rows, ch), t("dw", ch), t("db", ch), rows, ch, true),
+                a -> {
+                    LayerNorm.backwardParamsCpu(f(a, 0), f(a, 1), f(a, 3), f(a, 4), f(a, 6), f(a, 7), rows, ch, true);
+                    LayerNorm.backwardInputCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), f(a, 5), rows, ch, true);
+                }));
+        c.add(new Case(new KernelCall.RmsNormForward(t("x", rows, ch), t("w", ch), t("out", rows, ch), t("rstd", rows), rows, ch),
+                a -> RmsNorm.forwardCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), rows, ch)));
+        c.add(new Case(new KernelCall.RmsNormBackward(t("dout", rows, ch), t("x", rows, ch), t("w", ch), positive("rstd", rows),
+                t("dx", rows, ch), t("dw", ch), rows, ch, false),
+                a -> {
+                    RmsNorm.backwardParamsCpu(f(a, 0), f(a, 1), f(a, 3), f(a, 5), rows, ch, true);
+                    RmsNorm.backwardInputCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), rows, ch, false);
+                }));
+        c.add(new Case(new KernelCall.GeluForward(t("x", 33), t("out", 33), 33), a -> Gelu.forwardCpu(f(a, 0), f(a, 1), 33)));
+        c.add(new Case(new KernelCall.GeluBackward(t("x", 33), t("dout", 33), t("dx", 33), 33),
+                a -> Gelu.backwardCpu(f(a, 0), f(a, 1), f(a, 2), 33)));
+        c.add(new Case(new KernelCall.SwiGluForward(t("x", rows, 2 * ch), t("out", rows, ch), rows, ch),
+                a -> SwiGlu.forwardCpu(f(a, 0), f(a, 1), rows, ch)));
+        c.add(new Case(new KernelCall.SwiGluBackward(t("x", rows, 2 * ch), t("dout", rows, ch), t("dx", rows, 2 * ch), rows, ch),
+                a -> SwiGlu.backwardCpu(f(a, 0), f(a, 1), f(a, 2), rows, ch)));
+
+        int batch = 2;
+        int seq = 3;
+        int nq = 3;
+        int nkv = 1;
+        int d = 8;
+        int stride = (nq + 2 * nkv) * d;
+        float[][] tables = Rope.tables(seq + 2, d, 10000);
+        c.add(new Case(new KernelCall.RopeRotate(t("qkv", batch * seq, stride), of("cos", tables[0]), of("sin", tables[1]),
+                batch * seq, seq, 2, nq + nkv, d, stride, -1f),
+                a -> Rope.rotateCpu(f(a, 0), f(a, 1), f(a, 2), batch * seq, seq, 2, nq + nkv, d, stride, -1f)));
+        c.add(new Case(new KernelCall.AttentionForward(t("qkv", batch * seq, stride), t("out", batch * seq, nq * d),
+                t("probs", batch, nq, seq, seq), batch, seq, nq, nkv, d),
+                a -> Attention.forwardCpu(f(a, 0), f(a, 1), f(a, 2), batch, seq, nq, nkv, d)));
+        c.add(new Case(new KernelCall.AttentionBackward(t("dout", batch * seq, nq * d), t("qkv", batch * seq, stride),
+                positive("probs", batch, nq, seq, seq), t("dscores", batch, nq, seq, seq), t("dqkv", batch * seq, stride),
+                batch, seq, nq, nkv, d),
+                a -> Attention.backwardCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), batch, seq, nq, nkv, d)));
+
+        int v = 19;
+        IntTensor targets = ints("targets", v, rows);
+        targets.data[1] = -1;
+        c.add(new Case(new KernelCall.CrossEntropyForward(t("logits", rows, v), targets, t("losses", rows), rows, v),
+                a -> CrossEntropy.forwardCpu(f(a, 0), n(a, 1), f(a, 2), rows, v)));
+        c.add(new Case(new KernelCall.CrossEntropyForwardBackward(t("logits", rows, v), targets, t("losses", rows),
+                t("dlogits", rows, v), scalars(1), rows, v),
+                a -> CrossEntropy.forwardBackwardCpu(f(a, 0), n(a, 1), f(a, 2), f(a, 3), f(a, 4), rows, v)));
+        Tensor inPlace = t("logits", rows, v);
+        c.add(new Case(new KernelCall.CrossEntropyForwardBackward(inPlace, targets, t("losses", rows), inPlace, scalars(1),
+                rows, v),
+                a -> CrossEntropy.forwardBackwardCpu(f(a, 0), n(a, 1), f(a, 2), f(a, 3), f(a, 4), rows, v)));
+
+        int vocab = 6;
+        int erows = batch * seq;
+        c.add(new Case(new KernelCall.EmbeddingForward(ints("tokens", vocab, erows), t("wte", vocab, ch), t("out", erows, ch),
+                erows, ch), a -> Embedding.forwardCpu(n(a, 0), f(a, 1), f(a, 2), erows, ch)));
+        c.add(new Case(new KernelCall.PositionsAdd(t("wpe", seq + 4, ch), t("out", erows, ch), erows, seq, 4, ch),
+                a -> Embedding.addPositionsCpu(f(a, 0), f(a, 1), erows, seq, 4, ch)));
+        c.add(new Case(new KernelCall.EmbeddingBackward(ints("tokens", vocab, erows), t("dout", erows, ch),
+                t("dwte", vocab, ch), erows, ch), a -> Embedding.backwardCpu(n(a, 0), f(a, 1), f(a, 2), erows, ch)));
+        c.add(new Case(new KernelCall.PositionsBackward(t("dout", erows, ch), t("dwpe", seq, ch), erows, seq, ch),
+                a -> Embedding.positionsBackwardCpu(f(a, 0), f(a, 1), erows, seq, ch)));
+
+        c.add(new Case(new KernelCall.ResidualAdd(t("x", 37), t("y", 37), 37), a -> Residual.addCpu(f(a, 0), f(a, 1), 37)));
+        c.add(new Case(new KernelCall.Zero(t("x", 37)), a -> Fill.zeroCpu(f(a, 0), 37)));
+        c.add(new Case(new KernelCall.Copy(t("src", 37), t("dst", 37), 29), a -> Fill.copyCpu(f(a, 0), f(a, 1), 29)));
+        int slot = StepScalars.GUIDE_SWITCHES + 1;
+        c.add(new Case(new KernelCall.BlendForward(t("guide", 37), t("structured", 37), scalars(1), slot, 37),
+                a -> Blend.forwardCpu(f(a, 0), f(a, 1), f(a, 2), slot, 37)));
+        c.add(new Case(new KernelCall.BlendBackward(t("dout", 37), t("dguide", 37), scalars(1), slot, 37),
+                a -> Blend.backwardCpu(f(a, 0), f(a, 1), f(a, 2), slot, 37)));
+        Tensor guided = t("guided", m, nn);
+        c.add(new Case(new KernelCall.WhenGuided(scalars(1), slot,
+                new KernelCall.MatmulForward(t("a", m, k), t("b", nn, k), null, guided, m, nn, k, false)),
+                a -> Matmul.forwardCpu(f(a, 1), f(a, 2), null, f(a, 3), m, nn, k, false)));
+        c.add(new Case(new KernelCall.AdamWUpdate(t("p", 41), t("g", 41), t("m", 41), positive("v", 41), scalars(1),
+                0.9f, 0.95f, 1e-6f, 0.01f),
+                a -> AdamW.updateCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), 41, 0.9f, 0.95f, 1e-6f, 0.01f)));
+        c.add(new Case(new KernelCall.GradNormPartials(t("g", GradNorm.CHUNK + 3), t("partials", 5), 2),
+                a -> GradNorm.partialSumsCpu(f(a, 0), f(a, 1), 2, GradNorm.CHUNK + 3)));
+        c.add(new Case(new KernelCall.GradNormFinish(positive("partials", 5), scalars(1), 4, 0.5f),
+                a -> GradNorm.finishCpu(f(a, 0), f(a, 1), 4, 0.5f)));
+
+        // Decoding: the position comes from a one-element buffer.
+        IntTensor pos = new IntTensor("pos", 1);
+        pos.data[0] = 2;
+        int maxLen = 6;
+        int n1 = 2;
+        c.add(new Case(new KernelCall.RopeRotateAt(t("qkv", batch * n1, stride), of("cos", tables[0]), of("sin", tables[1]), pos,
+                batch * n1, n1, nq + nkv, d, stride),
+                a -> Rope.rotateCpu(f(a, 0), f(a, 1), f(a, 2), batch * n1, n1, 2, nq + nkv, d, stride, 1f)));
+        c.add(new Case(new KernelCall.PositionsAddAt(t("wpe", seq + 4, ch), t("out", erows, ch), pos, erows, seq, ch),
+                a -> Embedding.addPositionsCpu(f(a, 0), f(a, 1), erows, seq, 2, ch)));
+        c.add(new Case(new KernelCall.LastRows(t("src", batch * n1, ch), t("dst", batch, ch), batch, n1, ch),
+                a -> Fill.lastRowsCpu(f(a, 0), f(a, 1), batch, n1, ch)));
+        c.add(new Case(new KernelCall.KvAppend(t("qkv", batch * n1, stride), t("k", batch, maxLen, nkv * d),
+                t("v", batch, maxLen, nkv * d), pos, batch, n1, maxLen, nq, nkv, d),
+                a -> KvCache.appendCpu(f(a, 0), f(a, 1), f(a, 2), n(a, 3), batch, n1, maxLen, nq, nkv, d)));
+        c.add(new Case(new KernelCall.KvAttention(t("qkv", batch * n1, stride), t("k", batch, maxLen, nkv * d),
+                t("v", batch, maxLen, nkv * d), t("out", batch * n1, nq * d), t("scores", batch * n1, nq, maxLen), pos,
+                batch, n1, maxLen, nq, nkv, d),
+                a -> KvCache.attentionCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), n(a, 5), batch, n1, maxLen, nq, nkv, d)));
+        return c.stream().map(Arguments::of);
+    }
+
+    /** The tensors a call holds (WhenGuided's switch tensor first, then its inner call's), in component order. */
+    static List<Object> tensors(Object call) {
+        List<Object> out = new ArrayList<>();
+        for (RecordComponent rc : call.getClass().getRecordComponents()) {
+            Object value;
+            try {
+                value = rc.getAccessor().invoke(call);
+            } catch (ReflectiveOperationException e) {
+                throw new AssertionError(e);
+            }
+            if (value instanceof Tensor || value instanceof IntTensor) out.add(value);
+            if (value instanceof KernelCall inner) out.addAll(tensors(inner));
+        }
+        return out;
+    }
+
+    static Object data(Object tensor) {
+        return tensor instanceof Tensor x ? x.data : ((IntTensor) tensor).data;
+    }
+
+    static Object copy(Object array) {
+        return array instanceof float[] x ? x.clone() : ((int[]) array).clone();
+    }
+
+    static boolean same(Object a, Object b) {
+        if (a instanceof float[] x) {
+            float[] y = (float[]) b;
+            if (x.length != y.length) return false;
+            for (int i = 0; i < x.length; i++) {
+                if (Float.floatToRawIntBits(x[i]) != Float.floatToRawIntBits(y[i])) return false;
+            }
+            return true;
+        }
+        return Arrays.equals((int[]) a, (int[]) b);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void recordRunsItsCpuBodyWithItsArguments(Case c) {
+        List<Object> tensors = tensors(c.call());
+        // Copies keep the call's aliasing: a tensor named twice is one copy.
+        Map<Object, Object> copies = new IdentityHashMap<>();
+        Object[] direct = new Object[tensors.size()];
+        Object[] before = new Object[tensors.size()];
+        for (int i = 0; i < tensors.size(); i++) {
+            direct[i] = copies.computeIfAbsent(tensors.get(i), x -> copy(data(x)));
+            before[i] = copy(data(tensors.get(i)));
+        }
+        c.direct().accept(direct);
+        c.call().runCpu();
+        boolean changed = false;
+        for (int i = 0; i < tensors.size(); i++) {
+            Object got = data(tensors.get(i));
+            if (!same(direct[i], got)) {
+                fail(c + ": tensor " + tensors.get(i) + " (component " + i + ") differs from the direct CPU-body call");
+            }
+            changed |= !same(before[i], got);
+        }
+        assertTrue(changed, c + " wrote nothing");
+    }
+
+    /** A guided-only call is skipped while the layer's guide switch is 0, and runs when it is 1. */
+    @Test
+    void whenGuidedSkipsItsCallWhileTheSwitchIsOff() {
+        int slot = StepScalars.GUIDE_SWITCHES + 1;
+        Tensor out = t("guide_out", 37);
+        Tensor x = t("x", 37);
+        float[] before = out.data.clone();
+        Tensor scalars = scalars(0);
+        KernelCall call = new KernelCall.WhenGuided(scalars, slot, new KernelCall.GeluForward(x, out, 37));
+        call.runCpu();
+        assertTrue(same(before, out.data), "WhenGuided ran its call with the switch off");
+
+        scalars.data[slot] = 1;
+        call.runCpu();
+        float[] expected = new float[37];
+        Gelu.forwardCpu(x.data, expected, 37);
+        assertTrue(same(expected, out.data), "WhenGuided did not run its call with the switch on");
+    }
+
+    /** Every kind of call has a case above, so a new record cannot go untested. */
+    @Test
+    void everyRecordKindIsCovered() {
+        TreeSet<String> kinds = new TreeSet<>();
+        for (Class<?> k : KernelCall.class.getPermittedSubclasses()) kinds.add(k.getSimpleName());
+        TreeSet<String> covered = new TreeSet<>();
+        cases().forEach(a -> covered.add(a.get()[0].toString()));
+        assertEquals(kinds, covered);
+    }
+}

@@ -1,0 +1,35 @@
+package sffn.train;
+
+/** What the trainer tells the console (or a test) as it goes. */
+public interface TrainListener {
+
+    /** One optimizer step done. */
+    record Step(int step, int totalSteps, double loss, double lr, double guideWeight, double gradNorm,
+                double tokensPerSecond, long tokens, double flops, boolean guided) {
+    }
+
+    /** One evaluation done. */
+    record Eval(int step, double valLoss, double valPpl, long tokens) {
+    }
+
+    default void started(String description, int fromStep, int totalSteps) {
+    }
+
+    default void step(Step s) {
+    }
+
+    default void evaluated(Eval e) {
+    }
+
+    default void saved(int step, java.nio.file.Path dir) {
+    }
+
+    default void message(String text) {
+    }
+
+    default void finished() {
+    }
+
+    TrainListener SILENT = new TrainListener() {
+    };
+}

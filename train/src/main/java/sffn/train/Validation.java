@@ -1,0 +1,70 @@
+package sffn.train;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import sffn.kernels.backend.Backend;
+import sffn.nn.Buffers;
+import sffn.nn.EvalGraph;
+import sffn.nn.Gpt;
+import sffn.train.data.ShardLoader;
+import sffn.train.data.Split;
+
+/**
+ * Validation loss over the first windows of a data set's validation shards, always the same
+ * windows in the same order, so numbers from different runs and backends compare.
+ */
+public final class Validation {
+
+    /** Mean loss per token over {@code tokens} validation tokens. */
+    public record Result(double loss, long tokens) {
+        public double perplexity() {
+            return Math.exp(loss);
+        }
+    }
+
+    private final ShardLoader data;
+    private final EvalGraph graph;
+    private final int seqLen;
+
+    /**
+     * @param buffers shared with another graph of the model to save memory, or null for its own
+     */
+    public Validation(Gpt model, Path dataDir, int batchSize, int seqLen, Buffers buffers) throws IOException {
+        int vocab = model.config.vocabSize();
+        ShardLoader probe = new ShardLoader(dataDir, Split.VAL, 1, seqLen, vocab);
+        int batch = Math.min(batchSize, probe.windowCount());
+        this.data = batch == 1 ? probe : new ShardLoader(dataDir, Split.VAL, batch, seqLen, vocab);
+        this.graph = new EvalGraph(model, batch, seqLen, buffers == null ? new Buffers() : buffers);
+        this.seqLen = seqLen;
+    }
+
+    /** Whether a data directory has validation shards at all. */
+    public static boolean available(Path dataDir) throws IOException {
+        return !ShardLoader.findShards(dataDir, Split.VAL).isEmpty();
+    }
+
+    public EvalGraph graph() {
+        return graph;
+    }
+
+    public int windowCount() {
+        return data.windowCount();
+    }
+
+    /** Loss over the first {@code maxWindows} windows (0: all), in whole batches (at least one). */
+    public Result measure(Backend backend, int maxWindows) {
+        int batch = data.batchSize();
+        int windows = maxWindows == 0 ? data.windowCount() : Math.min(maxWindows, data.windowCount());
+        int batches = Math.max(1, windows / batch);
+        data.seek(new ShardLoader.Position(0, 0));
+        double sum = 0;
+        for (int i = 0; i < batches; i++) {
+            data.next(graph.tokens.data, graph.targets.data);
+            backend.run(graph.plan);
+            backend.toHost(graph.plan, graph.losses);
+            for (float l : graph.losses.data) sum += l;
+        }
+        long count = (long) batches * batch * seqLen;
+        return new Result(sum / count, count);
+    }
+}
