@@ -173,6 +173,35 @@ public final class Attention {
         return (rows + 5) / 6 * 6;
     }
 
+    /** The calling thread's buffer for keys (forward) or values (backward) packed once per head. */
+    private static final ThreadLocal<float[]> PACKED = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] packed(int size) {
+        float[] p = PACKED.get();
+        if (p.length < size) {
+            p = new float[size];
+            PACKED.set(p);
+        }
+        return p;
+    }
+
+    /**
+     * Packs the transposed key (or value) rows of every (batch, kv head) once, as the B operand of
+     * the score (or dP) GEMMs of all its query tiles and all query heads of its group.
+     */
+    private static float[] packTransposed(float[] qkv, int batch, int seqLen, int nkv, int d, int stride, int headOffset) {
+        int size = Sgemm.packedBSize(d, seqLen);
+        float[] packs = packed(batch * nkv * size);
+        Workers.pool().parallelFor(batch * nkv, 1, (from, to) -> {
+            for (int bg = from; bg < to; bg++) {
+                int b = bg / nkv;
+                int g = bg - b * nkv;
+                Sgemm.packB(true, d, seqLen, qkv, b * seqLen * stride + headOffset + g * d, stride, packs, bg * size);
+            }
+        });
+        return packs;
+    }
+
     public static void forwardCpu(float[] qkv, float[] out, float[] probs, int batch, int seqLen, int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
         int group = nq / nkv;
@@ -180,6 +209,8 @@ public final class Attention {
         int tq = tileRows(seqLen);
         int tiles = (seqLen + tq - 1) / tq;
         int heads = batch * nq;
+        int size = Sgemm.packedBSize(d, seqLen);
+        float[] keys = packTransposed(qkv, batch, seqLen, nkv, d, stride, nq * d);
         // The last query tiles are the most work (the most keys): hand them out first.
         Workers.pool().parallelFor(heads * tiles, 1, (from, to) -> {
             for (int item = from; item < to; item++) {
@@ -191,11 +222,9 @@ public final class Attention {
                 int t0 = tile * tq;
                 int t1 = Math.min(seqLen, t0 + tq);
                 int pOff = (bh * seqLen + t0) * seqLen;
-                int kOff = b * seqLen * stride + (nq + g) * d;
-                int vOff = b * seqLen * stride + (nq + nkv + g) * d;
                 // Raw scores q.k for keys [0, t1); the softmax below scales them and zeroes u > t.
-                Sgemm.gemmSerial(false, true, t1 - t0, t1, d, qkv, (b * seqLen + t0) * stride + h * d, stride,
-                        qkv, kOff, stride, probs, pOff, seqLen, false);
+                Sgemm.gemmSerialPackedB(false, t1 - t0, t1, d, qkv, (b * seqLen + t0) * stride + h * d, stride,
+                        keys, (b * nkv + g) * size, seqLen, probs, pOff, seqLen, false);
                 for (int t = t0; t < t1; t++) {
                     int row = pOff + (t - t0) * seqLen;
                     // max commutes with scaling by a positive float (rounding is monotonic).
@@ -204,7 +233,8 @@ public final class Attention {
                     SoftmaxRows.scale(probs, row, t + 1, 1f / sum);
                     java.util.Arrays.fill(probs, row + t + 1, row + seqLen, 0f);
                 }
-                Sgemm.gemmSerial(false, false, t1 - t0, d, t1, probs, pOff, seqLen, qkv, vOff, stride,
+                Sgemm.gemmSerial(false, false, t1 - t0, d, t1, probs, pOff, seqLen,
+                        qkv, b * seqLen * stride + (nq + nkv + g) * d, stride,
                         out, (b * seqLen + t0) * nq * d + h * d, nq * d, false);
             }
         });
@@ -218,6 +248,8 @@ public final class Attention {
         int tq = tileRows(seqLen);
         int tiles = (seqLen + tq - 1) / tq;
         int heads = batch * nq;
+        int size = Sgemm.packedBSize(d, seqLen);
+        float[] values = packTransposed(qkv, batch, seqLen, nkv, d, stride, (nq + nkv) * d);
         // dP = dout V^T, dS = P * (dP - rowsum(P * dP)), dQ = scale dS K: per query tile, last first.
         Workers.pool().parallelFor(heads * tiles, 1, (from, to) -> {
             for (int item = from; item < to; item++) {
@@ -230,11 +262,11 @@ public final class Attention {
                 int t1 = Math.min(seqLen, t0 + tq);
                 int pOff = (bh * seqLen + t0) * seqLen;
                 int qOff = (b * seqLen + t0) * stride + h * d;
-                Sgemm.gemmSerial(false, true, t1 - t0, t1, d, dout, (b * seqLen + t0) * nq * d + h * d, nq * d,
-                        qkv, b * seqLen * stride + (nq + nkv + g) * d, stride, dscores, pOff, seqLen, false);
+                Sgemm.gemmSerialPackedB(false, t1 - t0, t1, d, dout, (b * seqLen + t0) * nq * d + h * d, nq * d,
+                        values, (b * nkv + g) * size, seqLen, dscores, pOff, seqLen, false);
                 for (int t = t0; t < t1; t++) {
                     int row = pOff + (t - t0) * seqLen;
-                    float dot = Vec.dot(probs, row, dscores, row, t + 1);
+                    float dot = SoftmaxRows.dot(probs, row, dscores, row, t + 1);
                     SoftmaxRows.mulShifted(probs, row, dscores, row, t + 1, dot);
                     java.util.Arrays.fill(dscores, row + t + 1, row + seqLen, 0f);
                 }

@@ -11,11 +11,15 @@ import jdk.incubator.vector.VectorSpecies;
  * for {@code x < rowsX}, {@code y < colsY}. The source is read along x (its contiguous
  * direction) and the destination written along y.
  *
- * <p>With 16-lane vectors it works in 16 x 16 tiles transposed in registers: four butterfly
- * stages, each swapping the off-diagonal halves of 2^s-blocks with one lane permutation and one
- * blend per vector (element (i, j) with bit s of j set trades places with (i + 2^s, j - 2^s)).
- * That is several times faster than gathers or scalar copies, which matters because a transposed
- * operand is packed once per cache block. Other vector widths take a scalar loop.
+ * <p>With 16-lane vectors it works in 16 x 16 tiles transposed in registers by four butterfly
+ * stages; stage s swaps the off-diagonal halves of the 2^s-blocks with one lane permutation and
+ * one blend per vector (element (i, j) with bit s of j set trades places with (i + 2^s, j - 2^s)).
+ * That is several times faster than gathers or scalar copies, which matters because a
+ * transposed operand is packed once per cache block. The stages act on different bits of the
+ * row index and commute, so stages 0 and 1 run on groups of 4 adjacent rows and stages 2 and 3
+ * on groups of rows 4 apart, through a small scratch tile: each step is a small method that
+ * every JIT tier compiles (C1 gives up on one method holding all 16 vectors, and the interpreter
+ * runs vector code a hundred times slower). Other vector widths take a scalar loop.
  */
 final class Transpose {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_512;
@@ -37,6 +41,7 @@ final class Transpose {
     private static final VectorShuffle<Float> UP3 = shuffle(3, false);
     private static final VectorMask<Float> HIGH3 = mask(3, true);
     private static final VectorMask<Float> LOW3 = mask(3, false);
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[256]);
 
     private Transpose() {
     }
@@ -68,218 +73,85 @@ final class Transpose {
             }
             return;
         }
+        float[] t = SCRATCH.get();
         for (int y0 = 0; y0 < colsY; y0 += 16) {
             int ny = Math.min(16, colsY - y0);
+            int vy = Math.min(16, validY - y0);
             for (int x0 = 0; x0 < rowsX; x0 += 16) {
-                tile(src, srcOff + y0 * srcLd + x0, srcLd, Math.min(16, validX - x0), Math.min(16, validY - y0),
-                        dst, dstOff + x0 * dstLd + y0, dstLd, Math.min(16, rowsX - x0), ny);
+                int vx = Math.min(16, validX - x0);
+                int nx = Math.min(16, rowsX - x0);
+                int so = srcOff + y0 * srcLd + x0;
+                for (int g = 0; g < 16; g += 4) low(src, so + g * srcLd, srcLd, g, vx, vy, t);
+                int d = dstOff + x0 * dstLd + y0;
+                for (int g = 0; g < 4; g++) high(t, g, dst, d + g * dstLd, dstLd, nx, ny);
             }
         }
     }
 
-    /** One tile: vx, vy valid source extents (may be <= 0), nx destination rows, ny destination lanes. */
-    private static void tile(float[] src, int so, int sld, int vx, int vy, float[] dst, int d, int dld, int nx, int ny) {
-        VectorMask<Float> lm = S.indexInRange(0, Math.max(0, vx));
-        boolean fullLoad = vx >= 16;
+    /**
+     * Stages 0 and 1 on source rows g .. g+3 (rows at or past vy, lanes at or past vx read as
+     * zero), into scratch rows g .. g+3.
+     */
+    private static void low(float[] src, int so, int sld, int g, int vx, int vy, float[] t) {
+        VectorMask<Float> m = S.indexInRange(0, Math.max(0, vx));
         FloatVector zero = FloatVector.zero(S);
-        FloatVector t0 = 0 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 0 * sld) : FloatVector.fromArray(S, src, so + 0 * sld, lm);
-        FloatVector t1 = 1 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 1 * sld) : FloatVector.fromArray(S, src, so + 1 * sld, lm);
-        FloatVector t2 = 2 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 2 * sld) : FloatVector.fromArray(S, src, so + 2 * sld, lm);
-        FloatVector t3 = 3 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 3 * sld) : FloatVector.fromArray(S, src, so + 3 * sld, lm);
-        FloatVector t4 = 4 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 4 * sld) : FloatVector.fromArray(S, src, so + 4 * sld, lm);
-        FloatVector t5 = 5 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 5 * sld) : FloatVector.fromArray(S, src, so + 5 * sld, lm);
-        FloatVector t6 = 6 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 6 * sld) : FloatVector.fromArray(S, src, so + 6 * sld, lm);
-        FloatVector t7 = 7 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 7 * sld) : FloatVector.fromArray(S, src, so + 7 * sld, lm);
-        FloatVector t8 = 8 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 8 * sld) : FloatVector.fromArray(S, src, so + 8 * sld, lm);
-        FloatVector t9 = 9 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 9 * sld) : FloatVector.fromArray(S, src, so + 9 * sld, lm);
-        FloatVector t10 = 10 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 10 * sld) : FloatVector.fromArray(S, src, so + 10 * sld, lm);
-        FloatVector t11 = 11 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 11 * sld) : FloatVector.fromArray(S, src, so + 11 * sld, lm);
-        FloatVector t12 = 12 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 12 * sld) : FloatVector.fromArray(S, src, so + 12 * sld, lm);
-        FloatVector t13 = 13 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 13 * sld) : FloatVector.fromArray(S, src, so + 13 * sld, lm);
-        FloatVector t14 = 14 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 14 * sld) : FloatVector.fromArray(S, src, so + 14 * sld, lm);
-        FloatVector t15 = 15 >= vy ? zero : fullLoad ? FloatVector.fromArray(S, src, so + 15 * sld) : FloatVector.fromArray(S, src, so + 15 * sld, lm);
+        boolean full = vx >= 16;
+        FloatVector r0 = g + 0 >= vy ? zero : full ? FloatVector.fromArray(S, src, so + 0 * sld) : FloatVector.fromArray(S, src, so + 0 * sld, m);
+        FloatVector r1 = g + 1 >= vy ? zero : full ? FloatVector.fromArray(S, src, so + 1 * sld) : FloatVector.fromArray(S, src, so + 1 * sld, m);
+        FloatVector r2 = g + 2 >= vy ? zero : full ? FloatVector.fromArray(S, src, so + 2 * sld) : FloatVector.fromArray(S, src, so + 2 * sld, m);
+        FloatVector r3 = g + 3 >= vy ? zero : full ? FloatVector.fromArray(S, src, so + 3 * sld) : FloatVector.fromArray(S, src, so + 3 * sld, m);
         FloatVector u;
-        VectorShuffle<Float> down;
-        VectorShuffle<Float> up;
-        VectorMask<Float> high;
-        VectorMask<Float> low;
-        down = DOWN0;
-        up = UP0;
-        high = HIGH0;
-        low = LOW0;
-        u = t0.blend(t1.rearrange(down), high);
-        t1 = t1.blend(t0.rearrange(up), low);
-        t0 = u;
-        u = t2.blend(t3.rearrange(down), high);
-        t3 = t3.blend(t2.rearrange(up), low);
-        t2 = u;
-        u = t4.blend(t5.rearrange(down), high);
-        t5 = t5.blend(t4.rearrange(up), low);
-        t4 = u;
-        u = t6.blend(t7.rearrange(down), high);
-        t7 = t7.blend(t6.rearrange(up), low);
-        t6 = u;
-        u = t8.blend(t9.rearrange(down), high);
-        t9 = t9.blend(t8.rearrange(up), low);
-        t8 = u;
-        u = t10.blend(t11.rearrange(down), high);
-        t11 = t11.blend(t10.rearrange(up), low);
-        t10 = u;
-        u = t12.blend(t13.rearrange(down), high);
-        t13 = t13.blend(t12.rearrange(up), low);
-        t12 = u;
-        u = t14.blend(t15.rearrange(down), high);
-        t15 = t15.blend(t14.rearrange(up), low);
-        t14 = u;
-        down = DOWN1;
-        up = UP1;
-        high = HIGH1;
-        low = LOW1;
-        u = t0.blend(t2.rearrange(down), high);
-        t2 = t2.blend(t0.rearrange(up), low);
-        t0 = u;
-        u = t1.blend(t3.rearrange(down), high);
-        t3 = t3.blend(t1.rearrange(up), low);
-        t1 = u;
-        u = t4.blend(t6.rearrange(down), high);
-        t6 = t6.blend(t4.rearrange(up), low);
-        t4 = u;
-        u = t5.blend(t7.rearrange(down), high);
-        t7 = t7.blend(t5.rearrange(up), low);
-        t5 = u;
-        u = t8.blend(t10.rearrange(down), high);
-        t10 = t10.blend(t8.rearrange(up), low);
-        t8 = u;
-        u = t9.blend(t11.rearrange(down), high);
-        t11 = t11.blend(t9.rearrange(up), low);
-        t9 = u;
-        u = t12.blend(t14.rearrange(down), high);
-        t14 = t14.blend(t12.rearrange(up), low);
-        t12 = u;
-        u = t13.blend(t15.rearrange(down), high);
-        t15 = t15.blend(t13.rearrange(up), low);
-        t13 = u;
-        down = DOWN2;
-        up = UP2;
-        high = HIGH2;
-        low = LOW2;
-        u = t0.blend(t4.rearrange(down), high);
-        t4 = t4.blend(t0.rearrange(up), low);
-        t0 = u;
-        u = t1.blend(t5.rearrange(down), high);
-        t5 = t5.blend(t1.rearrange(up), low);
-        t1 = u;
-        u = t2.blend(t6.rearrange(down), high);
-        t6 = t6.blend(t2.rearrange(up), low);
-        t2 = u;
-        u = t3.blend(t7.rearrange(down), high);
-        t7 = t7.blend(t3.rearrange(up), low);
-        t3 = u;
-        u = t8.blend(t12.rearrange(down), high);
-        t12 = t12.blend(t8.rearrange(up), low);
-        t8 = u;
-        u = t9.blend(t13.rearrange(down), high);
-        t13 = t13.blend(t9.rearrange(up), low);
-        t9 = u;
-        u = t10.blend(t14.rearrange(down), high);
-        t14 = t14.blend(t10.rearrange(up), low);
-        t10 = u;
-        u = t11.blend(t15.rearrange(down), high);
-        t15 = t15.blend(t11.rearrange(up), low);
-        t11 = u;
-        down = DOWN3;
-        up = UP3;
-        high = HIGH3;
-        low = LOW3;
-        u = t0.blend(t8.rearrange(down), high);
-        t8 = t8.blend(t0.rearrange(up), low);
-        t0 = u;
-        u = t1.blend(t9.rearrange(down), high);
-        t9 = t9.blend(t1.rearrange(up), low);
-        t1 = u;
-        u = t2.blend(t10.rearrange(down), high);
-        t10 = t10.blend(t2.rearrange(up), low);
-        t2 = u;
-        u = t3.blend(t11.rearrange(down), high);
-        t11 = t11.blend(t3.rearrange(up), low);
-        t3 = u;
-        u = t4.blend(t12.rearrange(down), high);
-        t12 = t12.blend(t4.rearrange(up), low);
-        t4 = u;
-        u = t5.blend(t13.rearrange(down), high);
-        t13 = t13.blend(t5.rearrange(up), low);
-        t5 = u;
-        u = t6.blend(t14.rearrange(down), high);
-        t14 = t14.blend(t6.rearrange(up), low);
-        t6 = u;
-        u = t7.blend(t15.rearrange(down), high);
-        t15 = t15.blend(t7.rearrange(up), low);
-        t7 = u;
-        boolean fullStore = ny == 16;
-        VectorMask<Float> sm = S.indexInRange(0, ny);
-        if (nx > 0) {
-            if (fullStore) t0.intoArray(dst, d + 0 * dld);
-            else t0.intoArray(dst, d + 0 * dld, sm);
-        }
-        if (nx > 1) {
-            if (fullStore) t1.intoArray(dst, d + 1 * dld);
-            else t1.intoArray(dst, d + 1 * dld, sm);
-        }
-        if (nx > 2) {
-            if (fullStore) t2.intoArray(dst, d + 2 * dld);
-            else t2.intoArray(dst, d + 2 * dld, sm);
-        }
-        if (nx > 3) {
-            if (fullStore) t3.intoArray(dst, d + 3 * dld);
-            else t3.intoArray(dst, d + 3 * dld, sm);
-        }
-        if (nx > 4) {
-            if (fullStore) t4.intoArray(dst, d + 4 * dld);
-            else t4.intoArray(dst, d + 4 * dld, sm);
-        }
-        if (nx > 5) {
-            if (fullStore) t5.intoArray(dst, d + 5 * dld);
-            else t5.intoArray(dst, d + 5 * dld, sm);
-        }
-        if (nx > 6) {
-            if (fullStore) t6.intoArray(dst, d + 6 * dld);
-            else t6.intoArray(dst, d + 6 * dld, sm);
-        }
-        if (nx > 7) {
-            if (fullStore) t7.intoArray(dst, d + 7 * dld);
-            else t7.intoArray(dst, d + 7 * dld, sm);
-        }
-        if (nx > 8) {
-            if (fullStore) t8.intoArray(dst, d + 8 * dld);
-            else t8.intoArray(dst, d + 8 * dld, sm);
-        }
-        if (nx > 9) {
-            if (fullStore) t9.intoArray(dst, d + 9 * dld);
-            else t9.intoArray(dst, d + 9 * dld, sm);
-        }
-        if (nx > 10) {
-            if (fullStore) t10.intoArray(dst, d + 10 * dld);
-            else t10.intoArray(dst, d + 10 * dld, sm);
-        }
-        if (nx > 11) {
-            if (fullStore) t11.intoArray(dst, d + 11 * dld);
-            else t11.intoArray(dst, d + 11 * dld, sm);
-        }
-        if (nx > 12) {
-            if (fullStore) t12.intoArray(dst, d + 12 * dld);
-            else t12.intoArray(dst, d + 12 * dld, sm);
-        }
-        if (nx > 13) {
-            if (fullStore) t13.intoArray(dst, d + 13 * dld);
-            else t13.intoArray(dst, d + 13 * dld, sm);
-        }
-        if (nx > 14) {
-            if (fullStore) t14.intoArray(dst, d + 14 * dld);
-            else t14.intoArray(dst, d + 14 * dld, sm);
-        }
-        if (nx > 15) {
-            if (fullStore) t15.intoArray(dst, d + 15 * dld);
-            else t15.intoArray(dst, d + 15 * dld, sm);
+        u = r0.blend(r1.rearrange(DOWN0), HIGH0);
+        r1 = r1.blend(r0.rearrange(UP0), LOW0);
+        r0 = u;
+        u = r2.blend(r3.rearrange(DOWN0), HIGH0);
+        r3 = r3.blend(r2.rearrange(UP0), LOW0);
+        r2 = u;
+        u = r0.blend(r2.rearrange(DOWN1), HIGH1);
+        r2 = r2.blend(r0.rearrange(UP1), LOW1);
+        r0 = u;
+        u = r1.blend(r3.rearrange(DOWN1), HIGH1);
+        r3 = r3.blend(r1.rearrange(UP1), LOW1);
+        r1 = u;
+        r0.intoArray(t, (g + 0) * 16);
+        r1.intoArray(t, (g + 1) * 16);
+        r2.intoArray(t, (g + 2) * 16);
+        r3.intoArray(t, (g + 3) * 16);
+    }
+
+    /**
+     * Stages 2 and 3 on scratch rows g, g+4, g+8, g+12, stored as destination rows g .. (those
+     * below nx), each the first ny lanes; the destination rows are dld apart.
+     */
+    private static void high(float[] t, int g, float[] dst, int d, int dld, int nx, int ny) {
+        FloatVector r0 = FloatVector.fromArray(S, t, (g + 0) * 16);
+        FloatVector r1 = FloatVector.fromArray(S, t, (g + 4) * 16);
+        FloatVector r2 = FloatVector.fromArray(S, t, (g + 8) * 16);
+        FloatVector r3 = FloatVector.fromArray(S, t, (g + 12) * 16);
+        FloatVector u;
+        u = r0.blend(r1.rearrange(DOWN2), HIGH2);
+        r1 = r1.blend(r0.rearrange(UP2), LOW2);
+        r0 = u;
+        u = r2.blend(r3.rearrange(DOWN2), HIGH2);
+        r3 = r3.blend(r2.rearrange(UP2), LOW2);
+        r2 = u;
+        u = r0.blend(r2.rearrange(DOWN3), HIGH3);
+        r2 = r2.blend(r0.rearrange(UP3), LOW3);
+        r0 = u;
+        u = r1.blend(r3.rearrange(DOWN3), HIGH3);
+        r3 = r3.blend(r1.rearrange(UP3), LOW3);
+        r1 = u;
+        if (ny == 16) {
+            if (g + 0 < nx) r0.intoArray(dst, d + 0 * dld);
+            if (g + 4 < nx) r1.intoArray(dst, d + 4 * dld);
+            if (g + 8 < nx) r2.intoArray(dst, d + 8 * dld);
+            if (g + 12 < nx) r3.intoArray(dst, d + 12 * dld);
+        } else {
+            VectorMask<Float> m = S.indexInRange(0, ny);
+            if (g + 0 < nx) r0.intoArray(dst, d + 0 * dld, m);
+            if (g + 4 < nx) r1.intoArray(dst, d + 4 * dld, m);
+            if (g + 8 < nx) r2.intoArray(dst, d + 8 * dld, m);
+            if (g + 12 < nx) r3.intoArray(dst, d + 12 * dld, m);
         }
     }
 }
