@@ -4,7 +4,7 @@ import picocli.CommandLine.Command;
 
 /** {@code sffn bench}: portable benchmarks of this runtime's kernels and layers. */
 @Command(name = "bench", description = "Benchmark kernels and FFN layers on the chosen backend.",
-        mixinStandardHelpOptions = true, subcommands = {sffn.cli.bench.BenchFfnCommand.class})
+        mixinStandardHelpOptions = true, subcommands = {sffn.cli.bench.BenchFfnCommand.class, sffn.cli.bench.BenchKernelsCommand.class})
 public final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
