@@ -58,6 +58,41 @@ class SgemmTest {
         }
     }
 
+    /** Minimal leading dimensions, no offsets and arrays that end with the view: nothing is read past them. */
+    @ParameterizedTest(name = "m={0} n={1} k={2} transA={3} transB={4}")
+    @MethodSource("tightShapes")
+    void tightArraysAreNotOverrun(int m, int n, int k, boolean transA, boolean transB) {
+        SplittableRandom r = new SplittableRandom(5L * m + n);
+        float[] a = new float[m * k];
+        float[] b = new float[k * n];
+        for (int i = 0; i < a.length; i++) a[i] = (float) r.nextDouble();
+        for (int i = 0; i < b.length; i++) b[i] = (float) r.nextDouble();
+        float[] c = new float[m * n];
+        java.util.Arrays.fill(c, Float.NaN);
+        Sgemm.gemm(transA, transB, m, n, k, a, 0, transA ? m : k, b, 0, transB ? k : n, c, 0, n, false);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int kk = 0; kk < k; kk++) {
+                    s += (double) (transA ? a[kk * m + i] : a[i * k + kk]) * (transB ? b[j * k + kk] : b[kk * n + j]);
+                }
+                double err = Math.abs(c[i * n + j] - s);
+                if (!(err <= (k + 1) * U * s)) fail("C[" + i + "," + j + "] = " + c[i * n + j] + ", float64 " + s);
+            }
+        }
+    }
+
+    static Stream<Arguments> tightShapes() {
+        List<Arguments> out = new ArrayList<>();
+        for (int m : new int[] {1, 5, 7, 8, 13, 14, 15}) {
+            for (int layout = 0; layout < 4; layout++) {
+                out.add(Arguments.of(m, 9, 11, (layout & 2) != 0, (layout & 1) != 0));
+                out.add(Arguments.of(m, 50, 70, (layout & 2) != 0, (layout & 1) != 0));
+            }
+        }
+        return out.stream();
+    }
+
     @Test
     void sizeZeroAndEmptyK() {
         float[] c = {1f, 2f, 3f, 4f};
@@ -120,9 +155,10 @@ class SgemmTest {
             aOff = r.nextInt(5);
             bOff = r.nextInt(5);
             cOff = r.nextInt(5);
-            a = random(r, aOff + (transA ? k : m) * lda + 3);
-            b = random(r, bOff + (transB ? n : k) * ldb + 3);
-            c0 = random(r, cOff + m * ldc + 3);
+            // Arrays end right after the view, or a little later: reads past the end must not happen.
+            a = random(r, aOff + (transA ? k : m) * lda + r.nextInt(3));
+            b = random(r, bOff + (transB ? n : k) * ldb + r.nextInt(3));
+            c0 = random(r, cOff + m * ldc + r.nextInt(3));
             c = new float[c0.length];
         }
 
