@@ -2,7 +2,6 @@ package sffn.kernels;
 
 import sffn.kernels.cpu.Sgemm;
 import sffn.kernels.cpu.SoftmaxRows;
-import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
@@ -225,14 +224,7 @@ public final class Attention {
                 // Raw scores q.k for keys [0, t1); the softmax below scales them and zeroes u > t.
                 Sgemm.gemmSerialPackedB(false, t1 - t0, t1, d, qkv, (b * seqLen + t0) * stride + h * d, stride,
                         keys, (b * nkv + g) * size, seqLen, probs, pOff, seqLen, false);
-                for (int t = t0; t < t1; t++) {
-                    int row = pOff + (t - t0) * seqLen;
-                    // max commutes with scaling by a positive float (rounding is monotonic).
-                    float max = Vec.max(probs, row, t + 1) * scale;
-                    float sum = SoftmaxRows.expScaledShifted(probs, row, t + 1, scale, max);
-                    SoftmaxRows.scale(probs, row, t + 1, 1f / sum);
-                    java.util.Arrays.fill(probs, row + t + 1, row + seqLen, 0f);
-                }
+                SoftmaxRows.causalForward(probs, pOff, seqLen, t1 - t0, t0, seqLen, scale);
                 Sgemm.gemmSerial(false, false, t1 - t0, d, t1, probs, pOff, seqLen,
                         qkv, b * seqLen * stride + (nq + nkv + g) * d, stride,
                         out, (b * seqLen + t0) * nq * d + h * d, nq * d, false);
@@ -264,12 +256,7 @@ public final class Attention {
                 int qOff = (b * seqLen + t0) * stride + h * d;
                 Sgemm.gemmSerialPackedB(false, t1 - t0, t1, d, dout, (b * seqLen + t0) * nq * d + h * d, nq * d,
                         values, (b * nkv + g) * size, seqLen, dscores, pOff, seqLen, false);
-                for (int t = t0; t < t1; t++) {
-                    int row = pOff + (t - t0) * seqLen;
-                    float dot = SoftmaxRows.dot(probs, row, dscores, row, t + 1);
-                    SoftmaxRows.mulShifted(probs, row, dscores, row, t + 1, dot);
-                    java.util.Arrays.fill(dscores, row + t + 1, row + seqLen, 0f);
-                }
+                SoftmaxRows.causalBackward(probs, dscores, pOff, seqLen, t1 - t0, t0, seqLen);
                 Sgemm.gemmSerial(false, false, t1 - t0, d, t1, dscores, pOff, seqLen,
                         qkv, b * seqLen * stride + (nq + g) * d, stride, dqkv, qOff, stride, false);
                 for (int t = t0; t < t1; t++) SoftmaxRows.scale(dqkv, qOff + (t - t0) * stride, d, scale);
