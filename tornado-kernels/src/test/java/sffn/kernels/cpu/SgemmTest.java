@@ -36,8 +36,9 @@ class SgemmTest {
                 {33, 130, 513}, {97, 95, 7}, {385, 1, 97}, {1, 385, 1}, {7, 1, 513}, {130, 130, 1},
                 // the few-rows path of A . B^T (m <= Sgemm.DOT_MAX_M) and its boundary
                 {16, 130, 385}, {64, 97, 513}, {65, 33, 17}, {2, 49, 16}, {3, 48, 47},
-                // several K blocks, column blocks and row blocks at once: the multi-threaded split
-                {193, 420, 400},
+                // several K blocks, column blocks and row blocks at once: the multi-threaded split,
+                // and with more than two row blocks the schedule that packs each block of B once
+                {193, 420, 400}, {400, 300, 450},
         };
         List<Arguments> out = new ArrayList<>();
         for (int[] s : mnk) {
@@ -165,6 +166,8 @@ class SgemmTest {
                 Arguments.of(200, 500, 500, false, false),
                 Arguments.of(200, 500, 500, true, false),
                 Arguments.of(200, 500, 500, true, true),
+                Arguments.of(400, 300, 450, false, true),
+                Arguments.of(400, 300, 450, true, false),
                 Arguments.of(16, 700, 770, false, true));
     }
 
