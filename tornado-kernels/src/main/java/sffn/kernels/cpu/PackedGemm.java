@@ -15,6 +15,10 @@ import jdk.incubator.vector.VectorSpecies;
  *     for each MR (7) rows of A:     read in place (row-major A), or copied k-major (transposed A)  (in L1)
  *       for each panel:              C[MR, NR] (+)= A[MR, kc] . panel[kc, NR]
  * </pre>
+ * With many rows the two outer loops are taken out of the items ({@link #gemmSharedB}): each
+ * block of B is packed once, by all threads, and the items are blocks of rows. The micro-kernels
+ * are unrolled by hand (one variable per accumulator): C2 keeps such locals in registers, while
+ * an array of vectors would live in memory.
  * A transposed B is packed with in-register 16 x 16 transposes ({@link Transpose}); a transposed
  * A needs none: MR consecutive values of one of its rows are the micro-kernel's MR broadcasts.
  *
