@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 /** {@code sffn bench}: portable benchmarks of this runtime's kernels and layers. */
 @Command(name = "bench", description = "Benchmark kernels and FFN layers on the chosen backend.",
         mixinStandardHelpOptions = true, subcommands = {
+                sffn.cli.bench.BenchKernelsCommand.class,
                 sffn.cli.bench.BenchFfnCommand.class,
                 sffn.cli.bench.BenchMergeCommand.class,
                 sffn.cli.bench.BenchDecodeCommand.class})

@@ -1,6 +1,7 @@
 package sffn.kernels;
 
-import sffn.kernels.cpu.Vec;
+import sffn.kernels.cpu.Sgemm;
+import sffn.kernels.cpu.SoftmaxRows;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
@@ -152,41 +153,81 @@ public final class Attention {
         }
     }
 
-    // ---- CPU bodies ------------------------------------------------------------------------
+    // ---- CPU bodies: tiles of queries (forward, dS, dQ) and of keys (dK, dV) as GEMMs ----------
+    //
+    // Each tile is a few GEMMs over strided views of qkv (Sgemm.gemmSerial; the tiles run in
+    // parallel), skipping the causal upper triangle at tile granularity: a query tile [t0, t1)
+    // needs keys [0, t1), a key tile [u0, u1) only queries [u0, T). Softmax rows use Vec's exp
+    // and fixed-order lane sums, which give the same bits in every JIT tier. Tile sizes depend
+    // on the shape alone, and the group's heads are summed into dK and dV in head order, so
+    // results do not depend on the thread count.
+
+    /** Queries (or keys) per tile, about: big enough for the GEMM micro-tiles, small enough to balance. */
+    private static final int TILE = 96;
+
+    /** Rows per tile for a sequence: near-equal tiles of at most about TILE rows, a multiple of 6. */
+    static int tileRows(int seqLen) {
+        int tiles = (seqLen + TILE - 1) / TILE;
+        int rows = (seqLen + tiles - 1) / tiles;
+        return (rows + 5) / 6 * 6;
+    }
+
+    /** The calling thread's buffer for keys (forward) or values (backward) packed once per head. */
+    private static final ThreadLocal<float[]> PACKED = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] packed(int size) {
+        float[] p = PACKED.get();
+        if (p.length < size) {
+            p = new float[size];
+            PACKED.set(p);
+        }
+        return p;
+    }
+
+    /**
+     * Packs the transposed key (or value) rows of every (batch, kv head) once, as the B operand of
+     * the score (or dP) GEMMs of all its query tiles and all query heads of its group.
+     */
+    private static float[] packTransposed(float[] qkv, int batch, int seqLen, int nkv, int d, int stride, int headOffset) {
+        int size = Sgemm.packedBSize(d, seqLen);
+        float[] packs = packed(batch * nkv * size);
+        Workers.pool().parallelFor(batch * nkv, 1, (from, to) -> {
+            for (int bg = from; bg < to; bg++) {
+                int b = bg / nkv;
+                int g = bg - b * nkv;
+                Sgemm.packB(true, d, seqLen, qkv, b * seqLen * stride + headOffset + g * d, stride, packs, bg * size);
+            }
+        });
+        return packs;
+    }
 
     public static void forwardCpu(float[] qkv, float[] out, float[] probs, int batch, int seqLen, int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
         int group = nq / nkv;
         float scale = 1f / (float) Math.sqrt(d);
-        Workers.pool().parallelFor(batch * nq * seqLen, 16, (from, to) -> {
-            for (int idx = from; idx < to; idx++) {
-                int bh = idx / seqLen;
-                int t = idx - bh * seqLen;
+        int tq = tileRows(seqLen);
+        int tiles = (seqLen + tq - 1) / tq;
+        int heads = batch * nq;
+        int size = Sgemm.packedBSize(d, seqLen);
+        float[] keys = packTransposed(qkv, batch, seqLen, nkv, d, stride, nq * d);
+        // The last query tiles are the most work (the most keys): hand them out first.
+        Workers.pool().parallelFor(heads * tiles, 1, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int tile = tiles - 1 - item / heads;
+                int bh = item % heads;
                 int b = bh / nq;
                 int h = bh - b * nq;
                 int g = h / group;
-                int qo = (b * seqLen + t) * stride + h * d;
-                int pb = (bh * seqLen + t) * seqLen;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int u = 0; u <= t; u++) {
-                    float s = Vec.dot(qkv, qo, qkv, (b * seqLen + u) * stride + (nq + g) * d, d) * scale;
-                    probs[pb + u] = s;
-                    max = Math.max(max, s);
-                }
-                float sum = 0f;
-                for (int u = 0; u <= t; u++) {
-                    float p = Vec.exp(probs[pb + u] - max);
-                    probs[pb + u] = p;
-                    sum += p;
-                }
-                float inv = 1f / sum;
-                for (int u = 0; u <= t; u++) probs[pb + u] *= inv;
-                java.util.Arrays.fill(probs, pb + t + 1, pb + seqLen, 0f);
-                int oo = (b * seqLen + t) * nq * d + h * d;
-                java.util.Arrays.fill(out, oo, oo + d, 0f);
-                for (int u = 0; u <= t; u++) {
-                    Vec.axpy(probs[pb + u], qkv, (b * seqLen + u) * stride + (nq + nkv + g) * d, out, oo, d);
-                }
+                int t0 = tile * tq;
+                int t1 = Math.min(seqLen, t0 + tq);
+                int pOff = (bh * seqLen + t0) * seqLen;
+                // Raw scores q.k for keys [0, t1); the softmax below scales them and zeroes u > t.
+                Sgemm.gemmSerialPackedB(false, t1 - t0, t1, d, qkv, (b * seqLen + t0) * stride + h * d, stride,
+                        keys, (b * nkv + g) * size, seqLen, probs, pOff, seqLen, false);
+                SoftmaxRows.causalForward(probs, pOff, seqLen, t1 - t0, t0, seqLen, scale);
+                Sgemm.gemmSerial(false, false, t1 - t0, d, t1, probs, pOff, seqLen,
+                        qkv, b * seqLen * stride + (nq + nkv + g) * d, stride,
+                        out, (b * seqLen + t0) * nq * d + h * d, nq * d, false);
             }
         });
     }
@@ -196,51 +237,54 @@ public final class Attention {
         int stride = (nq + 2 * nkv) * d;
         int group = nq / nkv;
         float scale = 1f / (float) Math.sqrt(d);
-        // dS and dQ, one query row at a time.
-        Workers.pool().parallelFor(batch * nq * seqLen, 16, (from, to) -> {
-            for (int idx = from; idx < to; idx++) {
-                int bh = idx / seqLen;
-                int t = idx - bh * seqLen;
+        int tq = tileRows(seqLen);
+        int tiles = (seqLen + tq - 1) / tq;
+        int heads = batch * nq;
+        int size = Sgemm.packedBSize(d, seqLen);
+        float[] values = packTransposed(qkv, batch, seqLen, nkv, d, stride, (nq + nkv) * d);
+        // dP = dout V^T, dS = P * (dP - rowsum(P * dP)), dQ = scale dS K: per query tile, last first.
+        Workers.pool().parallelFor(heads * tiles, 1, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int tile = tiles - 1 - item / heads;
+                int bh = item % heads;
                 int b = bh / nq;
                 int h = bh - b * nq;
                 int g = h / group;
-                int go = (b * seqLen + t) * nq * d + h * d;
-                int pb = (bh * seqLen + t) * seqLen;
-                float dot = 0f;
-                for (int u = 0; u <= t; u++) {
-                    float dp = Vec.dot(dout, go, qkv, (b * seqLen + u) * stride + (nq + nkv + g) * d, d);
-                    dscores[pb + u] = dp;
-                    dot += dp * probs[pb + u];
-                }
-                for (int u = 0; u <= t; u++) dscores[pb + u] = probs[pb + u] * (dscores[pb + u] - dot);
-                java.util.Arrays.fill(dscores, pb + t + 1, pb + seqLen, 0f);
-                int qo = (b * seqLen + t) * stride + h * d;
-                java.util.Arrays.fill(dqkv, qo, qo + d, 0f);
-                for (int u = 0; u <= t; u++) {
-                    Vec.axpy(dscores[pb + u] * scale, qkv, (b * seqLen + u) * stride + (nq + g) * d, dqkv, qo, d);
-                }
+                int t0 = tile * tq;
+                int t1 = Math.min(seqLen, t0 + tq);
+                int pOff = (bh * seqLen + t0) * seqLen;
+                int qOff = (b * seqLen + t0) * stride + h * d;
+                Sgemm.gemmSerialPackedB(false, t1 - t0, t1, d, dout, (b * seqLen + t0) * nq * d + h * d, nq * d,
+                        values, (b * nkv + g) * size, seqLen, dscores, pOff, seqLen, false);
+                SoftmaxRows.causalBackward(probs, dscores, pOff, seqLen, t1 - t0, t0, seqLen);
+                Sgemm.gemmSerial(false, false, t1 - t0, d, t1, dscores, pOff, seqLen,
+                        qkv, b * seqLen * stride + (nq + g) * d, stride, dqkv, qOff, stride, false);
+                for (int t = t0; t < t1; t++) SoftmaxRows.scale(dqkv, qOff + (t - t0) * stride, d, scale);
             }
         });
-        // dK and dV, one key row at a time, summing the group's query heads in order.
-        Workers.pool().parallelFor(batch * nkv * seqLen, 16, (from, to) -> {
-            for (int idx = from; idx < to; idx++) {
-                int bg = idx / seqLen;
-                int u = idx - bg * seqLen;
+        // dK = scale sum_h dS_h^T Q_h, dV = sum_h P_h^T dout_h over queries t >= u0, per key tile,
+        // the group's heads accumulated in head order; the first key tiles are the most work.
+        int kvHeads = batch * nkv;
+        Workers.pool().parallelFor(kvHeads * tiles, 1, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int tile = item / kvHeads;
+                int bg = item % kvHeads;
                 int b = bg / nkv;
                 int g = bg - b * nkv;
-                int ko = (b * seqLen + u) * stride + (nq + g) * d;
-                int vo = (b * seqLen + u) * stride + (nq + nkv + g) * d;
-                java.util.Arrays.fill(dqkv, ko, ko + d, 0f);
-                java.util.Arrays.fill(dqkv, vo, vo + d, 0f);
+                int u0 = tile * tq;
+                int u1 = Math.min(seqLen, u0 + tq);
+                int kOut = (b * seqLen + u0) * stride + (nq + g) * d;
+                int vOut = (b * seqLen + u0) * stride + (nq + nkv + g) * d;
                 for (int hh = 0; hh < group; hh++) {
                     int h = g * group + hh;
-                    for (int t = u; t < seqLen; t++) {
-                        int pi = ((b * nq + h) * seqLen + t) * seqLen + u;
-                        int ro = b * seqLen + t;
-                        Vec.axpy(dscores[pi] * scale, qkv, ro * stride + h * d, dqkv, ko, d);
-                        Vec.axpy(probs[pi], dout, ro * nq * d + h * d, dqkv, vo, d);
-                    }
+                    // Element [t = u0, u = u0] of this head's [T, T] matrices; rows t >= u0 only.
+                    int pAt = ((b * nq + h) * seqLen + u0) * seqLen + u0;
+                    Sgemm.gemmSerial(true, false, u1 - u0, d, seqLen - u0, dscores, pAt, seqLen,
+                            qkv, (b * seqLen + u0) * stride + h * d, stride, dqkv, kOut, stride, hh > 0);
+                    Sgemm.gemmSerial(true, false, u1 - u0, d, seqLen - u0, probs, pAt, seqLen,
+                            dout, (b * seqLen + u0) * nq * d + h * d, nq * d, dqkv, vOut, stride, hh > 0);
                 }
+                for (int u = u0; u < u1; u++) SoftmaxRows.scale(dqkv, kOut + (u - u0) * stride, d, scale);
             }
         });
     }

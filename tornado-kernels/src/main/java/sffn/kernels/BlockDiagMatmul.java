@@ -1,6 +1,7 @@
 package sffn.kernels;
 
 import sffn.kernels.cpu.Sgemm;
+import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
 /**
@@ -69,24 +70,64 @@ public final class BlockDiagMatmul {
         }
     }
 
-    // ---- CPU bodies: one strided GEMM per block ---------------------------------------------
+    // ---- CPU bodies: one parallel region over blocks x tiles, a serial GEMM per tile ---------
+    //
+    // Forward and backwardInput split the rows into tiles whose size depends on the shape alone
+    // (the GEMM picks its path by the tile's row count, and the path fixes the summation order);
+    // backwardWeight reduces over all rows, so it splits each block's output rows instead, which
+    // changes no summation order.
+
+    /** Row tiles of at most about this many rows: 384 keeps the per-tile packing of w under 2%. */
+    private static final int ROW_TILE = 384;
+
+    private static int rowTile(int rows) {
+        int tiles = Math.max(1, (rows + ROW_TILE - 1) / ROW_TILE);
+        return (rows + tiles - 1) / tiles;
+    }
 
     public static void forwardCpu(float[] x, float[] w, float[] y, int rows, int nb, int q, int p, boolean accumulate) {
-        for (int b = 0; b < nb; b++) {
-            Sgemm.gemm(false, true, rows, q, p, x, b * p, nb * p, w, b * q * p, p, y, b * q, nb * q, accumulate);
-        }
+        int rt = rowTile(rows);
+        int tiles = (rows + rt - 1) / rt;
+        Workers.pool().parallelFor(nb * tiles, 1, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item % nb;
+                int r0 = item / nb * rt;
+                int r1 = Math.min(rows, r0 + rt);
+                Sgemm.gemmSerial(false, true, r1 - r0, q, p, x, r0 * nb * p + b * p, nb * p, w, b * q * p, p,
+                        y, r0 * nb * q + b * q, nb * q, accumulate);
+            }
+        });
     }
 
     public static void backwardInputCpu(float[] dy, float[] w, float[] dx, int rows, int nb, int q, int p, boolean accumulate) {
-        for (int b = 0; b < nb; b++) {
-            Sgemm.gemm(false, false, rows, p, q, dy, b * q, nb * q, w, b * q * p, p, dx, b * p, nb * p, accumulate);
-        }
+        int rt = rowTile(rows);
+        int tiles = (rows + rt - 1) / rt;
+        Workers.pool().parallelFor(nb * tiles, 1, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item % nb;
+                int r0 = item / nb * rt;
+                int r1 = Math.min(rows, r0 + rt);
+                Sgemm.gemmSerial(false, false, r1 - r0, p, q, dy, r0 * nb * q + b * q, nb * q, w, b * q * p, p,
+                        dx, r0 * nb * p + b * p, nb * p, accumulate);
+            }
+        });
     }
 
     public static void backwardWeightCpu(float[] dy, float[] x, float[] dw, int rows, int nb, int q, int p, boolean accumulate) {
-        for (int b = 0; b < nb; b++) {
-            Sgemm.gemm(true, false, q, p, rows, dy, b * q, nb * q, x, b * p, nb * p, dw, b * q * p, p, accumulate);
-        }
+        // Enough tiles of dw rows for two items per thread, each a multiple of the 6-row micro-tile.
+        int threads = Workers.pool().threads();
+        int split = Math.max(1, Math.min((2 * threads + nb - 1) / nb, q / 48));
+        int qt = (q + split - 1) / split;
+        int qTile = Math.min(q, (qt + 5) / 6 * 6);
+        int tiles = (q + qTile - 1) / qTile;
+        Workers.pool().parallelFor(nb * tiles, 1, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int b = item % nb;
+                int i0 = item / nb * qTile;
+                int i1 = Math.min(q, i0 + qTile);
+                Sgemm.gemmSerial(true, false, i1 - i0, p, rows, dy, b * q + i0, nb * q, x, b * p, nb * p,
+                        dw, (b * q + i0) * p, p, accumulate);
+            }
+        });
     }
-
 }

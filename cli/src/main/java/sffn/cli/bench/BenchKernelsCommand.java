@@ -1,0 +1,97 @@
+package sffn.cli.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import sffn.kernels.cpu.Workers;
+
+/** {@code sffn bench kernels}: GFLOP/s of the CPU kernels beside OpenBLAS sgemm in the same run. */
+@Command(name = "kernels", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"GFLOP/s of the CPU backend's compute-heavy kernels (matmul and its two backward products,"
+                + " block-diagonal matmul, causal attention, layernorm, cross-entropy) beside OpenBLAS sgemm measured"
+                + " in the same run on the same number of threads: on the same shape for GEMM-shaped ops, at one"
+                + " representative shape for the others. Median of timed rounds after warm-up; about 90 s (--quick: 20 s)."})
+public final class BenchKernelsCommand implements Callable<Integer> {
+
+    @Option(names = "--quick", description = "Fewer shapes and shorter rounds (about 20 s).")
+    boolean quick;
+
+    @Option(names = "--threads", paramLabel = "<n>", description = "Threads for sffn and OpenBLAS (default: -Dsffn.threads or all cores).")
+    Integer threads;
+
+    @Option(names = "--json", description = "One JSON object per measurement on stdout instead of a table.")
+    boolean json;
+
+    private final ObjectMapper mapper = new ObjectMapper();
+    private int threadCount;
+    private String openblasCore;
+    private int openblasThreads;
+
+    @Override
+    public Integer call() {
+        if (threads != null) {
+            if (threads < 1) throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
+            // The pool is sized once, from this property, when a kernel first runs.
+            System.setProperty("sffn.threads", Integer.toString(threads));
+        }
+        int poolThreads = Workers.pool().threads();
+        if (threads != null && poolThreads != threads) {
+            throw new IllegalStateException("the kernel thread pool already runs " + poolThreads
+                    + " threads; start the JVM with -Dsffn.threads=" + threads + " instead of --threads");
+        }
+        String coreType = System.getenv("OPENBLAS_CORETYPE");
+        if (coreType != null) {
+            System.err.println("warning: OPENBLAS_CORETYPE=" + coreType + " is set, so OpenBLAS may not use its best kernels"
+                    + " for this CPU and the yardstick would be too low; unset it (and OPENBLAS_L2_SIZE) for a fair comparison,"
+                    + " e.g. env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE scripts/sffn bench kernels");
+        }
+        OpenBlasSgemm.setThreads(poolThreads);
+        String vector = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit vectors";
+        this.threadCount = poolThreads;
+        this.openblasCore = OpenBlasSgemm.coreName();
+        this.openblasThreads = OpenBlasSgemm.threads();
+        if (!json) {
+            System.out.printf(Locale.ROOT, "sffn cpu backend: %d threads, %s%n", poolThreads, vector);
+            System.out.printf(Locale.ROOT, "yardstick: OpenBLAS %s, core %s, %d threads%n", OpenBlasSgemm.config(),
+                    OpenBlasSgemm.coreName(), OpenBlasSgemm.threads());
+            System.out.println("GFLOP/s: median of timed rounds after warm-up; ratio = sffn / yardstick.");
+            System.out.println();
+            System.out.printf(Locale.ROOT, "%-29s %-22s %9s %9s %9s %6s  %s%n", "op", "shape", "ms", "GFLOP/s",
+                    "yardstick", "ratio", "yardstick is / note");
+        }
+        long start = System.nanoTime();
+        new KernelBench(quick, this::emit).run();
+        if (!json) System.out.printf(Locale.ROOT, "%ntook %.0f s%n", (System.nanoTime() - start) / 1e9);
+        return 0;
+    }
+
+    private void emit(KernelBench.Result r) {
+        if (json) {
+            ObjectNode n = mapper.createObjectNode();
+            n.put("op", r.op());
+            n.put("shape", r.shape());
+            n.put("backend", "cpu");
+            n.put("gflops", round(r.gflops()));
+            n.put("yardstick_gflops", round(r.yardstickGflops()));
+            n.put("ratio", Math.round(r.ratio() * 1000) / 1000.0);
+            n.put("ms", Math.round(r.ms() * 1000) / 1000.0);
+            n.put("yardstick", r.yardstick());
+            n.put("note", r.note());
+            n.put("threads", threadCount);
+            n.put("openblas_core", openblasCore);
+            n.put("openblas_threads", openblasThreads);
+            System.out.println(n);
+        } else {
+            System.out.printf(Locale.ROOT, "%-29s %-22s %9.3f %9.1f %9.1f %6.2f  %s; %s%n", r.op(), r.shape(), r.ms(),
+                    r.gflops(), r.yardstickGflops(), r.ratio(), r.yardstick(), r.note());
+        }
+        System.out.flush();
+    }
+
+    private static double round(double x) {
+        return Math.round(x * 10) / 10.0;
+    }
+}

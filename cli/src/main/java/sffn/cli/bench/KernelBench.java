@@ -1,0 +1,350 @@
+package sffn.cli.bench;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+import sffn.kernels.Attention;
+import sffn.kernels.BlockDiagMatmul;
+import sffn.kernels.CrossEntropy;
+import sffn.kernels.LayerNorm;
+import sffn.kernels.Matmul;
+import sffn.kernels.StepScalars;
+
+/**
+ * GFLOP/s of the CPU bodies of the compute-heavy kernels beside OpenBLAS sgemm measured in the
+ * same run. A GEMM-shaped op is compared with OpenBLAS on the same shape and layout, timed in
+ * alternating rounds so that a noisy machine slows both alike; every other op is compared with
+ * OpenBLAS at one representative shape (its best case, a large NT product), and says so.
+ *
+ * <p>FLOP models: matmul and block-diagonal 2 m n k; attention the causal half of its GEMMs
+ * (forward 4 B nq d T(T+1)/2, backward twice that); layernorm and cross-entropy count the
+ * arithmetic per element of their loops (an exp as one), so their figures are mostly a
+ * measure of memory bandwidth.
+ */
+final class KernelBench {
+
+    /** One measured op: sffn's GFLOP/s beside the yardstick's. */
+    record Result(String op, String shape, double ms, double gflops, double yardstickGflops, String yardstick,
+                  String note) {
+        double ratio() {
+            return gflops / yardstickGflops;
+        }
+    }
+
+    /** The three matmul shapes (M x N x K of the forward): two of the "s" model's FFN, one decode step. */
+    static final int[][] MATMUL_SHAPES = {{4096, 3072, 768}, {4096, 768, 3072}, {16, 3072, 768}};
+
+    private final boolean quick;
+    private final Consumer<Result> sink;
+    /** Seconds of untimed warm-up per op (JIT compilation of its code paths). */
+    private final double warmup;
+    /** Timed rounds per op; the median is reported. */
+    private final int rounds;
+    /** A round repeats the op until it has run this long, so short ops are not timer-bound. */
+    private final double roundSeconds;
+    private double representative = Double.NaN;
+    private String representativeShape = "";
+
+    KernelBench(boolean quick, Consumer<Result> sink) {
+        this.quick = quick;
+        this.sink = sink;
+        this.warmup = quick ? 0.25 : 0.5;
+        this.rounds = quick ? 5 : 7;
+        this.roundSeconds = quick ? 0.02 : 0.05;
+    }
+
+    void run() {
+        jitWarmup();
+        matmuls();
+        blockDiagonal();
+        attention();
+        layerNorm();
+        crossEntropy();
+    }
+
+    /** About a second of the GEMM paths before anything is timed: C2 needs that to compile them. */
+    private void jitWarmup() {
+        SplittableRandom r = new SplittableRandom(1);
+        float[] a = random(r, 512 * 512);
+        float[] b = random(r, 512 * 512);
+        float[] c = new float[512 * 512];
+        long until = System.nanoTime() + (long) ((quick ? 0.5 : 1.0) * 1e9);
+        while (System.nanoTime() < until) {
+            Matmul.forwardCpu(a, b, null, c, 512, 512, 512, false);
+            Matmul.backwardInputCpu(c, b, a, 512, 512, 512, false);
+            Matmul.backwardWeightCpu(c, a, b, 512, 512, 512, false);
+            Matmul.forwardCpu(a, b, null, c, 16, 512, 512, false);
+        }
+    }
+
+    // ---- matmul ------------------------------------------------------------------------------
+
+    private void matmuls() {
+        for (int[] s : MATMUL_SHAPES) {
+            int m = s[0];
+            int n = s[1];
+            int k = s[2];
+            String shape = m + "x" + n + "x" + k;
+            SplittableRandom r = new SplittableRandom(m + 31L * n + 961L * k);
+            float[] a = random(r, m * k);
+            float[] w = random(r, n * k);
+            float[] c = new float[m * n];
+            float[] dc = random(r, m * n);
+            float[] da = new float[m * k];
+            float[] dw = new float[n * k];
+            double flops = 2.0 * m * n * k;
+            // forward C = A W^T: NT; backwardInput dA = dC W: NN (M x K x N); backwardWeight dW = dC^T A: TN (N x K x M)
+            try (OpenBlasSgemm ob = new OpenBlasSgemm(false, true, m, n, k, a, w)) {
+                Result res = paired("matmul.forward", shape, flops, () -> Matmul.forwardCpu(a, w, null, c, m, n, k, false),
+                        ob::run, "OpenBLAS sgemm NT " + shape);
+                if (m == 4096 && n == 3072) {
+                    representative = res.yardstickGflops();
+                    representativeShape = "OpenBLAS sgemm NT " + shape + " (representative)";
+                }
+            }
+            if (quick && !(m == 4096 && n == 3072)) continue;
+            try (OpenBlasSgemm ob = new OpenBlasSgemm(false, false, m, k, n, dc, w)) {
+                paired("matmul.backwardInput", shape, flops, () -> Matmul.backwardInputCpu(dc, w, da, m, n, k, false),
+                        ob::run, "OpenBLAS sgemm NN " + m + "x" + k + "x" + n);
+            }
+            try (OpenBlasSgemm ob = new OpenBlasSgemm(true, false, n, k, m, dc, a)) {
+                paired("matmul.backwardWeight", shape, flops, () -> Matmul.backwardWeightCpu(dc, a, dw, m, n, k, false),
+                        ob::run, "OpenBLAS sgemm TN " + n + "x" + k + "x" + m);
+            }
+        }
+    }
+
+    // ---- block-diagonal ----------------------------------------------------------------------
+
+    /**
+     * BlockDense's first factor at width 768 with rank 768 (x [4096, 768], blocks [nb, 768/nb,
+     * 768/nb]), the same as BlockShuffle's first factor at nb blocks. The yardstick is OpenBLAS
+     * on the dense product of equal FLOPs and equal output, [4096, p] x [nb q, p]^T, and the note
+     * gives sffn's own dense matmul of that shape, which a block-diagonal product should approach.
+     */
+    private void blockDiagonal() {
+        int rows = 4096;
+        for (int nb : new int[] {2, 4}) {
+            int q = 768 / nb;
+            int p = 768 / nb;
+            blockDiagonal(rows, nb, q, p, !quick);
+        }
+        if (!quick) blockDiagonal(rows, 4, 768, 192, false); // BlockShuffle's second factor at ffn 3072
+    }
+
+    private void blockDiagonal(int rows, int nb, int q, int p, boolean backward) {
+        String shape = rows + "x[" + nb + "x" + q + "x" + p + "]";
+        SplittableRandom r = new SplittableRandom(nb * 7L + q);
+        float[] x = random(r, rows * nb * p);
+        float[] w = random(r, nb * q * p);
+        float[] y = new float[rows * nb * q];
+        float[] dy = random(r, rows * nb * q);
+        float[] dx = new float[rows * nb * p];
+        float[] dw = new float[nb * q * p];
+        double flops = 2.0 * rows * nb * q * p;
+        // The equal-FLOP dense product: M = rows, N = nb q, K = p.
+        int n = nb * q;
+        float[] wd = random(r, n * p);
+        float[] xd = random(r, rows * p);
+        float[] yd = new float[rows * n];
+        String dense = rows + "x" + n + "x" + p;
+        double denseGflops = time(() -> Matmul.forwardCpu(xd, wd, null, yd, rows, n, p, false), flops)[1];
+        try (OpenBlasSgemm ob = new OpenBlasSgemm(false, true, rows, n, p, xd, wd)) {
+            pairedWithNote("blockdiag.forward", shape, flops, () -> BlockDiagMatmul.forwardCpu(x, w, y, rows, nb, q, p, false),
+                    ob::run, "OpenBLAS sgemm NT " + dense + " (equal FLOPs)", denseGflops, dense);
+        }
+        if (!backward) return;
+        float[] dyd = random(r, rows * n);
+        float[] dxd = new float[rows * p];
+        denseGflops = time(() -> Matmul.backwardInputCpu(dyd, wd, dxd, rows, n, p, false), flops)[1];
+        try (OpenBlasSgemm ob = new OpenBlasSgemm(false, false, rows, p, n, dyd, wd)) {
+            pairedWithNote("blockdiag.backwardInput", shape, flops,
+                    () -> BlockDiagMatmul.backwardInputCpu(dy, w, dx, rows, nb, q, p, false),
+                    ob::run, "OpenBLAS sgemm NN " + rows + "x" + p + "x" + n + " (equal FLOPs)", denseGflops, dense);
+        }
+        float[] dwd = new float[n * p];
+        denseGflops = time(() -> Matmul.backwardWeightCpu(dyd, xd, dwd, rows, n, p, false), flops)[1];
+        try (OpenBlasSgemm ob = new OpenBlasSgemm(true, false, n, p, rows, dyd, xd)) {
+            pairedWithNote("blockdiag.backwardWeight", shape, flops,
+                    () -> BlockDiagMatmul.backwardWeightCpu(dy, x, dw, rows, nb, q, p, false),
+                    ob::run, "OpenBLAS sgemm TN " + n + "x" + p + "x" + rows + " (equal FLOPs)", denseGflops, dense);
+        }
+    }
+
+    // ---- attention, layernorm, cross-entropy --------------------------------------------------
+
+    private void attention() {
+        // {batch, seqLen, nq, nkv, d}
+        int[][] shapes = quick ? new int[][] {{16, 256, 4, 4, 64}} : new int[][] {{16, 256, 4, 4, 64}, {4, 1024, 16, 4, 64}};
+        for (int[] s : shapes) {
+            int batch = s[0];
+            int seqLen = s[1];
+            int nq = s[2];
+            int nkv = s[3];
+            int d = s[4];
+            String shape = "B" + batch + " T" + seqLen + " nq" + nq + " nkv" + nkv + " d" + d;
+            SplittableRandom r = new SplittableRandom(seqLen);
+            float[] qkv = random(r, batch * seqLen * (nq + 2 * nkv) * d);
+            float[] out = new float[batch * seqLen * nq * d];
+            float[] dout = random(r, out.length);
+            float[] probs = new float[batch * nq * seqLen * seqLen];
+            float[] dscores = new float[probs.length];
+            float[] dqkv = new float[qkv.length];
+            double causal = (double) seqLen * (seqLen + 1) / 2;
+            double fwd = 4.0 * batch * nq * d * causal;
+            single("attention.forward", shape, fwd, () -> Attention.forwardCpu(qkv, out, probs, batch, seqLen, nq, nkv, d),
+                    "causal matmul FLOPs");
+            single("attention.backward", shape, 2 * fwd,
+                    () -> Attention.backwardCpu(dout, qkv, probs, dscores, dqkv, batch, seqLen, nq, nkv, d),
+                    "causal matmul FLOPs");
+        }
+    }
+
+    private void layerNorm() {
+        int rows = 4096;
+        int c = 768;
+        String shape = rows + "x" + c;
+        SplittableRandom r = new SplittableRandom(5);
+        float[] x = random(r, rows * c);
+        float[] w = random(r, c);
+        float[] b = random(r, c);
+        float[] out = new float[rows * c];
+        float[] mean = new float[rows];
+        float[] rstd = new float[rows];
+        float[] dout = random(r, rows * c);
+        float[] dx = new float[rows * c];
+        single("layernorm.forward", shape, 8.0 * rows * c, () -> LayerNorm.forwardCpu(x, w, b, out, mean, rstd, rows, c),
+                "8 FLOPs/element");
+        single("layernorm.backwardInput", shape, 13.0 * rows * c,
+                () -> LayerNorm.backwardInputCpu(dout, x, w, mean, rstd, dx, rows, c, false), "13 FLOPs/element");
+    }
+
+    private void crossEntropy() {
+        int rows = quick ? 512 : 1024;
+        int v = 32000;
+        String shape = rows + "x" + v;
+        SplittableRandom r = new SplittableRandom(6);
+        float[] logits = random(r, rows * v);
+        int[] targets = new int[rows];
+        for (int i = 0; i < rows; i++) targets[i] = r.nextInt(v);
+        float[] losses = new float[rows];
+        float[] dlogits = new float[rows * v];
+        float[] scalars = new float[StepScalars.size(0)];
+        scalars[StepScalars.LOSS_SCALE] = 1f / rows;
+        single("crossentropy.forwardBackward", shape, 6.0 * rows * v,
+                () -> CrossEntropy.forwardBackwardCpu(logits, targets, losses, dlogits, scalars, rows, v),
+                "6 FLOPs/logit, exp as 1");
+    }
+
+    // ---- measurement -------------------------------------------------------------------------
+
+    private Result paired(String op, String shape, double flops, Runnable ours, Runnable theirs, String yardstick) {
+        return pairedWithNote(op, shape, flops, ours, theirs, yardstick, Double.NaN, null);
+    }
+
+    /**
+     * Warms both up, then alternates blocks of timed rounds of theirs and ours; reports each
+     * one's median. OpenBLAS's threads keep spinning for about 2^28 cycles after a call (its
+     * THREAD_TIMEOUT), which would steal the cores from ours, so each block of OpenBLAS rounds
+     * is followed by a pause before ours run. With a dense reference, the note gives ours over
+     * sffn's dense GFLOP/s of equal FLOPs.
+     */
+    private Result pairedWithNote(String op, String shape, double flops, Runnable ours, Runnable theirs, String yardstick,
+                                  double denseGflops, String denseShape) {
+        warm(theirs);
+        settle();
+        warm(ours);
+        double[] t1 = new double[rounds];
+        double[] t2 = new double[rounds];
+        int perBlock = (rounds + BLOCKS - 1) / BLOCKS;
+        for (int i0 = 0; i0 < rounds; i0 += perBlock) {
+            int i1 = Math.min(rounds, i0 + perBlock);
+            for (int i = i0; i < i1; i++) t2[i] = round(theirs);
+            settle();
+            for (int i = i0; i < i1; i++) t1[i] = round(ours);
+        }
+        double s1 = median(t1);
+        double s2 = median(t2);
+        String note = Double.isNaN(denseGflops) ? "same shape" : String.format(Locale.ROOT,
+                "%.2f of sffn dense %s (%.1f)", flops / s1 / 1e9 / denseGflops, denseShape, denseGflops);
+        Result res = new Result(op, shape, s1 * 1e3, flops / s1 / 1e9, flops / s2 / 1e9, yardstick, note);
+        sink.accept(res);
+        return res;
+    }
+
+    /** Blocks of alternation per paired measurement: each costs one {@link #settle()}. */
+    private static final int BLOCKS = 3;
+
+    /** Waits until OpenBLAS's spinning threads have gone to sleep (2^28 cycles is 0.13 s at 2 GHz). */
+    private static void settle() {
+        try {
+            Thread.sleep(150);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void single(String op, String shape, double flops, Runnable ours, String note) {
+        double[] t = time(ours, flops);
+        sink.accept(new Result(op, shape, t[0] * 1e3, t[1], representative, representativeShape, note));
+    }
+
+    /** {seconds, GFLOP/s} of the median round after warm-up. */
+    private double[] time(Runnable ours, double flops) {
+        warm(ours);
+        double[] t = new double[rounds];
+        for (int i = 0; i < rounds; i++) t[i] = round(ours);
+        double s = median(t);
+        return new double[] {s, flops / s / 1e9};
+    }
+
+    /**
+     * Runs r for at least the warm-up time and 10 calls, then on (up to 4 s) until a call is
+     * within 10% of the fastest so far: big kernels take C2 several seconds to compile on two
+     * cores, and a median over half-compiled calls would measure the JIT, not the kernel.
+     */
+    private void warm(Runnable r) {
+        long start = System.nanoTime();
+        long until = start + (long) (warmup * 1e9);
+        long limit = start + 4_000_000_000L;
+        double best = Double.MAX_VALUE;
+        int n = 0;
+        while (true) {
+            long t0 = System.nanoTime();
+            r.run();
+            long t1 = System.nanoTime();
+            double t = t1 - t0;
+            n++;
+            boolean settled = t <= 1.1 * best;
+            best = Math.min(best, t);
+            if (t1 >= limit || (n >= 10 && t1 >= until && settled)) return;
+        }
+    }
+
+    /** Seconds per run, over as many runs as fill one round. */
+    private double round(Runnable r) {
+        long start = System.nanoTime();
+        long until = start + (long) (roundSeconds * 1e9);
+        int n = 0;
+        long now;
+        do {
+            r.run();
+            n++;
+            now = System.nanoTime();
+        } while (now < until);
+        return (now - start) / 1e9 / n;
+    }
+
+    private static double median(double[] x) {
+        double[] s = x.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    private static float[] random(SplittableRandom r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
+        return x;
+    }
+}

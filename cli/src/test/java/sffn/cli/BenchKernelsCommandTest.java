@@ -1,0 +1,36 @@
+package sffn.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** {@code sffn bench kernels} is registered and refuses bad options in one line (a full run takes a minute). */
+class BenchKernelsCommandTest {
+    private final StringWriter out = new StringWriter();
+    private final StringWriter err = new StringWriter();
+
+    private int run(String... args) {
+        CommandLine cl = Main.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        return cl.execute(args);
+    }
+
+    @Test
+    void helpListsTheOptions() {
+        assertEquals(0, run("bench", "kernels", "--help"));
+        for (String option : new String[] {"--quick", "--threads", "--json"}) {
+            assertTrue(out.toString().contains(option), out.toString());
+        }
+    }
+
+    @Test
+    void zeroThreadsIsAUserError() {
+        assertEquals(2, run("bench", "kernels", "--threads", "0"));
+        assertEquals("sffn kernels: --threads must be at least 1, got 0", err.toString().strip());
+    }
+}

@@ -1,0 +1,185 @@
+package sffn.kernels.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The few-rows GEMM path for {@code C[M,N] (+)= A[M,K] . B[N,K]^T} (both operands contiguous
+ * along K), as in decoding: no packing, both operands read in place, vectorised along K.
+ *
+ * <p>A tile of 4 rows of A x 6 rows of B keeps 24 lane-wise partial dot products in registers
+ * (10 loads per 24 fused multiply-adds); a thread walks its B rows once, from memory, reusing
+ * each from L1 for all rows of A. Each dot product is then: per lane, k = lane, lane + 16, ...
+ * in order; the 16 lanes summed by a fixed butterfly (lane j + lane j^8, then ^4, ^2, ^1); then
+ * the K mod 16 tail in order. That order depends on K alone, so results are reproducible and
+ * independent of the thread count ({@code reduceLanes} is avoided: its order differs between
+ * the interpreter and compiled code). The tile method stays small enough for every JIT tier.
+ */
+final class DotGemm {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_512;
+    /** 16-lane vectors (AVX-512): elsewhere the packed path serves all shapes. */
+    static final boolean AVAILABLE = FloatVector.SPECIES_PREFERRED.length() >= 16;
+    private static final int L = 16;
+    private static final int MR = 4;
+    private static final int NR = 6;
+    private static final VectorShuffle<Float> SWAP8 = swap(8);
+    private static final VectorShuffle<Float> SWAP4 = swap(4);
+    private static final VectorShuffle<Float> SWAP2 = swap(2);
+    private static final VectorShuffle<Float> SWAP1 = swap(1);
+
+    private DotGemm() {
+    }
+
+    private static VectorShuffle<Float> swap(int d) {
+        int[] idx = new int[L];
+        for (int j = 0; j < L; j++) idx[j] = j ^ d;
+        return VectorShuffle.fromArray(S, idx, 0);
+    }
+
+    static void gemm(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                     float[] c, int cOff, int ldc, boolean accumulate, boolean parallel) {
+        int blocks = (n + NR - 1) / NR;
+        Workers.Range body = (from, to) -> {
+            float[] sums = new float[MR * NR * L];
+            for (int jb = from; jb < to; jb++) {
+                int j = jb * NR;
+                int cols = Math.min(NR, n - j);
+                for (int i = 0; i < m; i += MR) {
+                    int rows = Math.min(MR, m - i);
+                    tile(k, a, aOff + i * lda, lda, rows, b, bOff + j * ldb, ldb, cols, sums);
+                    reduce(sums, k, a, aOff + i * lda, lda, rows, b, bOff + j * ldb, ldb, cols,
+                            c, cOff + i * ldc + j, ldc, accumulate);
+                }
+            }
+        };
+        if (parallel) {
+            Workers.pool().parallelFor(blocks, Math.max(1, blocks / (8 * Workers.pool().threads())), body);
+        } else {
+            body.run(0, blocks);
+        }
+    }
+
+    /**
+     * Lane-wise partial dot products over the whole 16-lane part of K, for a tile of rows x cols
+     * (at most 4 x 6; missing rows and columns repeat the first), into {@code sums[(r*6 + j)*16 ..]}.
+     */
+    private static void tile(int k, float[] a, int ao, int lda, int rows, float[] b, int bo, int ldb, int cols,
+                             float[] sums) {
+        int a0 = ao;
+        int a1 = ao + (rows > 1 ? 1 * lda : 0);
+        int a2 = ao + (rows > 2 ? 2 * lda : 0);
+        int a3 = ao + (rows > 3 ? 3 * lda : 0);
+        int b0 = bo;
+        int b1 = bo + (cols > 1 ? 1 * ldb : 0);
+        int b2 = bo + (cols > 2 ? 2 * ldb : 0);
+        int b3 = bo + (cols > 3 ? 3 * ldb : 0);
+        int b4 = bo + (cols > 4 ? 4 * ldb : 0);
+        int b5 = bo + (cols > 5 ? 5 * ldb : 0);
+        FloatVector s00 = FloatVector.zero(S);
+        FloatVector s01 = FloatVector.zero(S);
+        FloatVector s02 = FloatVector.zero(S);
+        FloatVector s03 = FloatVector.zero(S);
+        FloatVector s04 = FloatVector.zero(S);
+        FloatVector s05 = FloatVector.zero(S);
+        FloatVector s10 = FloatVector.zero(S);
+        FloatVector s11 = FloatVector.zero(S);
+        FloatVector s12 = FloatVector.zero(S);
+        FloatVector s13 = FloatVector.zero(S);
+        FloatVector s14 = FloatVector.zero(S);
+        FloatVector s15 = FloatVector.zero(S);
+        FloatVector s20 = FloatVector.zero(S);
+        FloatVector s21 = FloatVector.zero(S);
+        FloatVector s22 = FloatVector.zero(S);
+        FloatVector s23 = FloatVector.zero(S);
+        FloatVector s24 = FloatVector.zero(S);
+        FloatVector s25 = FloatVector.zero(S);
+        FloatVector s30 = FloatVector.zero(S);
+        FloatVector s31 = FloatVector.zero(S);
+        FloatVector s32 = FloatVector.zero(S);
+        FloatVector s33 = FloatVector.zero(S);
+        FloatVector s34 = FloatVector.zero(S);
+        FloatVector s35 = FloatVector.zero(S);
+        for (int kk = 0; kk <= k - L; kk += L) {
+            FloatVector x0 = FloatVector.fromArray(S, a, a0 + kk);
+            FloatVector x1 = FloatVector.fromArray(S, a, a1 + kk);
+            FloatVector x2 = FloatVector.fromArray(S, a, a2 + kk);
+            FloatVector x3 = FloatVector.fromArray(S, a, a3 + kk);
+            FloatVector y0 = FloatVector.fromArray(S, b, b0 + kk);
+            s00 = x0.fma(y0, s00);
+            s10 = x1.fma(y0, s10);
+            s20 = x2.fma(y0, s20);
+            s30 = x3.fma(y0, s30);
+            FloatVector y1 = FloatVector.fromArray(S, b, b1 + kk);
+            s01 = x0.fma(y1, s01);
+            s11 = x1.fma(y1, s11);
+            s21 = x2.fma(y1, s21);
+            s31 = x3.fma(y1, s31);
+            FloatVector y2 = FloatVector.fromArray(S, b, b2 + kk);
+            s02 = x0.fma(y2, s02);
+            s12 = x1.fma(y2, s12);
+            s22 = x2.fma(y2, s22);
+            s32 = x3.fma(y2, s32);
+            FloatVector y3 = FloatVector.fromArray(S, b, b3 + kk);
+            s03 = x0.fma(y3, s03);
+            s13 = x1.fma(y3, s13);
+            s23 = x2.fma(y3, s23);
+            s33 = x3.fma(y3, s33);
+            FloatVector y4 = FloatVector.fromArray(S, b, b4 + kk);
+            s04 = x0.fma(y4, s04);
+            s14 = x1.fma(y4, s14);
+            s24 = x2.fma(y4, s24);
+            s34 = x3.fma(y4, s34);
+            FloatVector y5 = FloatVector.fromArray(S, b, b5 + kk);
+            s05 = x0.fma(y5, s05);
+            s15 = x1.fma(y5, s15);
+            s25 = x2.fma(y5, s25);
+            s35 = x3.fma(y5, s35);
+        }
+        s00.intoArray(sums, 0 * L);
+        s01.intoArray(sums, 1 * L);
+        s02.intoArray(sums, 2 * L);
+        s03.intoArray(sums, 3 * L);
+        s04.intoArray(sums, 4 * L);
+        s05.intoArray(sums, 5 * L);
+        s10.intoArray(sums, 6 * L);
+        s11.intoArray(sums, 7 * L);
+        s12.intoArray(sums, 8 * L);
+        s13.intoArray(sums, 9 * L);
+        s14.intoArray(sums, 10 * L);
+        s15.intoArray(sums, 11 * L);
+        s20.intoArray(sums, 12 * L);
+        s21.intoArray(sums, 13 * L);
+        s22.intoArray(sums, 14 * L);
+        s23.intoArray(sums, 15 * L);
+        s24.intoArray(sums, 16 * L);
+        s25.intoArray(sums, 17 * L);
+        s30.intoArray(sums, 18 * L);
+        s31.intoArray(sums, 19 * L);
+        s32.intoArray(sums, 20 * L);
+        s33.intoArray(sums, 21 * L);
+        s34.intoArray(sums, 22 * L);
+        s35.intoArray(sums, 23 * L);
+    }
+
+    /** {@code C[r, j] (+)= butterfly(sums of (r, j)) + tail of the dot product}, for r < rows, j < cols. */
+    private static void reduce(float[] sums, int k, float[] a, int ao, int lda, int rows, float[] b, int bo, int ldb,
+                               int cols, float[] c, int co, int ldc, boolean accumulate) {
+        int tail = k - k % L;
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < cols; j++) {
+                FloatVector v = FloatVector.fromArray(S, sums, (r * NR + j) * L);
+                v = v.add(v.rearrange(SWAP8));
+                v = v.add(v.rearrange(SWAP4));
+                v = v.add(v.rearrange(SWAP2));
+                v = v.add(v.rearrange(SWAP1));
+                float s = v.lane(0);
+                int ar = ao + r * lda;
+                int br = bo + j * ldb;
+                for (int kk = tail; kk < k; kk++) s += a[ar + kk] * b[br + kk];
+                int o = co + r * ldc + j;
+                c[o] = accumulate ? c[o] + s : s;
+            }
+        }
+    }
+}
