@@ -32,9 +32,12 @@ import jdk.incubator.vector.VectorSpecies;
 final class PackedGemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    /** 8 lanes: one copy moves the MR (at most 8) values of one k when packing a transposed A. */
-    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
-    private static final boolean COPY = FloatVector.SPECIES_PREFERRED.length() >= 8;
+    /**
+     * Packing a transposed A copies each k's MR values with one full-width vector (at least MR
+     * lanes). Not a narrower species: code shared by two vector shapes gets mixed type profiles,
+     * and C2 then boxes the narrow vectors (measured: ~1 GB/s of garbage in training).
+     */
+    private static final boolean COPY = L >= 8;
     /** 32 vector registers (AVX-512): 7 x 3 vector tiles, 21 accumulators; else 6 x 2, 12 of 16. */
     private static final boolean WIDE = L >= 16;
     private static final int NV = WIDE ? 3 : 2;
@@ -61,7 +64,7 @@ final class PackedGemm {
 
     private static final class Buffers {
         final float[] bp = new float[KC * NC];
-        final float[] ap = new float[AG * (MR * KC + 8)];
+        final float[] ap = new float[AG * (MR * KC + L)];
         final float[] tile = new float[MR * NR];
     }
 
@@ -220,8 +223,8 @@ final class PackedGemm {
     /**
      * Micro-panels of op(A)[r, kk] = A[kk*lda + r] (from {@code a[base ..]}) for r < rows:
      * {@code ap[(r / MR)*apStride(kc) + kk*MR + r % MR]}, rows past {@code rows} zero. Each k's MR
-     * values go as one 8-lane copy, its extra lane overwritten by the next k (or landing in the
-     * panel's padding): masked 16-lane copies cost a third of the whole product on AMD cores.
+     * values go as one full-width copy, its extra lanes overwritten by the next k (or landing in
+     * the panel's padding): masked copies cost a third of the whole product on AMD cores.
      */
     private static void packA(float[] a, int base, int lda, int kc, int rows, float[] ap) {
         int panels = (rows + MR - 1) / MR;
@@ -232,10 +235,10 @@ final class PackedGemm {
             int dst = kk * MR;
             int p = 0;
             if (COPY) {
-                // The 8th lane read must stay inside a: stop the fast copies one chunk early at its end.
-                int fast = Math.min(full, Math.floorDiv(a.length - 8 - src, MR) + 1);
+                // The last lane read must stay inside a: stop the fast copies early at its end.
+                int fast = Math.min(full, Math.floorDiv(a.length - L - src, MR) + 1);
                 for (; p < fast; p++) {
-                    FloatVector.fromArray(S8, a, src + p * MR).intoArray(ap, dst + p * ps);
+                    FloatVector.fromArray(S, a, src + p * MR).intoArray(ap, dst + p * ps);
                 }
             }
             for (; p < panels; p++) {
@@ -246,9 +249,9 @@ final class PackedGemm {
         }
     }
 
-    /** Floats per packed micro-panel of A: kc x MR and room for the last k's extra lane. */
+    /** Floats per packed micro-panel of A: kc x MR and room for the last k's extra lanes. */
     private static int apStride(int kc) {
-        return kc * MR + 8;
+        return kc * MR + L;
     }
 
     /**
