@@ -19,8 +19,10 @@ final class ConsoleTrainListener implements TrainListener {
     private ProgressBar bar;
     private int total;
     private int every;
-    private double tpsSum;
-    private int tpsCount;
+    private double seconds;
+    private double tokens;
+    private double flops;
+    private double lastFlops = Double.NaN;
 
     ConsoleTrainListener(PrintStream out) {
         this.out = out;
@@ -41,10 +43,16 @@ final class ConsoleTrainListener implements TrainListener {
 
     @Override
     public void step(Step s) {
-        if (s.step() > 2) {
-            tpsSum += s.tokensPerSecond();
-            tpsCount++;
+        // Steps after the first two of this invocation (JIT warm-up) count towards the throughput.
+        if (!Double.isNaN(lastFlops) && ++measured > 2) {
+            double stepTokens = s.tokens() - lastTokens;
+            double t = stepTokens / s.tokensPerSecond();
+            seconds += t;
+            tokens += stepTokens;
+            flops += s.flops() - lastFlops;
         }
+        lastFlops = s.flops();
+        lastTokens = s.tokens();
         String msg = String.format(Locale.ROOT, "loss %.4f lr %.2e%s %,.0f tok/s", s.loss(), s.lr(),
                 s.guided() ? String.format(Locale.ROOT, " a %.3f", s.guideWeight()) : "", s.tokensPerSecond());
         if (bar != null) {
@@ -79,9 +87,17 @@ final class ConsoleTrainListener implements TrainListener {
         }
     }
 
-    /** Mean tokens/s over the steps after the first two (JIT warm-up). */
+    private int measured;
+    private long lastTokens;
+
+    /** Tokens per second over the steps after the first two (JIT warm-up). */
     double meanTokensPerSecond() {
-        return tpsCount == 0 ? Double.NaN : tpsSum / tpsCount;
+        return seconds == 0 ? Double.NaN : tokens / seconds;
+    }
+
+    /** Training FLOPs executed per second (guide included) over the same steps. */
+    double flopsPerSecond() {
+        return seconds == 0 ? Double.NaN : flops / seconds;
     }
 
     private void line(String text) {

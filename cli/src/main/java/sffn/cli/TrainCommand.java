@@ -64,6 +64,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Mixin
     BackendOptions backendOptions = new BackendOptions();
 
+    @Option(names = "--yardstick", description = "After training, measure OpenBLAS sgemm on the same threads and print the run's"
+            + " FLOP utilisation: model FLOPs per second over OpenBLAS's.")
+    boolean yardstick;
     @Option(names = "--stop-at-step", description = "Stop this invocation after this step (the run can be resumed).")
     Integer stopAt;
 
@@ -138,9 +141,18 @@ public final class TrainCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, ", val loss %.4f, val ppl %.3f", t.lastValLoss(), Math.exp(t.lastValLoss()));
         }
         System.out.println();
+        double fps = console.flopsPerSecond();
         if (!Double.isNaN(tps)) {
-            System.out.printf(Locale.ROOT, "throughput: %,.0f tokens/s, %.1f GFLOP/s of model FLOPs (%.3g FLOPs per token)%n",
-                    tps, tps * s.trainingFlops(1) / 1e9, s.trainingFlops(1));
+            System.out.printf(Locale.ROOT, "throughput: %,.0f tokens/s, %.1f GFLOP/s of training FLOPs (%.3g per token without"
+                    + " the guide; the guide's counted while it runs)%n", tps, fps / 1e9, s.trainingFlops(1));
+        }
+        if (yardstick && !Double.isNaN(tps)) {
+            String warning = sffn.cli.bench.Yardstick.environmentWarning();
+            if (warning != null) System.out.println(warning);
+            sffn.cli.bench.Yardstick.Result y = sffn.cli.bench.Yardstick.sgemm();
+            double model = fps / 1e9;
+            System.out.printf(Locale.ROOT, "utilisation: %.1f GFLOP/s of training FLOPs = %.1f%% of %s, measured now%n",
+                    model, 100 * model / y.gflops(), y.describe());
         }
         System.out.println("checkpoint: " + out);
     }
