@@ -150,9 +150,11 @@ public final class TrainCommand implements Callable<Integer> {
             String warning = sffn.cli.bench.Yardstick.environmentWarning();
             if (warning != null) System.out.println(warning);
             sffn.cli.bench.Yardstick.Result y = sffn.cli.bench.Yardstick.sgemm();
-            double model = fps / 1e9;
-            System.out.printf(Locale.ROOT, "utilisation: %.1f GFLOP/s of training FLOPs = %.1f%% of %s, measured now%n",
-                    model, 100 * model / y.gflops(), y.describe());
+            double executed = fps / 1e9;
+            double model = tps * s.trainingFlops(1) / 1e9;
+            System.out.printf(Locale.ROOT, "utilisation: %.1f GFLOP/s of executed FLOPs (guide included) = %.1f%%, %.1f GFLOP/s"
+                            + " of the structured model's FLOPs = %.1f%%, of %s, measured now%n",
+                    executed, 100 * executed / y.gflops(), model, 100 * model / y.gflops(), y.describe());
         }
         System.out.println("checkpoint: " + out);
     }

@@ -5,12 +5,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import sffn.cli.BackendOptions;
+import sffn.kernels.backend.Backend;
 import sffn.kernels.cpu.Workers;
 
-/** {@code sffn bench kernels}: GFLOP/s of the CPU kernels beside OpenBLAS sgemm in the same run. */
+/** {@code sffn bench kernels}: GFLOP/s of the kernels on a backend beside OpenBLAS sgemm in the same run. */
 @Command(name = "kernels", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"GFLOP/s of the CPU backend's compute-heavy kernels (matmul and its two backward products,"
+        description = {"GFLOP/s of the compute-heavy kernels on the chosen backend (matmul and its two backward products,"
                 + " block-diagonal matmul, causal attention, layernorm, cross-entropy) beside OpenBLAS sgemm measured"
                 + " in the same run on the same number of threads: on the same shape for GEMM-shaped ops, at one"
                 + " representative shape for the others. Median of timed rounds after warm-up; about 90 s (--quick: 20 s)."})
@@ -24,6 +27,11 @@ public final class BenchKernelsCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "One JSON object per measurement on stdout instead of a table.")
     boolean json;
+
+    @Mixin
+    BackendOptions backendOptions;
+
+    private String backendName;
 
     private final ObjectMapper mapper = new ObjectMapper();
     private int threadCount;
@@ -53,8 +61,11 @@ public final class BenchKernelsCommand implements Callable<Integer> {
         this.threadCount = poolThreads;
         this.openblasCore = OpenBlasSgemm.coreName();
         this.openblasThreads = OpenBlasSgemm.threads();
+        Backend backend = backendOptions.create();
+        backendName = backend.describe();
         if (!json) {
-            System.out.printf(Locale.ROOT, "sffn cpu backend: %d threads, %s%n", poolThreads, vector);
+            System.out.println("backend: " + backendName);
+            System.out.printf(Locale.ROOT, "sffn: %d CPU threads, %s%n", poolThreads, vector);
             System.out.printf(Locale.ROOT, "yardstick: OpenBLAS %s, core %s, %d threads%n", OpenBlasSgemm.config(),
                     OpenBlasSgemm.coreName(), OpenBlasSgemm.threads());
             System.out.println("GFLOP/s: median of timed rounds after warm-up; ratio = sffn / yardstick.");
@@ -63,7 +74,9 @@ public final class BenchKernelsCommand implements Callable<Integer> {
                     "yardstick", "ratio", "yardstick is / note");
         }
         long start = System.nanoTime();
-        new KernelBench(quick, this::emit).run();
+        try (Backend backend = backend) {
+            new KernelBench(quick, backend, this::emit).run();
+        }
         if (!json) System.out.printf(Locale.ROOT, "%ntook %.0f s%n", (System.nanoTime() - start) / 1e9);
         return 0;
     }
@@ -73,7 +86,7 @@ public final class BenchKernelsCommand implements Callable<Integer> {
             ObjectNode n = mapper.createObjectNode();
             n.put("op", r.op());
             n.put("shape", r.shape());
-            n.put("backend", "cpu");
+            n.put("backend", backendName);
             n.put("gflops", round(r.gflops()));
             n.put("yardstick_gflops", round(r.yardstickGflops()));
             n.put("ratio", Math.round(r.ratio() * 1000) / 1000.0);

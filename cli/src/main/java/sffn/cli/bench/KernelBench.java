@@ -4,16 +4,18 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
-import sffn.kernels.Attention;
-import sffn.kernels.BlockDiagMatmul;
-import sffn.kernels.CrossEntropy;
-import sffn.kernels.LayerNorm;
+import sffn.kernels.IntTensor;
 import sffn.kernels.Matmul;
 import sffn.kernels.StepScalars;
+import sffn.kernels.Tensor;
+import sffn.kernels.backend.Backend;
+import sffn.kernels.plan.KernelCall;
+import sffn.kernels.plan.Plan;
 
 /**
- * GFLOP/s of the CPU bodies of the compute-heavy kernels beside OpenBLAS sgemm measured in the
- * same run. A GEMM-shaped op is compared with OpenBLAS on the same shape and layout, timed in
+ * GFLOP/s of the compute-heavy kernels on a backend beside OpenBLAS sgemm measured in the same
+ * run. Each op runs as a one-call plan on the backend (on the CPU backend: its CPU body; on a
+ * device: its compiled kernel, operands resident, nothing copied back). A GEMM-shaped op is compared with OpenBLAS on the same shape and layout, timed in
  * alternating rounds so that a noisy machine slows both alike; every other op is compared with
  * OpenBLAS at one representative shape (its best case, a large NT product), and says so.
  *
@@ -36,6 +38,7 @@ final class KernelBench {
     static final int[][] MATMUL_SHAPES = {{4096, 3072, 768}, {4096, 768, 3072}, {16, 3072, 768}};
 
     private final boolean quick;
+    private final Backend backend;
     private final Consumer<Result> sink;
     /** Seconds of untimed warm-up per op (JIT compilation of its code paths). */
     private final double warmup;
@@ -46,8 +49,9 @@ final class KernelBench {
     private double representative = Double.NaN;
     private String representativeShape = "";
 
-    KernelBench(boolean quick, Consumer<Result> sink) {
+    KernelBench(boolean quick, Backend backend, Consumer<Result> sink) {
         this.quick = quick;
+        this.backend = backend;
         this.sink = sink;
         this.warmup = quick ? 0.25 : 0.5;
         this.rounds = quick ? 5 : 7;
@@ -78,6 +82,19 @@ final class KernelBench {
         }
     }
 
+    /** A prepared one-call plan on the backend, as a Runnable. */
+    private Runnable op(KernelCall call) {
+        Plan p = new Plan(call.getClass().getSimpleName()).add(call);
+        backend.prepare(p);
+        return () -> backend.run(p);
+    }
+
+    private static Tensor tensor(SplittableRandom r, String name, int... shape) {
+        Tensor t = new Tensor(name, shape);
+        for (int i = 0; i < t.size(); i++) t.data[i] = (float) (r.nextDouble() * 2 - 1);
+        return t;
+    }
+
     // ---- matmul ------------------------------------------------------------------------------
 
     private void matmuls() {
@@ -87,16 +104,16 @@ final class KernelBench {
             int k = s[2];
             String shape = m + "x" + n + "x" + k;
             SplittableRandom r = new SplittableRandom(m + 31L * n + 961L * k);
-            float[] a = random(r, m * k);
-            float[] w = random(r, n * k);
-            float[] c = new float[m * n];
-            float[] dc = random(r, m * n);
-            float[] da = new float[m * k];
-            float[] dw = new float[n * k];
+            Tensor a = tensor(r, "a", m, k);
+            Tensor w = tensor(r, "w", n, k);
+            Tensor c = new Tensor("c", m, n);
+            Tensor dc = tensor(r, "dc", m, n);
+            Tensor da = new Tensor("da", m, k);
+            Tensor dw = new Tensor("dw", n, k);
             double flops = 2.0 * m * n * k;
             // forward C = A W^T: NT; backwardInput dA = dC W: NN (M x K x N); backwardWeight dW = dC^T A: TN (N x K x M)
-            try (OpenBlasSgemm ob = new OpenBlasSgemm(false, true, m, n, k, a, w)) {
-                Result res = paired("matmul.forward", shape, flops, () -> Matmul.forwardCpu(a, w, null, c, m, n, k, false),
+            try (OpenBlasSgemm ob = new OpenBlasSgemm(false, true, m, n, k, a.data, w.data)) {
+                Result res = paired("matmul.forward", shape, flops, op(new KernelCall.MatmulForward(a, w, null, c, m, n, k, false)),
                         ob::run, "OpenBLAS sgemm NT " + shape);
                 if (m == 4096 && n == 3072) {
                     representative = res.yardstickGflops();
@@ -104,12 +121,12 @@ final class KernelBench {
                 }
             }
             if (quick && !(m == 4096 && n == 3072)) continue;
-            try (OpenBlasSgemm ob = new OpenBlasSgemm(false, false, m, k, n, dc, w)) {
-                paired("matmul.backwardInput", shape, flops, () -> Matmul.backwardInputCpu(dc, w, da, m, n, k, false),
+            try (OpenBlasSgemm ob = new OpenBlasSgemm(false, false, m, k, n, dc.data, w.data)) {
+                paired("matmul.backwardInput", shape, flops, op(new KernelCall.MatmulBackwardInput(dc, w, da, m, n, k, false)),
                         ob::run, "OpenBLAS sgemm NN " + m + "x" + k + "x" + n);
             }
-            try (OpenBlasSgemm ob = new OpenBlasSgemm(true, false, n, k, m, dc, a)) {
-                paired("matmul.backwardWeight", shape, flops, () -> Matmul.backwardWeightCpu(dc, a, dw, m, n, k, false),
+            try (OpenBlasSgemm ob = new OpenBlasSgemm(true, false, n, k, m, dc.data, a.data)) {
+                paired("matmul.backwardWeight", shape, flops, op(new KernelCall.MatmulBackwardWeight(dc, a, dw, m, n, k, false)),
                         ob::run, "OpenBLAS sgemm TN " + n + "x" + k + "x" + m);
             }
         }
@@ -136,38 +153,38 @@ final class KernelBench {
     private void blockDiagonal(int rows, int nb, int q, int p, boolean backward) {
         String shape = rows + "x[" + nb + "x" + q + "x" + p + "]";
         SplittableRandom r = new SplittableRandom(nb * 7L + q);
-        float[] x = random(r, rows * nb * p);
-        float[] w = random(r, nb * q * p);
-        float[] y = new float[rows * nb * q];
-        float[] dy = random(r, rows * nb * q);
-        float[] dx = new float[rows * nb * p];
-        float[] dw = new float[nb * q * p];
+        Tensor x = tensor(r, "x", rows, nb * p);
+        Tensor w = tensor(r, "w", nb, q, p);
+        Tensor y = new Tensor("y", rows, nb * q);
+        Tensor dy = tensor(r, "dy", rows, nb * q);
+        Tensor dx = new Tensor("dx", rows, nb * p);
+        Tensor dw = new Tensor("dw", nb, q, p);
         double flops = 2.0 * rows * nb * q * p;
         // The equal-FLOP dense product: M = rows, N = nb q, K = p.
         int n = nb * q;
-        float[] wd = random(r, n * p);
-        float[] xd = random(r, rows * p);
-        float[] yd = new float[rows * n];
+        Tensor wd = tensor(r, "wd", n, p);
+        Tensor xd = tensor(r, "xd", rows, p);
+        Tensor yd = new Tensor("yd", rows, n);
         String dense = rows + "x" + n + "x" + p;
-        double denseGflops = time(() -> Matmul.forwardCpu(xd, wd, null, yd, rows, n, p, false), flops)[1];
-        try (OpenBlasSgemm ob = new OpenBlasSgemm(false, true, rows, n, p, xd, wd)) {
-            pairedWithNote("blockdiag.forward", shape, flops, () -> BlockDiagMatmul.forwardCpu(x, w, y, rows, nb, q, p, false),
+        double denseGflops = time(op(new KernelCall.MatmulForward(xd, wd, null, yd, rows, n, p, false)), flops)[1];
+        try (OpenBlasSgemm ob = new OpenBlasSgemm(false, true, rows, n, p, xd.data, wd.data)) {
+            pairedWithNote("blockdiag.forward", shape, flops, op(new KernelCall.BlockDiagForward(x, w, y, rows, nb, q, p, false)),
                     ob::run, "OpenBLAS sgemm NT " + dense + " (equal FLOPs)", denseGflops, dense);
         }
         if (!backward) return;
-        float[] dyd = random(r, rows * n);
-        float[] dxd = new float[rows * p];
-        denseGflops = time(() -> Matmul.backwardInputCpu(dyd, wd, dxd, rows, n, p, false), flops)[1];
-        try (OpenBlasSgemm ob = new OpenBlasSgemm(false, false, rows, p, n, dyd, wd)) {
+        Tensor dyd = tensor(r, "dyd", rows, n);
+        Tensor dxd = new Tensor("dxd", rows, p);
+        denseGflops = time(op(new KernelCall.MatmulBackwardInput(dyd, wd, dxd, rows, n, p, false)), flops)[1];
+        try (OpenBlasSgemm ob = new OpenBlasSgemm(false, false, rows, p, n, dyd.data, wd.data)) {
             pairedWithNote("blockdiag.backwardInput", shape, flops,
-                    () -> BlockDiagMatmul.backwardInputCpu(dy, w, dx, rows, nb, q, p, false),
+                    op(new KernelCall.BlockDiagBackwardInput(dy, w, dx, rows, nb, q, p, false)),
                     ob::run, "OpenBLAS sgemm NN " + rows + "x" + p + "x" + n + " (equal FLOPs)", denseGflops, dense);
         }
-        float[] dwd = new float[n * p];
-        denseGflops = time(() -> Matmul.backwardWeightCpu(dyd, xd, dwd, rows, n, p, false), flops)[1];
-        try (OpenBlasSgemm ob = new OpenBlasSgemm(true, false, n, p, rows, dyd, xd)) {
+        Tensor dwd = new Tensor("dwd", n, p);
+        denseGflops = time(op(new KernelCall.MatmulBackwardWeight(dyd, xd, dwd, rows, n, p, false)), flops)[1];
+        try (OpenBlasSgemm ob = new OpenBlasSgemm(true, false, n, p, rows, dyd.data, xd.data)) {
             pairedWithNote("blockdiag.backwardWeight", shape, flops,
-                    () -> BlockDiagMatmul.backwardWeightCpu(dy, x, dw, rows, nb, q, p, false),
+                    op(new KernelCall.BlockDiagBackwardWeight(dy, x, dw, rows, nb, q, p, false)),
                     ob::run, "OpenBLAS sgemm TN " + n + "x" + p + "x" + rows + " (equal FLOPs)", denseGflops, dense);
         }
     }
@@ -185,18 +202,19 @@ final class KernelBench {
             int d = s[4];
             String shape = "B" + batch + " T" + seqLen + " nq" + nq + " nkv" + nkv + " d" + d;
             SplittableRandom r = new SplittableRandom(seqLen);
-            float[] qkv = random(r, batch * seqLen * (nq + 2 * nkv) * d);
-            float[] out = new float[batch * seqLen * nq * d];
-            float[] dout = random(r, out.length);
-            float[] probs = new float[batch * nq * seqLen * seqLen];
-            float[] dscores = new float[probs.length];
-            float[] dqkv = new float[qkv.length];
+            Tensor qkv = tensor(r, "qkv", batch * seqLen, (nq + 2 * nkv) * d);
+            Tensor out = new Tensor("out", batch * seqLen, nq * d);
+            Tensor dout = tensor(r, "dout", batch * seqLen, nq * d);
+            Tensor probs = new Tensor("probs", batch, nq, seqLen, seqLen);
+            Tensor dscores = new Tensor("dscores", batch, nq, seqLen, seqLen);
+            Tensor dqkv = new Tensor("dqkv", batch * seqLen, (nq + 2 * nkv) * d);
             double causal = (double) seqLen * (seqLen + 1) / 2;
             double fwd = 4.0 * batch * nq * d * causal;
-            single("attention.forward", shape, fwd, () -> Attention.forwardCpu(qkv, out, probs, batch, seqLen, nq, nkv, d),
-                    "causal matmul FLOPs");
+            Runnable forward = op(new KernelCall.AttentionForward(qkv, out, probs, batch, seqLen, nq, nkv, d));
+            single("attention.forward", shape, fwd, forward, "causal matmul FLOPs");
+            forward.run(); // backward reads the probabilities the forward saved
             single("attention.backward", shape, 2 * fwd,
-                    () -> Attention.backwardCpu(dout, qkv, probs, dscores, dqkv, batch, seqLen, nq, nkv, d),
+                    op(new KernelCall.AttentionBackward(dout, qkv, probs, dscores, dqkv, batch, seqLen, nq, nkv, d)),
                     "causal matmul FLOPs");
         }
     }
@@ -206,18 +224,22 @@ final class KernelBench {
         int c = 768;
         String shape = rows + "x" + c;
         SplittableRandom r = new SplittableRandom(5);
-        float[] x = random(r, rows * c);
-        float[] w = random(r, c);
-        float[] b = random(r, c);
-        float[] out = new float[rows * c];
-        float[] mean = new float[rows];
-        float[] rstd = new float[rows];
-        float[] dout = random(r, rows * c);
-        float[] dx = new float[rows * c];
-        single("layernorm.forward", shape, 8.0 * rows * c, () -> LayerNorm.forwardCpu(x, w, b, out, mean, rstd, rows, c),
-                "8 FLOPs/element");
-        single("layernorm.backwardInput", shape, 13.0 * rows * c,
-                () -> LayerNorm.backwardInputCpu(dout, x, w, mean, rstd, dx, rows, c, false), "13 FLOPs/element");
+        Tensor x = tensor(r, "x", rows, c);
+        Tensor w = tensor(r, "w", c);
+        Tensor b = tensor(r, "b", c);
+        Tensor out = new Tensor("out", rows, c);
+        Tensor mean = new Tensor("mean", rows);
+        Tensor rstd = new Tensor("rstd", rows);
+        Tensor dout = tensor(r, "dout", rows, c);
+        Tensor dx = new Tensor("dx", rows, c);
+        Tensor dw = new Tensor("dw", c);
+        Tensor db = new Tensor("db", c);
+        Runnable forward = op(new KernelCall.LayerNormForward(x, w, b, out, mean, rstd, rows, c));
+        single("layernorm.forward", shape, 8.0 * rows * c, forward, "8 FLOPs/element");
+        forward.run();
+        single("layernorm.backward", shape, 17.0 * rows * c,
+                op(new KernelCall.LayerNormBackward(dout, x, w, mean, rstd, dx, dw, db, rows, c, false)),
+                "input and parameter gradients, 17 FLOPs/element");
     }
 
     private void crossEntropy() {
@@ -225,15 +247,15 @@ final class KernelBench {
         int v = 32000;
         String shape = rows + "x" + v;
         SplittableRandom r = new SplittableRandom(6);
-        float[] logits = random(r, rows * v);
-        int[] targets = new int[rows];
-        for (int i = 0; i < rows; i++) targets[i] = r.nextInt(v);
-        float[] losses = new float[rows];
-        float[] dlogits = new float[rows * v];
-        float[] scalars = new float[StepScalars.size(0)];
-        scalars[StepScalars.LOSS_SCALE] = 1f / rows;
+        Tensor logits = tensor(r, "logits", rows, v);
+        IntTensor targets = new IntTensor("targets", rows);
+        for (int i = 0; i < rows; i++) targets.data[i] = r.nextInt(v);
+        Tensor losses = new Tensor("losses", rows);
+        Tensor dlogits = new Tensor("dlogits", rows, v);
+        Tensor scalars = new Tensor("scalars", StepScalars.size(0));
+        scalars.data[StepScalars.LOSS_SCALE] = 1f / rows;
         single("crossentropy.forwardBackward", shape, 6.0 * rows * v,
-                () -> CrossEntropy.forwardBackwardCpu(logits, targets, losses, dlogits, scalars, rows, v),
+                op(new KernelCall.CrossEntropyForwardBackward(logits, targets, losses, dlogits, scalars, rows, v)),
                 "6 FLOPs/logit, exp as 1");
     }
 
