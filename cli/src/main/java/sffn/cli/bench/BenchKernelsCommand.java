@@ -74,7 +74,7 @@ public final class BenchKernelsCommand implements Callable<Integer> {
                     "yardstick", "ratio", "yardstick is / note");
         }
         long start = System.nanoTime();
-        try (Backend backend = backend) {
+        try (backend) {
             new KernelBench(quick, backend, this::emit).run();
         }
         if (!json) System.out.printf(Locale.ROOT, "%ntook %.0f s%n", (System.nanoTime() - start) / 1e9);
