@@ -67,6 +67,7 @@ public final class MergeCalibration {
             int in = layer.structure().in();
             int out = layer.structure().out();
             List<Point> mine = new ArrayList<>();
+            warmUp(layer, w, backend, maxTokens);
             for (int tokens : tokenCounts(maxTokens)) {
                 Buffers buf = new Buffers();
                 Tensor x = buf.get("calib.x", tokens, in);
@@ -101,6 +102,31 @@ public final class MergeCalibration {
             else break;
         }
         return c;
+    }
+
+    /**
+     * Runs both forms at the largest token count for about a second first, so that the kernels
+     * are compiled before the small counts are timed (timed cold, they would favour whichever
+     * form was measured later).
+     */
+    private static void warmUp(LinearLayer layer, Parameter merged, Backend backend, int tokens) {
+        Buffers buf = new Buffers();
+        int in = layer.structure().in();
+        int out = layer.structure().out();
+        Tensor x = buf.get("warm.x", tokens, in);
+        Tensor y = buf.get("warm.y", tokens, out);
+        Plan p = new Plan("warm up");
+        layer.structure().forward(p, buf, x, y, tokens);
+        p.add(new MatmulForward(x, merged.value, null, y, tokens, out, in, false));
+        Buffers small = new Buffers();
+        Tensor x1 = small.get("warm.x1", 1, in);
+        Tensor y1 = small.get("warm.y1", 1, out);
+        layer.structure().forward(p, small, x1, y1, 1);
+        p.add(new MatmulForward(x1, merged.value, null, y1, 1, out, in, false));
+        backend.prepare(p);
+        long until = System.nanoTime() + 1_000_000_000L;
+        while (System.nanoTime() < until) backend.run(p);
+        backend.release(p);
     }
 
     static double time(Backend backend, Plan plan) {

@@ -88,11 +88,20 @@ public final class BenchDecodeCommand implements Callable<Integer> {
                 backend.prepare(step.plan);
                 Random r = new Random(batch);
                 long bytes = weightBytes(step.plan, model, merged);
-                // Warm up, then time steps at positions context, context+1, ...
-                for (int i = 0; i < 4; i++) {
+                // Warm up until the JIT has compiled every kernel's path (the Vector API runs hundreds of
+                // times slower interpreted): at least 2 s and until a step is within 10% of the best.
+                long start = System.nanoTime();
+                double best = Double.MAX_VALUE;
+                for (int i = 0; ; i++) {
                     fill(step, r, m.vocabSize());
-                    cache.pos.data[0] = i;
+                    cache.pos.data[0] = i % (context + 1);
+                    long t0 = System.nanoTime();
                     backend.run(step.plan);
+                    double t = System.nanoTime() - t0;
+                    boolean settled = t <= 1.1 * best;
+                    best = Math.min(best, t);
+                    double elapsed = (System.nanoTime() - start) / 1e9;
+                    if (elapsed > 30 || elapsed > 2 && settled) break;
                 }
                 double[] ms = new double[steps];
                 for (int i = 0; i < steps; i++) {
