@@ -33,14 +33,14 @@ public final class BenchFfnCommand implements Callable<Integer> {
     @Option(names = "--figure", paramLabel = "width|tokens|both", description = "Which sweep (default both).")
     String figure = "both";
 
-    @Option(names = "--widths", split = ",", paramLabel = "<w,...>", description = "Widths of the width sweep (default 1024,1536,2048,3072,4096).")
-    int[] widths = {1024, 1536, 2048, 3072, 4096};
+    @Option(names = "--widths", split = ",", paramLabel = "<w,...>", description = "Widths of the width sweep (default 1024,1536,2048,3072,4096,5120).")
+    int[] widths = {1024, 1536, 2048, 3072, 4096, 5120};
 
     @Option(names = "--tokens", paramLabel = "<n>", description = "Token count of the width sweep (default 512).")
     int tokens = 512;
 
-    @Option(names = "--token-widths", split = ",", paramLabel = "<w,...>", description = "Widths of the token sweep (default 2048,4096).")
-    int[] tokenWidths = {2048, 4096};
+    @Option(names = "--token-widths", split = ",", paramLabel = "<w,...>", description = "Widths of the token sweep (default 2048,4096,6144).")
+    int[] tokenWidths = {2048, 4096, 6144};
 
     @Option(names = "--token-counts", split = ",", paramLabel = "<n,...>", description = "Token counts of the token sweep (default 1,2,4,...,2048).")
     int[] tokenCounts = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048};

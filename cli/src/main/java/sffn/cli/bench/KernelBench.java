@@ -1,6 +1,8 @@
 package sffn.cli.bench;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
@@ -86,7 +88,16 @@ final class KernelBench {
     private Runnable op(KernelCall call) {
         Plan p = new Plan(call.getClass().getSimpleName()).add(call);
         backend.prepare(p);
+        prepared.add(p);
         return () -> backend.run(p);
+    }
+
+    private final List<Plan> prepared = new ArrayList<>();
+
+    /** Releases the plans of one shape, so that a device holds only the buffers being measured. */
+    private void releaseAll() {
+        for (Plan p : prepared) backend.release(p);
+        prepared.clear();
     }
 
     private static Tensor tensor(SplittableRandom r, String name, int... shape) {
@@ -120,7 +131,10 @@ final class KernelBench {
                     representativeShape = "OpenBLAS sgemm NT " + shape + " (representative)";
                 }
             }
-            if (quick && !(m == 4096 && n == 3072)) continue;
+            if (quick && !(m == 4096 && n == 3072)) {
+                releaseAll();
+                continue;
+            }
             try (OpenBlasSgemm ob = new OpenBlasSgemm(false, false, m, k, n, dc.data, w.data)) {
                 paired("matmul.backwardInput", shape, flops, op(new KernelCall.MatmulBackwardInput(dc, w, da, m, n, k, false)),
                         ob::run, "OpenBLAS sgemm NN " + m + "x" + k + "x" + n);
@@ -129,6 +143,7 @@ final class KernelBench {
                 paired("matmul.backwardWeight", shape, flops, op(new KernelCall.MatmulBackwardWeight(dc, a, dw, m, n, k, false)),
                         ob::run, "OpenBLAS sgemm TN " + n + "x" + k + "x" + m);
             }
+            releaseAll();
         }
     }
 
@@ -146,8 +161,10 @@ final class KernelBench {
             int q = 768 / nb;
             int p = 768 / nb;
             blockDiagonal(rows, nb, q, p, !quick);
+            releaseAll();
         }
         if (!quick) blockDiagonal(rows, 4, 768, 192, false); // BlockShuffle's second factor at ffn 3072
+        releaseAll();
     }
 
     private void blockDiagonal(int rows, int nb, int q, int p, boolean backward) {
@@ -216,6 +233,7 @@ final class KernelBench {
             single("attention.backward", shape, 2 * fwd,
                     op(new KernelCall.AttentionBackward(dout, qkv, probs, dscores, dqkv, batch, seqLen, nq, nkv, d)),
                     "causal matmul FLOPs");
+            releaseAll();
         }
     }
 
@@ -240,6 +258,7 @@ final class KernelBench {
         single("layernorm.backward", shape, 17.0 * rows * c,
                 op(new KernelCall.LayerNormBackward(dout, x, w, mean, rstd, dx, dw, db, rows, c, false)),
                 "input and parameter gradients, 17 FLOPs/element");
+        releaseAll();
     }
 
     private void crossEntropy() {
@@ -257,6 +276,7 @@ final class KernelBench {
         single("crossentropy.forwardBackward", shape, 6.0 * rows * v,
                 op(new KernelCall.CrossEntropyForwardBackward(logits, targets, losses, dlogits, scalars, rows, v)),
                 "6 FLOPs/logit, exp as 1");
+        releaseAll();
     }
 
     // ---- measurement -------------------------------------------------------------------------
