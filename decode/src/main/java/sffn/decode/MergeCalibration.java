@@ -22,12 +22,12 @@ import sffn.kernels.plan.KernelCall.MatmulForward;
 import sffn.kernels.plan.Plan;
 import sffn.nn.Buffers;
 import sffn.nn.Gpt;
-import sffn.nn.Parameter;
 import sffn.nn.layers.LinearLayer;
 
 /**
  * Measures, on the backend at hand, where each structured FFN shape starts to beat its
- * pre-merged dense matrix: forward latency of both forms at 1, 2, 4, ... tokens. The crossover
+ * pre-merged dense matrix: forward latency of both forms at 1, 2, 4, ... tokens, per layer, over
+ * all the layers of that shape (so their weights stream from memory as in decoding). The crossover
  * of a shape is the smallest measured token count from which the structured form is at least
  * as fast at every larger measured count. Results are cached as JSON beside the checkpoint and
  * reused while the backend description matches.
@@ -57,29 +57,23 @@ public final class MergeCalibration {
     }
 
     public static Table measure(Gpt model, MergedWeights merged, Backend backend, int maxTokens, Consumer<String> progress) {
-        Map<String, LinearLayer> shapes = new LinkedHashMap<>();
-        for (LinearLayer l : model.structuredFfnLinears()) shapes.putIfAbsent(MergePolicy.shapeKey(l), l);
+        Map<String, List<LinearLayer>> shapes = new LinkedHashMap<>();
+        for (LinearLayer l : model.structuredFfnLinears()) {
+            shapes.computeIfAbsent(MergePolicy.shapeKey(l), k -> new ArrayList<>()).add(l);
+        }
         List<Point> points = new ArrayList<>();
         Map<String, Integer> crossovers = new LinkedHashMap<>();
-        for (Map.Entry<String, LinearLayer> e : shapes.entrySet()) {
-            LinearLayer layer = e.getValue();
-            Parameter w = merged.of(layer);
-            int in = layer.structure().in();
-            int out = layer.structure().out();
+        for (Map.Entry<String, List<LinearLayer>> e : shapes.entrySet()) {
+            List<LinearLayer> layers = e.getValue();
             List<Point> mine = new ArrayList<>();
-            warmUp(layer, w, backend, maxTokens);
+            warmUp(layers, merged, backend, maxTokens);
             for (int tokens : tokenCounts(maxTokens)) {
                 Buffers buf = new Buffers();
-                Tensor x = buf.get("calib.x", tokens, in);
-                Random rng = new Random(tokens);
-                for (int i = 0; i < x.size(); i++) x.data[i] = (float) rng.nextGaussian();
-                Tensor y = buf.get("calib.y", tokens, out);
                 Plan structured = new Plan("calibrate structured");
-                layer.structure().forward(structured, buf, x, y, tokens);
                 Plan dense = new Plan("calibrate merged");
-                dense.add(new MatmulForward(x, w.value, null, y, tokens, out, in, false));
-                double ms = time(backend, structured);
-                double mm = time(backend, dense);
+                forwards(layers, merged, buf, tokens, structured, dense);
+                double ms = time(backend, structured) / layers.size();
+                double mm = time(backend, dense) / layers.size();
                 Point p = new Point(e.getKey(), tokens, ms, mm);
                 mine.add(p);
                 if (progress != null) {
@@ -91,6 +85,26 @@ public final class MergeCalibration {
             crossovers.put(e.getKey(), crossover(mine));
         }
         return new Table(backend.describe(), crossovers, points);
+    }
+
+    /**
+     * Adds one forward of every layer of a shape to each plan, in both forms, on one random input.
+     * Every layer of the shape takes part, as in a decode step, so the weights come from memory
+     * as they do there: timed one layer at a time, a layer's weights would stay in the caches and
+     * favour the larger merged matrix.
+     */
+    private static void forwards(List<LinearLayer> layers, MergedWeights merged, Buffers buf, int tokens,
+                                 Plan structured, Plan dense) {
+        int in = layers.get(0).structure().in();
+        int out = layers.get(0).structure().out();
+        Tensor x = buf.get("calib.x", tokens, in);
+        Random rng = new Random(tokens);
+        for (int i = 0; i < x.size(); i++) x.data[i] = (float) rng.nextGaussian();
+        Tensor y = buf.get("calib.y", tokens, out);
+        for (LinearLayer layer : layers) {
+            layer.structure().forward(structured, buf, x, y, tokens);
+            dense.add(new MatmulForward(x, merged.of(layer).value, null, y, tokens, out, in, false));
+        }
     }
 
     /** Smallest token count from which structured is never slower; MAX_VALUE if it never wins. */
@@ -105,27 +119,16 @@ public final class MergeCalibration {
     }
 
     /**
-     * Runs both forms at the largest token count for about a second first, so that the kernels
-     * are compiled before the small counts are timed (timed cold, they would favour whichever
-     * form was measured later).
+     * Runs both forms at the largest token count and at one token, for at least a second and
+     * until their time settles, so that the kernels are compiled before the small counts are
+     * timed (timed cold, they would favour whichever form was measured later).
      */
-    private static void warmUp(LinearLayer layer, Parameter merged, Backend backend, int tokens) {
-        Buffers buf = new Buffers();
-        int in = layer.structure().in();
-        int out = layer.structure().out();
-        Tensor x = buf.get("warm.x", tokens, in);
-        Tensor y = buf.get("warm.y", tokens, out);
+    private static void warmUp(List<LinearLayer> layers, MergedWeights merged, Backend backend, int tokens) {
         Plan p = new Plan("warm up");
-        layer.structure().forward(p, buf, x, y, tokens);
-        p.add(new MatmulForward(x, merged.value, null, y, tokens, out, in, false));
-        Buffers small = new Buffers();
-        Tensor x1 = small.get("warm.x1", 1, in);
-        Tensor y1 = small.get("warm.y1", 1, out);
-        layer.structure().forward(p, small, x1, y1, 1);
-        p.add(new MatmulForward(x1, merged.value, null, y1, 1, out, in, false));
+        forwards(layers, merged, new Buffers(), tokens, p, p);
+        forwards(layers, merged, new Buffers(), 1, p, p);
         backend.prepare(p);
-        long until = System.nanoTime() + 1_000_000_000L;
-        while (System.nanoTime() < until) backend.run(p);
+        Timing.warmUp(() -> backend.run(p), 1000, 4000);
         backend.release(p);
     }
 

@@ -22,6 +22,7 @@ import sffn.decode.MergePolicy;
 import sffn.decode.MergedWeights;
 import sffn.kernels.Tensor;
 import sffn.kernels.backend.Backend;
+import sffn.kernels.backend.Timing;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.Plan;
 import sffn.nn.Gpt;
@@ -89,20 +90,13 @@ public final class BenchDecodeCommand implements Callable<Integer> {
                 Random r = new Random(batch);
                 long bytes = weightBytes(step.plan, model, merged);
                 // Warm up until the JIT has compiled every kernel's path (the Vector API runs hundreds of
-                // times slower interpreted): at least 2 s and until a step is within 10% of the best.
-                long start = System.nanoTime();
-                double best = Double.MAX_VALUE;
-                for (int i = 0; ; i++) {
+                // times slower interpreted): at least 3 s, and until steps stop getting faster.
+                int[] pos = {0};
+                Timing.warmUp(() -> {
                     fill(step, r, m.vocabSize());
-                    cache.pos.data[0] = i % (context + 1);
-                    long t0 = System.nanoTime();
+                    cache.pos.data[0] = pos[0]++ % (context + 1);
                     backend.run(step.plan);
-                    double t = System.nanoTime() - t0;
-                    boolean settled = t <= 1.1 * best;
-                    best = Math.min(best, t);
-                    double elapsed = (System.nanoTime() - start) / 1e9;
-                    if (elapsed > 30 || elapsed > 2 && settled) break;
-                }
+                }, 3000, 30000);
                 double[] ms = new double[steps];
                 for (int i = 0; i < steps; i++) {
                     fill(step, r, m.vocabSize());

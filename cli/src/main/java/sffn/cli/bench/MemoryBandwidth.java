@@ -2,6 +2,7 @@ package sffn.cli.bench;
 
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import sffn.kernels.backend.Timing;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 
@@ -21,23 +22,25 @@ final class MemoryBandwidth {
         int chunks = Workers.pool().threads() * 16;
         int chunk = (n / chunks) / Vec.L * Vec.L;
         float[] sink = new float[chunks];
-        double[] gbs = new double[7];
-        for (int rep = 0; rep < gbs.length + 2; rep++) {
-            long t0 = System.nanoTime();
-            Workers.pool().parallelFor(chunks, 1, (from, to) -> {
-                for (int c = from; c < to; c++) {
-                    FloatVector acc0 = FloatVector.zero(Vec.S);
-                    FloatVector acc1 = FloatVector.zero(Vec.S);
-                    int end = (c + 1) * chunk;
-                    for (int i = c * chunk; i < end; i += 2 * Vec.L) {
-                        acc0 = acc0.add(FloatVector.fromArray(Vec.S, a, i));
-                        acc1 = acc1.add(FloatVector.fromArray(Vec.S, a, i + Vec.L));
-                    }
-                    sink[c] = Vec.sumLanes(acc0.add(acc1));
+        Runnable pass = () -> Workers.pool().parallelFor(chunks, 1, (from, to) -> {
+            for (int c = from; c < to; c++) {
+                FloatVector acc0 = FloatVector.zero(Vec.S);
+                FloatVector acc1 = FloatVector.zero(Vec.S);
+                int end = (c + 1) * chunk;
+                for (int i = c * chunk; i < end; i += 2 * Vec.L) {
+                    acc0 = acc0.add(FloatVector.fromArray(Vec.S, a, i));
+                    acc1 = acc1.add(FloatVector.fromArray(Vec.S, a, i + Vec.L));
                 }
-            });
+                sink[c] = Vec.sumLanes(acc0.add(acc1));
+            }
+        });
+        Timing.warmUp(pass, 1000, 10000);
+        double[] gbs = new double[7];
+        for (int rep = 0; rep < gbs.length; rep++) {
+            long t0 = System.nanoTime();
+            pass.run();
             double s = (System.nanoTime() - t0) / 1e9;
-            if (rep >= 2) gbs[rep - 2] = 4.0 * chunk * chunks / s / 1e9;
+            gbs[rep] = 4.0 * chunk * chunks / s / 1e9;
         }
         if (sink[0] != chunk) throw new IllegalStateException("bandwidth probe summed " + sink[0] + ", expected " + chunk);
         Arrays.sort(gbs);
