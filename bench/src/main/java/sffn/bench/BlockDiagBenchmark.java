@@ -15,6 +15,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import sffn.cli.bench.OpenBlasSgemm;
 import sffn.kernels.BlockDiagMatmul;
 import sffn.kernels.Matmul;
 import sffn.kernels.cpu.Workers;
@@ -51,7 +52,7 @@ public class BlockDiagBenchmark {
     private float[] xd;
     private float[] wd;
     private float[] yd;
-    private OpenBlas dense;
+    private OpenBlasSgemm dense;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -67,8 +68,10 @@ public class BlockDiagBenchmark {
         xd = MatmulBenchmark.random(r, ROWS * p);
         wd = MatmulBenchmark.random(r, nb * q * p);
         yd = new float[ROWS * nb * q];
-        dense = new OpenBlas(false, true, ROWS, nb * q, p, xd, wd, Workers.pool().threads());
-        System.out.println("\nsffn: " + Workers.pool().threads() + " threads; OpenBLAS: " + OpenBlas.describe() + "; "
+        OpenBlasSgemm.setThreads(Workers.pool().threads());
+        dense = new OpenBlasSgemm(false, true, ROWS, nb * q, p, xd, wd);
+        System.out.println("\nsffn: " + Workers.pool().threads() + " threads; OpenBLAS: "
+                + OpenBlasSgemm.coreName() + ", " + OpenBlasSgemm.threads() + " threads; "
                 + String.format("%.3f", 2e-9 * ROWS * nb * q * p) + " GFLOP per call");
     }
 
@@ -103,6 +106,6 @@ public class BlockDiagBenchmark {
 
     @Benchmark
     public void denseEqualFlopsOpenBlas() {
-        dense.sgemm();
+        dense.run();
     }
 }

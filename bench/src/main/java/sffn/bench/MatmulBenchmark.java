@@ -15,6 +15,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import sffn.cli.bench.OpenBlasSgemm;
 import sffn.kernels.Matmul;
 import sffn.kernels.cpu.Workers;
 
@@ -49,9 +50,9 @@ public class MatmulBenchmark {
     private float[] dc;
     private float[] da;
     private float[] dw;
-    private OpenBlas forward;
-    private OpenBlas backwardInput;
-    private OpenBlas backwardWeight;
+    private OpenBlasSgemm forward;
+    private OpenBlasSgemm backwardInput;
+    private OpenBlasSgemm backwardWeight;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -67,10 +68,12 @@ public class MatmulBenchmark {
         da = new float[m * k];
         dw = new float[n * k];
         int threads = Workers.pool().threads();
-        forward = new OpenBlas(false, true, m, n, k, a, w, threads);
-        backwardInput = new OpenBlas(false, false, m, k, n, dc, w, threads);
-        backwardWeight = new OpenBlas(true, false, n, k, m, dc, a, threads);
-        System.out.println("\nsffn: " + threads + " threads; OpenBLAS: " + OpenBlas.describe()
+        OpenBlasSgemm.setThreads(threads);
+        forward = new OpenBlasSgemm(false, true, m, n, k, a, w);
+        backwardInput = new OpenBlasSgemm(false, false, m, k, n, dc, w);
+        backwardWeight = new OpenBlasSgemm(true, false, n, k, m, dc, a);
+        System.out.println("\nsffn: " + threads + " threads; OpenBLAS: "
+                + OpenBlasSgemm.coreName() + ", " + OpenBlasSgemm.threads() + " threads"
                 + "; " + shape + " is " + String.format("%.3f", 2e-9 * m * n * k) + " GFLOP per call");
     }
 
@@ -95,7 +98,7 @@ public class MatmulBenchmark {
 
     @Benchmark
     public void forwardOpenBlas() {
-        forward.sgemm();
+        forward.run();
     }
 
     @Benchmark
@@ -106,7 +109,7 @@ public class MatmulBenchmark {
 
     @Benchmark
     public void backwardInputOpenBlas() {
-        backwardInput.sgemm();
+        backwardInput.run();
     }
 
     @Benchmark
@@ -117,6 +120,6 @@ public class MatmulBenchmark {
 
     @Benchmark
     public void backwardWeightOpenBlas() {
-        backwardWeight.sgemm();
+        backwardWeight.run();
     }
 }

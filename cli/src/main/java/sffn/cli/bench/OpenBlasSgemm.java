@@ -7,9 +7,10 @@ import org.bytedeco.openblas.global.openblas_full;
 /**
  * The yardstick: OpenBLAS {@code cblas_sgemm} (row-major) on native copies of the operands, so
  * that no JNI array copy is timed. {@code C[M,N] = op(A) . op(B)} with the same transposes and
- * leading dimensions as the sffn call it is compared with.
+ * leading dimensions as the sffn call it is compared with. Also the baseline of the JMH
+ * benchmarks in {@code bench/}.
  */
-final class OpenBlasSgemm implements AutoCloseable {
+public final class OpenBlasSgemm implements AutoCloseable {
     private final boolean transA;
     private final boolean transB;
     private final int m;
@@ -20,7 +21,7 @@ final class OpenBlasSgemm implements AutoCloseable {
     private final FloatPointer c;
 
     /** {@code a} holds op(A) as [M,K] ([K,M] when transA), {@code b} op(B) as [K,N] ([N,K] when transB). */
-    OpenBlasSgemm(boolean transA, boolean transB, int m, int n, int k, float[] a, float[] b) {
+    public OpenBlasSgemm(boolean transA, boolean transB, int m, int n, int k, float[] a, float[] b) {
         this.transA = transA;
         this.transB = transB;
         this.m = m;
@@ -31,7 +32,7 @@ final class OpenBlasSgemm implements AutoCloseable {
         this.c = new FloatPointer((long) m * n);
     }
 
-    void run() {
+    public void run() {
         openblas.cblas_sgemm(openblas.CblasRowMajor,
                 transA ? openblas.CblasTrans : openblas.CblasNoTrans,
                 transB ? openblas.CblasTrans : openblas.CblasNoTrans,
@@ -45,20 +46,20 @@ final class OpenBlasSgemm implements AutoCloseable {
         c.close();
     }
 
-    static void setThreads(int threads) {
+    public static void setThreads(int threads) {
         openblas_full.openblas_set_num_threads(threads);
     }
 
-    static int threads() {
+    public static int threads() {
         return openblas_full.openblas_get_num_threads();
     }
 
     /** The kernel family OpenBLAS picked for this CPU, e.g. "Cooperlake" or "Haswell". */
-    static String coreName() {
+    public static String coreName() {
         return openblas_full.openblas_get_corename().getString();
     }
 
-    static String config() {
+    public static String config() {
         return openblas_full.openblas_get_config().getString();
     }
 }
