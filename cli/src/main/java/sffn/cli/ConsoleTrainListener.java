@@ -50,11 +50,14 @@ final class ConsoleTrainListener implements TrainListener {
             seconds += t;
             tokens += stepTokens;
             flops += s.flops() - lastFlops;
+            commSeconds += s.commWaitSeconds();
+            stepSeconds += s.stepSeconds();
         }
         lastFlops = s.flops();
         lastTokens = s.tokens();
-        String msg = String.format(Locale.ROOT, "loss %.4f lr %.2e%s %,.0f tok/s", s.loss(), s.lr(),
-                s.guided() ? String.format(Locale.ROOT, " a %.3f", s.guideWeight()) : "", s.tokensPerSecond());
+        String msg = String.format(Locale.ROOT, "loss %.4f lr %.2e%s %,.0f tok/s%s", s.loss(), s.lr(),
+                s.guided() ? String.format(Locale.ROOT, " a %.3f", s.guideWeight()) : "", s.tokensPerSecond(),
+                s.commWaitSeconds() > 0 ? String.format(Locale.ROOT, " comm wait %.1f ms", 1e3 * s.commWaitSeconds()) : "");
         if (bar != null) {
             bar.stepTo(s.step());
             bar.setExtraMessage(msg);
@@ -88,11 +91,18 @@ final class ConsoleTrainListener implements TrainListener {
     }
 
     private int measured;
+    private double commSeconds;
+    private double stepSeconds;
     private long lastTokens;
 
     /** Tokens per second over the steps after the first two (JIT warm-up). */
     double meanTokensPerSecond() {
         return seconds == 0 ? Double.NaN : tokens / seconds;
+    }
+
+    /** Share of the step time spent waiting on data-parallel communication, over the same steps (0 in one process). */
+    double commShare() {
+        return stepSeconds == 0 ? 0 : commSeconds / stepSeconds;
     }
 
     /** Training FLOPs executed per second (guide included) over the same steps. */

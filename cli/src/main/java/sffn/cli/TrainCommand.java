@@ -1,5 +1,7 @@
 package sffn.cli;
 
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -15,7 +17,10 @@ import sffn.nn.config.ModelConfig;
 import sffn.nn.io.ModelCheckpoint;
 import sffn.train.FlopBudget;
 import sffn.train.TrainConfig;
+import sffn.train.TrainListener;
 import sffn.train.Trainer;
+import sffn.train.dist.Collective;
+import sffn.train.dist.Parallelism;
 
 /** {@code sffn train}: trains a model on token shards, with self-guided training on request. */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
@@ -70,17 +75,57 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--stop-at-step", description = "Stop this invocation after this step (the run can be resumed).")
     Integer stopAt;
 
+    @Option(names = "--zero", paramLabel = "0|1", description = "Under mpirun: 0 (default) every rank keeps the whole"
+            + " optimizer state; 1 (ZeRO-1) each rank keeps and updates its shard, then the weights are all-gathered.")
+    int zero;
+    @Option(names = "--check-replicas", paramLabel = "<K>", description = "Under mpirun: compare a hash of the weights"
+            + " across ranks every K steps and stop on any difference (0: only at the start).")
+    int checkReplicas;
+    @Option(names = "--bucket-mb", paramLabel = "<MiB>", description = "Under mpirun: gradient all-reduce bucket size"
+            + " (default 4); a bucket's all-reduce starts as soon as backward has finished its gradients.")
+    double bucketMb = Parallelism.DEFAULT_BUCKET_BYTES / (double) (1 << 20);
+    /** For tests: {@code <rank>:<step>} makes that rank throw after that step. */
+    @Option(names = "--inject-failure", hidden = true)
+    String injectFailure;
+
     @Override
     public Integer call() throws Exception {
-        ConsoleTrainListener console = new ConsoleTrainListener(System.out);
+        Collective comm = Collective.fromEnvironment();
+        try {
+            int code = train(comm);
+            comm.close();
+            return code;
+        } catch (Throwable e) {
+            if (comm.size() > 1) {
+                // One rank cannot go on: say which, then end every rank now rather than leave them waiting in a collective.
+                boolean user = e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                        || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException;
+                System.err.println("sffn train: rank " + comm.rank() + " of " + comm.size() + " failed, stopping the job: "
+                        + e.getMessage());
+                if (!user) e.printStackTrace();
+                comm.abort(user ? 2 : 1);
+            }
+            throw e;
+        }
+    }
+
+    private int train(Collective comm) throws Exception {
+        boolean leader = comm.rank() == 0;
+        PrintStream say = leader ? System.out : new PrintStream(OutputStream.nullOutputStream());
+        ConsoleTrainListener console = new ConsoleTrainListener(say);
+        TrainListener listener = withInjectedFailure(leader ? console : TrainListener.SILENT, comm.rank());
+        Parallelism par = new Parallelism(comm, zero, checkReplicas, (long) (bucketMb * (1 << 20)));
+        if (comm.size() > 1 && "tornado".equals(backendOptions.backend) && backendOptions.device == null) {
+            backendOptions.device = "0:" + localRank();
+        }
         try (Backend backend = backendOptions.create()) {
             Trainer trainer;
             if (resume) {
                 if (config != null || method != null || trainConfig != null) {
-                    System.out.println("note: --resume continues with the configs saved in " + out
+                    say.println("note: --resume continues with the configs saved in " + out
                             + "; --config/--method/--train-config are ignored");
                 }
-                trainer = Trainer.resume(out, backend, data, console);
+                trainer = Trainer.resume(out, backend, data, listener, par);
             } else {
                 if (config == null || data == null) {
                     throw new IllegalArgumentException("--config and --data are required for a new run (or pass --resume)");
@@ -93,14 +138,64 @@ public final class TrainCommand implements Callable<Integer> {
                 MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
                 f.checkAgainst(m, method == null ? "method" : method.toString());
                 TrainConfig c = overrides(trainConfig == null ? TrainConfig.defaults() : TrainConfig.read(trainConfig));
-                if (flopBudget != null) c = FlopBudget.fit(c, m, f, flopBudget, System.out::println);
+                if (flopBudget != null) c = FlopBudget.fit(c, m, f, flopBudget, say::println);
                 Gpt model = new Gpt(m, f).init(c.seed());
-                trainer = Trainer.start(model, c, backend, data, out, console);
+                trainer = Trainer.start(model, c, backend, data, out, listener, par);
             }
             trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
-            summary(trainer, console);
+            if (leader) summary(trainer, console);
         }
         return 0;
+    }
+
+    /** The node-local rank that picks this rank's GPU: Open MPI's, MPICH's or Slurm's variable, else 0. */
+    private static int localRank() {
+        for (String v : new String[] {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
+            String s = System.getenv(v);
+            if (s != null && s.matches("\\d+")) return Integer.parseInt(s);
+        }
+        return 0;
+    }
+
+    private TrainListener withInjectedFailure(TrainListener inner, int rank) {
+        if (injectFailure == null) return inner;
+        String[] parts = injectFailure.split(":");
+        int failRank = Integer.parseInt(parts[0]);
+        int failStep = Integer.parseInt(parts[1]);
+        return new TrainListener() {
+            @Override
+            public void started(String description, int fromStep, int totalSteps) {
+                inner.started(description, fromStep, totalSteps);
+            }
+
+            @Override
+            public void step(Step s) {
+                inner.step(s);
+                if (rank == failRank && s.step() == failStep) {
+                    throw new IllegalStateException("injected failure (--inject-failure " + injectFailure + ")");
+                }
+            }
+
+            @Override
+            public void evaluated(Eval e) {
+                inner.evaluated(e);
+            }
+
+            @Override
+            public void saved(int step, Path dir) {
+                inner.saved(step, dir);
+            }
+
+            @Override
+            public void message(String text) {
+                inner.message(text);
+            }
+
+            @Override
+            public void finished() {
+                inner.finished();
+            }
+        };
     }
 
     private TrainConfig overrides(TrainConfig base) {
@@ -145,6 +240,10 @@ public final class TrainCommand implements Callable<Integer> {
         if (!Double.isNaN(tps)) {
             System.out.printf(Locale.ROOT, "throughput: %,.0f tokens/s, %.1f GFLOP/s of training FLOPs (%.3g per token without"
                     + " the guide; the guide's counted while it runs)%n", tps, fps / 1e9, s.trainingFlops(1));
+            if (console.commShare() > 0) {
+                System.out.printf(Locale.ROOT, "communication: %.1f%% of the step time waiting on the gradient exchange%n",
+                        100 * console.commShare());
+            }
         }
         if (yardstick && !Double.isNaN(tps)) {
             String warning = sffn.cli.bench.Yardstick.environmentWarning();

@@ -22,6 +22,14 @@ public final class OptimizerPlans {
     public final Plan update;
 
     public OptimizerPlans(List<Parameter> params, Tensor scalars, TrainConfig c) {
+        this(params, params, scalars, c);
+    }
+
+    /**
+     * @param updated the parameters this process updates (ZeRO-1: its shard; their AdamW moments are
+     *                the only ones it allocates)
+     */
+    public OptimizerPlans(List<Parameter> params, List<Parameter> updated, Tensor scalars, TrainConfig c) {
         zeroGrads = new Plan("zero grads");
         for (Parameter p : params) zeroGrads.add(new Zero(p.grad()));
 
@@ -38,7 +46,7 @@ public final class OptimizerPlans {
         gradNorm.hostOutputs(scalars);
 
         update = new Plan("adamw");
-        for (Parameter p : params) {
+        for (Parameter p : updated) {
             // Weight decay on matrices and embeddings only, not on norm gains and biases.
             float wd = p.decay ? (float) c.weightDecay() : 0f;
             update.add(new AdamWUpdate(p.value, p.grad(), p.adamM(), p.adamV(), scalars,

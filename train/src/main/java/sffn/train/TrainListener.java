@@ -3,9 +3,13 @@ package sffn.train;
 /** What the trainer tells the console (or a test) as it goes. */
 public interface TrainListener {
 
-    /** One optimizer step done. */
+    /**
+     * One optimizer step done; {@code commWaitSeconds} is the time the step was blocked on
+     * data-parallel communication (0 in one process), {@code stepSeconds} the step's wall time.
+     */
     record Step(int step, int totalSteps, double loss, double lr, double guideWeight, double gradNorm,
-                double tokensPerSecond, long tokens, double flops, boolean guided) {
+                double tokensPerSecond, long tokens, double flops, boolean guided, double commWaitSeconds,
+                double stepSeconds) {
     }
 
     /** One evaluation done. */

@@ -24,6 +24,10 @@ import sffn.nn.layers.LinearLayer;
 import sffn.nn.tokenizer.TokenizerInfo;
 import sffn.train.data.ShardLoader;
 import sffn.train.data.Split;
+import sffn.train.dist.Collective;
+import sffn.train.dist.GradientExchange;
+import sffn.train.dist.Parallelism;
+import sffn.train.dist.ReplicaChecks;
 
 /**
  * The training loop: micro-batches accumulated into AdamW steps under the LR schedule, the
@@ -32,6 +36,12 @@ import sffn.train.data.Split;
  * atomic checkpoints, and {@code metrics.jsonl}. Every step is a fixed sequence of plans on the
  * backend, so a run stopped and resumed from a checkpoint ends with the same bits as one that
  * never stopped.
+ *
+ * <p>Data-parallel over {@link Parallelism#comm()}'s N ranks: each rank trains on its own slice of
+ * the windows (global batch = batch x N x grad_accum), the gradients are summed over the ranks
+ * between backward and the optimizer ({@link GradientExchange}), and the loss, gradient norm and
+ * evaluation are global. Every rank holds the same weights; rank 0 alone writes checkpoints and
+ * {@code metrics.jsonl}.
  */
 public final class Trainer {
     public static final String METRICS = "metrics.jsonl";
@@ -49,10 +59,13 @@ public final class Trainer {
     private final List<String> metrics = new ArrayList<>();
     private final double flopsPerToken;
     private final SplitMix64 rng;
+    private final Parallelism par;
+    private final Collective comm;
 
     private TrainingGraph graph;
     private Validation validation;
     private OptimizerPlans optimizer;
+    private GradientExchange exchange;
     private int step;
     private long tokens;
     private double flops;
@@ -60,8 +73,10 @@ public final class Trainer {
     private double lastValLoss = Double.NaN;
 
     private Trainer(Gpt model, TrainConfig cfg, Backend backend, Path dataDir, Path outDir, TrainListener listener,
-                    TrainerState state, List<String> metricsSoFar) throws IOException {
+                    TrainerState state, List<String> metricsSoFar, Parallelism par) throws IOException {
         this.model = model;
+        this.par = par;
+        this.comm = par.comm();
         this.cfg = cfg;
         this.backend = backend;
         this.dataDir = dataDir;
@@ -73,7 +88,7 @@ public final class Trainer {
         }
         int vocab = model.config.vocabSize();
         trainData = new ShardLoader(dataDir, Split.TRAIN, cfg.batchSize(), cfg.seqLen(), vocab,
-                ShardLoader.Options.DEFAULT.withSeed(cfg.seed()));
+                ShardLoader.Options.DEFAULT.withSeed(cfg.seed()).withRank(comm.rank(), comm.size()));
         this.hasValidation = Validation.available(dataDir);
         this.flopsPerToken = ModelStats.of(model.config, model.method, cfg.seqLen()).trainingFlops(1);
         if (state == null) {
@@ -85,14 +100,46 @@ public final class Trainer {
             elapsed = state.elapsedSeconds();
             rng = new SplitMix64(state.rngState());
             trainData.seek(new ShardLoader.Position(state.loaderEpoch(), state.loaderPosition()));
+            if (state.worldSize() != comm.size()) {
+                listener.message(String.format(Locale.ROOT, "resuming a run saved by %d rank(s) on %d: the global batch goes"
+                        + " from %d to %d sequences per step; the data position, optimizer state and schedule carry over,"
+                        + " but the run is not bit-exact with one that kept %d rank(s)", state.worldSize(), comm.size(),
+                        (long) state.worldSize() * cfg.batchSize() * cfg.gradAccum(),
+                        (long) comm.size() * cfg.batchSize() * cfg.gradAccum(), state.worldSize()));
+            }
         }
         metrics.addAll(metricsSoFar);
+        if (par.distributed()) {
+            ReplicaChecks.sameConfig(comm, resolvedConfig());
+        }
         buildPlans();
+        if (par.distributed()) ReplicaChecks.sameWeights(comm, model.parameters(), step);
+    }
+
+    /** What every rank must agree on: model, method, training options, ranks, and where it resumes. */
+    private String resolvedConfig() {
+        ObjectNode n = JSON.createObjectNode();
+        n.set("model", model.config.toJson());
+        n.set("method", model.method.toJson());
+        n.set("train", cfg.toJson());
+        n.put("ranks", comm.size());
+        n.put("zero", par.zeroStage());
+        n.put("check_replicas", par.checkReplicasEvery());
+        n.put("bucket_bytes", par.bucketBytes());
+        n.put("step", step);
+        n.put("guided", model.guided());
+        return n.toString();
     }
 
     /** A new run: the model is initialised from the run seed (with guides when self-guided). */
     public static Trainer start(Gpt model, TrainConfig cfg, Backend backend, Path dataDir, Path outDir,
                                 TrainListener listener) throws IOException {
+        return start(model, cfg, backend, dataDir, outDir, listener, Parallelism.single());
+    }
+
+    /** A new run over the ranks of {@code par}; every rank initialises the same model from the seed. */
+    public static Trainer start(Gpt model, TrainConfig cfg, Backend backend, Path dataDir, Path outDir,
+                                TrainListener listener, Parallelism par) throws IOException {
         if (cfg.selfGuided().enabled()) {
             if (!model.method.structured()) {
                 throw new IllegalArgumentException("self-guided training needs a structured FFN method, but the method is dense");
@@ -103,11 +150,17 @@ public final class Trainer {
             }
             model.addGuides();
         }
-        return new Trainer(model, cfg, backend, dataDir, outDir, listener, null, List.of());
+        return new Trainer(model, cfg, backend, dataDir, outDir, listener, null, List.of(), par);
     }
 
     /** Continues the run saved in {@code outDir}; {@code dataDir} null means the one it was trained on. */
     public static Trainer resume(Path outDir, Backend backend, Path dataDir, TrainListener listener) throws IOException {
+        return resume(outDir, backend, dataDir, listener, Parallelism.single());
+    }
+
+    /** Continues the run saved in {@code outDir} over the ranks of {@code par} (every rank reads the checkpoint). */
+    public static Trainer resume(Path outDir, Backend backend, Path dataDir, TrainListener listener, Parallelism par)
+            throws IOException {
         JsonNode cfgJson = ModelCheckpoint.readConfig(outDir);
         Path cfgFile = outDir.resolve(ModelCheckpoint.CONFIG);
         if (!cfgJson.has("train")) throw new IllegalArgumentException(cfgFile + ": field 'train' is missing; not a training checkpoint");
@@ -129,7 +182,7 @@ public final class Trainer {
         TrainerState state = TrainerState.read(outDir);
         List<String> lines = Files.isRegularFile(outDir.resolve(METRICS))
                 ? Files.readAllLines(outDir.resolve(METRICS)) : List.of();
-        Trainer t = new Trainer(model, cfg, backend, data, outDir, listener, state, lines);
+        Trainer t = new Trainer(model, cfg, backend, data, outDir, listener, state, lines, par);
         t.restoreGuideSwitches();
         return t;
     }
@@ -163,9 +216,14 @@ public final class Trainer {
             backend.release(optimizer.gradNorm);
             backend.release(optimizer.update);
             if (validation != null) backend.release(validation.graph().plan);
+            if (exchange != null) exchange.close();
         }
         graph = new TrainingGraph(model, cfg.batchSize(), cfg.seqLen());
-        optimizer = new OptimizerPlans(model.parameters(), model.scalars(), cfg);
+        exchange = par.distributed()
+                ? new GradientExchange(comm, backend, graph.plan, model.parameters(), par.bucketBytes()) : null;
+        optimizer = par.zeroStage() == 1 && exchange != null
+                ? new OptimizerPlans(model.parameters(), exchange.owned(), model.scalars(), cfg)
+                : new OptimizerPlans(model.parameters(), model.scalars(), cfg);
         try {
             validation = hasValidation ? new Validation(model, dataDir, cfg.batchSize(), cfg.seqLen(), graph.buffers) : null;
         } catch (IOException e) {
@@ -198,12 +256,23 @@ public final class Trainer {
             if (cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 || last || step == untilStep) save();
         }
         listener.finished();
+        if (exchange != null) {
+            exchange.close();
+            exchange = null;
+        }
+    }
+
+    /** Tokens of one optimizer step over all ranks. */
+    private long globalTokensPerStep() {
+        return cfg.tokensPerStep() * comm.size();
     }
 
     private String describe() {
-        return String.format(Locale.ROOT, "%s on %s: %d steps of %d tokens (%d x %d x %d)%s",
+        String ranks = par.distributed() ? String.format(Locale.ROOT, " x %d ranks (%s%s)", comm.size(), comm.describe(),
+                par.zeroStage() == 1 ? ", ZeRO-1" : ", " + exchange.buckets() + " all-reduce buckets") : "";
+        return String.format(Locale.ROOT, "%s on %s: %d steps of %d tokens (%d x %d x %d%s)%s",
                 model.method.structured() ? model.method.name().name().toLowerCase(Locale.ROOT) : "dense",
-                backend.describe(), cfg.totalSteps(), cfg.tokensPerStep(), cfg.batchSize(), cfg.seqLen(), cfg.gradAccum(),
+                backend.describe(), cfg.totalSteps(), globalTokensPerStep(), cfg.batchSize(), cfg.seqLen(), cfg.gradAccum(), ranks,
                 cfg.selfGuided().enabled() ? String.format(Locale.ROOT, ", self-guided for %d steps (%s, %s%s)",
                         cfg.guidedSteps(), cfg.selfGuided().schedule().name().toLowerCase(Locale.ROOT),
                         cfg.selfGuided().mode().name().toLowerCase(Locale.ROOT),
@@ -230,43 +299,65 @@ public final class Trainer {
         s[StepScalars.BIAS_CORRECTION2] = (float) (1 - Math.pow(cfg.beta2(), step + 1));
         s[StepScalars.GUIDE_ALPHA] = (float) a;
         int rows = cfg.batchSize() * cfg.seqLen();
-        s[StepScalars.LOSS_SCALE] = 1f / ((float) rows * cfg.gradAccum());
+        // Each rank's gradients are pre-divided by the global target count, so their sum over the ranks is the mean.
+        s[StepScalars.LOSS_SCALE] = 1f / ((float) rows * cfg.gradAccum() * comm.size());
 
         backend.run(optimizer.zeroGrads);
         double lossSum = 0;
-        double stepFlops = flopsPerToken * cfg.tokensPerStep();
+        double stepFlops = flopsPerToken * globalTokensPerStep();
         for (int micro = 0; micro < cfg.gradAccum(); micro++) {
             trainData.next(graph.tokens.data, graph.targets.data);
             for (LinearLayer l : model.structuredFfnLinears()) {
                 if (l.guide() == null) continue;
                 boolean on = !cfg.selfGuided().reduceFlop() || rng.nextDouble() < a;
                 s[l.switchSlot()] = on ? 1f : 0f;
-                if (on) stepFlops += 3.0 * 2.0 * l.structure().in() * l.structure().out() * rows;
+                if (on) stepFlops += 3.0 * 2.0 * l.structure().in() * l.structure().out() * rows * comm.size();
             }
-            backend.run(graph.plan);
+            if (exchange != null && par.zeroStage() == 0 && micro == cfg.gradAccum() - 1) {
+                backend.run(graph.plan, exchange::sectionDone);
+            } else {
+                backend.run(graph.plan);
+            }
             backend.toHost(graph.plan, graph.losses);
             lossSum += graph.lossSum();
         }
-        double loss = lossSum / ((double) rows * cfg.gradAccum());
+        if (exchange != null) {
+            if (par.zeroStage() == 1) exchange.reduceScatter();
+            else exchange.finish();
+        }
+        double loss = comm.allReduceSum(lossSum) / ((double) rows * cfg.gradAccum() * comm.size());
         if (!Double.isFinite(loss)) {
             throw new TrainingDiverged("loss is " + loss + " at step " + step + "; stopping. The last good checkpoint in "
                     + outDir + " is kept (step " + lastSavedStep() + "); lower the learning rate (now "
                     + String.format(Locale.ROOT, "%.3g", lr) + ") or check the data");
         }
-        backend.run(optimizer.gradNorm);
-        backend.toHost(optimizer.gradNorm, model.scalars());
+        if (exchange != null && par.zeroStage() == 1) {
+            // Each rank holds only its shard of the summed gradients: the norm's squares are summed over the ranks.
+            double squares = comm.allReduceSum(exchange.ownedGradSquares());
+            sffn.kernels.GradNorm.finish(new float[] {(float) squares}, s, 1, (float) cfg.gradClip());
+            backend.toDevice(optimizer.update, model.scalars());
+        } else {
+            backend.run(optimizer.gradNorm);
+            backend.toHost(optimizer.gradNorm, model.scalars());
+        }
         double norm = s[StepScalars.GRAD_NORM];
         if (!Double.isFinite(norm)) {
             throw new TrainingDiverged("gradient norm is " + norm + " at step " + step + " (loss " + loss
                     + "); stopping before the weights change. The last good checkpoint in " + outDir + " is kept");
         }
         backend.run(optimizer.update);
+        if (exchange != null && par.zeroStage() == 1) exchange.allGatherWeights();
         step++;
-        tokens += cfg.tokensPerStep();
+        tokens += globalTokensPerStep();
         flops += stepFlops;
+        if (par.distributed() && par.checkReplicasEvery() > 0 && step % par.checkReplicasEvery() == 0) {
+            backend.toHost(optimizer.update, model.parameters().stream().map(p -> p.value).toArray());
+            ReplicaChecks.sameWeights(comm, model.parameters(), step);
+        }
+        double[] commSeconds = exchange != null ? exchange.takeSeconds() : new double[2];
         double seconds = (System.nanoTime() - t0) / 1e9;
         elapsed += seconds;
-        double tps = cfg.tokensPerStep() / seconds;
+        double tps = globalTokensPerStep() / seconds;
         ObjectNode m = JSON.createObjectNode();
         m.put("step", step);
         m.put("loss", loss);
@@ -276,8 +367,14 @@ public final class Trainer {
         m.put("tokens_per_s", tps);
         m.put("tokens", tokens);
         m.put("flops", flops);
+        if (par.distributed()) {
+            m.put("comm_wait_s", commSeconds[0]);
+            m.put("comm_copy_s", commSeconds[1]);
+            m.put("step_s", seconds);
+        }
         metrics.add(m.toString());
-        listener.step(new TrainListener.Step(step, cfg.totalSteps(), loss, lr, a, norm, tps, tokens, flops, model.guided()));
+        listener.step(new TrainListener.Step(step, cfg.totalSteps(), loss, lr, a, norm, tps, tokens, flops, model.guided(),
+                commSeconds[0], seconds));
     }
 
     private int lastSaved = -1;
@@ -289,7 +386,7 @@ public final class Trainer {
     /** Validation loss over the first eval_windows windows (all when 0); NaN without validation shards. */
     public double evaluate() {
         if (validation == null) return Double.NaN;
-        Validation.Result r = validation.measure(backend, cfg.evalWindows());
+        Validation.Result r = validation.measure(backend, cfg.evalWindows(), comm);
         lastValLoss = r.loss();
         ObjectNode m = JSON.createObjectNode();
         m.put("step", step);
@@ -305,6 +402,11 @@ public final class Trainer {
 
     /** Writes the checkpoint atomically: the previous one stays whole until this one is complete. */
     public void save() throws IOException {
+        if (exchange != null && par.zeroStage() == 1) exchange.gatherMomentsOnRankZero();
+        if (comm.rank() != 0) {
+            lastSaved = step;
+            return;
+        }
         List<Object> all = new ArrayList<>();
         for (Parameter p : model.parameters()) {
             all.add(p.value);
@@ -313,7 +415,8 @@ public final class Trainer {
         }
         backend.toHost(optimizer.update, all.toArray());
         ShardLoader.Position pos = trainData.position();
-        TrainerState state = new TrainerState(step, tokens, flops, pos.epoch(), pos.position(), rng.state(), elapsed);
+        TrainerState state = new TrainerState(step, tokens, flops, pos.epoch(), pos.position(), rng.state(), elapsed,
+                comm.size());
         ObjectNode extra = JSON.createObjectNode();
         extra.set("train", cfg.toJson());
         extra.put("data", dataDir.toAbsolutePath().normalize().toString());

@@ -20,9 +20,10 @@ import sffn.nn.config.JsonFields;
  * @param loaderPosition the train loader's position in that epoch
  * @param rngState      state of the reduce_flop generator
  * @param elapsedSeconds wall time spent training so far
+ * @param worldSize     data-parallel ranks that trained it (the loader position counts windows over all of them)
  */
 public record TrainerState(int step, long tokens, double flops, long loaderEpoch, long loaderPosition, long rngState,
-                           double elapsedSeconds) {
+                           double elapsedSeconds, int worldSize) {
     public static final String FILE = "trainer_state.json";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -36,6 +37,7 @@ public record TrainerState(int step, long tokens, double flops, long loaderEpoch
         loader.put("position", loaderPosition);
         n.put("rng_state", Long.toUnsignedString(rngState));
         n.put("elapsed_seconds", elapsedSeconds);
+        n.put("world_size", worldSize);
         Files.writeString(dir.resolve(FILE), JSON.writeValueAsString(n) + "\n");
     }
 
@@ -53,10 +55,12 @@ public record TrainerState(int step, long tokens, double flops, long loaderEpoch
             throw f.error("rng_state", "is not an unsigned 64-bit integer");
         }
         TrainerState s = new TrainerState(f.integer("step"), f.longValue("tokens", 0), f.number("flops"),
-                loader.longValue("epoch", 0), loader.longValue("position", 0), rng, f.number("elapsed_seconds", 0));
+                loader.longValue("epoch", 0), loader.longValue("position", 0), rng, f.number("elapsed_seconds", 0),
+                f.integer("world_size", 1));
         loader.rejectUnknown();
         f.rejectUnknown();
         if (s.step < 0) throw new ConfigException(file + ": field 'step' must not be negative");
+        if (s.worldSize < 1) throw new ConfigException(file + ": field 'world_size' must be at least 1");
         return s;
     }
 

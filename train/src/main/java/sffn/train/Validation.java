@@ -8,6 +8,8 @@ import sffn.nn.EvalGraph;
 import sffn.nn.Gpt;
 import sffn.train.data.ShardLoader;
 import sffn.train.data.Split;
+import sffn.train.dist.Collective;
+import sffn.train.dist.SingleProcess;
 
 /**
  * Validation loss over the first windows of a data set's validation shards, always the same
@@ -53,17 +55,27 @@ public final class Validation {
 
     /** Loss over the first {@code maxWindows} windows (0: all), in whole batches (at least one). */
     public Result measure(Backend backend, int maxWindows) {
+        return measure(backend, maxWindows, new SingleProcess());
+    }
+
+    /**
+     * As {@link #measure(Backend, int)}, with the batches dealt round-robin over the ranks and the
+     * loss sums added up: every rank gets the same result, which equals one process's up to the
+     * order of the double additions.
+     */
+    public Result measure(Backend backend, int maxWindows, Collective comm) {
         int batch = data.batchSize();
         int windows = maxWindows == 0 ? data.windowCount() : Math.min(maxWindows, data.windowCount());
         int batches = Math.max(1, windows / batch);
-        data.seek(new ShardLoader.Position(0, 0));
         double sum = 0;
-        for (int i = 0; i < batches; i++) {
+        for (int i = comm.rank(); i < batches; i += comm.size()) {
+            data.seek(new ShardLoader.Position(0, (long) i * batch));
             data.next(graph.tokens.data, graph.targets.data);
             backend.run(graph.plan);
             backend.toHost(graph.plan, graph.losses);
             for (float l : graph.losses.data) sum += l;
         }
+        sum = comm.allReduceSum(sum);
         long count = (long) batches * batch * seqLen;
         return new Result(sum / count, count);
     }

@@ -1,5 +1,6 @@
 package sffn.kernels.backend;
 
+import java.util.function.IntConsumer;
 import sffn.kernels.plan.Plan;
 
 /**
@@ -17,6 +18,17 @@ public interface Backend extends AutoCloseable {
 
     /** Runs a prepared plan. */
     void run(Plan plan);
+
+    /**
+     * Runs a prepared plan and calls {@code sectionDone} with each section's index once the host
+     * may read what that section wrote (after {@link #toHost}). A backend that runs sections one
+     * by one calls it as each ends, so the host can overlap work (communication) with the rest;
+     * this default runs the whole plan first.
+     */
+    default void run(Plan plan, IntConsumer sectionDone) {
+        run(plan);
+        for (int i = 0; i < plan.sections().size(); i++) sectionDone.accept(i);
+    }
 
     /** The host has rewritten these tensors (parameters loaded, guide dropped, ...): push them. */
     void toDevice(Plan plan, Object... tensors);

@@ -1,8 +1,10 @@
 package sffn.kernels.backend;
 
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.IntConsumer;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import sffn.kernels.plan.KernelCall;
@@ -39,14 +41,29 @@ public final class CpuBackend implements Backend {
             plan.runCpu();
             return;
         }
-        for (Plan.Section s : plan.sections()) {
-            for (KernelCall c : s.calls()) {
-                long t0 = System.nanoTime();
+        for (Plan.Section s : plan.sections()) runSection(s);
+    }
+
+    @Override
+    public void run(Plan plan, IntConsumer sectionDone) {
+        List<Plan.Section> sections = plan.sections();
+        for (int i = 0; i < sections.size(); i++) {
+            runSection(sections.get(i));
+            sectionDone.accept(i);
+        }
+    }
+
+    private void runSection(Plan.Section s) {
+        for (KernelCall c : s.calls()) {
+            if (!profiling) {
                 c.runCpu();
-                long[] t = times.computeIfAbsent(c.getClass().getSimpleName(), k -> new long[2]);
-                t[0] += System.nanoTime() - t0;
-                t[1]++;
+                continue;
             }
+            long t0 = System.nanoTime();
+            c.runCpu();
+            long[] t = times.computeIfAbsent(c.getClass().getSimpleName(), k -> new long[2]);
+            t[0] += System.nanoTime() - t0;
+            t[1]++;
         }
     }
 
