@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
                 sffn.cli.bench.BenchKernelsCommand.class,
                 sffn.cli.bench.BenchFfnCommand.class,
                 sffn.cli.bench.BenchMergeCommand.class,
-                sffn.cli.bench.BenchDecodeCommand.class})
+                sffn.cli.bench.BenchDecodeCommand.class,
+                sffn.cli.bench.BenchScalingCommand.class})
 public final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
