@@ -265,4 +265,18 @@ class DataParallelTrainTest {
         assertTrue(p.out().contains("\"lr\":0.001"), "the message shows the rank's config:\n" + p.out());
         assertTrue(Arrays.stream(new String[] {"model.safetensors"}).noneMatch(f -> Files.exists(tmp.resolve("mismatch").resolve(f))));
     }
+
+    @Test
+    void aRankThatCannotLoadMpiSaysSo() throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(java(trainArgs("nompi", 4)));
+        pb.environment().put("OMPI_COMM_WORLD_SIZE", "2");
+        pb.environment().put("SFFN_MPI_LIB", "libsffn-no-such-mpi.so.40");
+        Path log = tmp.resolve("nompi.log");
+        Process p = pb.redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String out = Files.readString(log);
+        assertEquals(2, p.exitValue(), out);
+        assertTrue(out.contains("started by an MPI launcher, but libsffn-no-such-mpi.so.40 (Open MPI's library) cannot be loaded")
+                && out.contains("apt-get install openmpi-bin libopenmpi-dev"), out);
+    }
 }

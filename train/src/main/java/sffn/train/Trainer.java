@@ -283,6 +283,8 @@ public final class Trainer {
         long t0 = System.nanoTime();
         int guided = cfg.guidedSteps();
         if (model.guided() && step >= guided) {
+            // ZeRO-1 cuts the shards anew without the guides: every rank first gets all moments, whatever it will own.
+            if (exchange != null && par.zeroStage() == 1) exchange.gatherMoments(true);
             model.dropGuides();
             buildPlans();
             listener.message("guided phase over at step " + step + ": guides dropped");
@@ -402,7 +404,7 @@ public final class Trainer {
 
     /** Writes the checkpoint atomically: the previous one stays whole until this one is complete. */
     public void save() throws IOException {
-        if (exchange != null && par.zeroStage() == 1) exchange.gatherMomentsOnRankZero();
+        if (exchange != null && par.zeroStage() == 1) exchange.gatherMoments(false);
         if (comm.rank() != 0) {
             lastSaved = step;
             return;

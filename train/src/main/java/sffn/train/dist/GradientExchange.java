@@ -220,12 +220,13 @@ public final class GradientExchange implements AutoCloseable {
     }
 
     /**
-     * Collects the AdamW moments of every shard on rank 0 (for a checkpoint); other ranks take part
-     * but keep only their own.
+     * Collects the AdamW moments of every shard on rank 0 (for a checkpoint), or on every rank
+     * (before the shards are cut anew); the others take part but keep only their own.
      */
-    public void gatherMomentsOnRankZero() {
-        gather(Parameter::adamM, comm.rank() == 0);
-        gather(Parameter::adamV, comm.rank() == 0);
+    public void gatherMoments(boolean everyRank) {
+        boolean keep = everyRank || comm.rank() == 0;
+        gather(Parameter::adamM, keep);
+        gather(Parameter::adamV, keep);
     }
 
     private void gather(java.util.function.Function<Parameter, Tensor> which, boolean keep) {
