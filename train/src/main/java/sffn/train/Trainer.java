@@ -116,7 +116,7 @@ public final class Trainer {
         if (par.distributed()) ReplicaChecks.sameWeights(comm, model.parameters(), step);
     }
 
-    /** What every rank must agree on: model, method, training options, ranks, and where it resumes. */
+    /** What every rank must agree on: model, method, training options, ranks, the data's size, and where it resumes. */
     private String resolvedConfig() {
         ObjectNode n = JSON.createObjectNode();
         n.set("model", model.config.toJson());
@@ -128,6 +128,8 @@ public final class Trainer {
         n.put("bucket_bytes", par.bucketBytes());
         n.put("step", step);
         n.put("guided", model.guided());
+        n.put("train_windows", trainData.windowCount());
+        n.put("train_tokens", trainData.tokenCount());
         return n.toString();
     }
 
@@ -256,10 +258,6 @@ public final class Trainer {
             if (cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 || last || step == untilStep) save();
         }
         listener.finished();
-        if (exchange != null) {
-            exchange.close();
-            exchange = null;
-        }
     }
 
     /** Tokens of one optimizer step over all ranks. */

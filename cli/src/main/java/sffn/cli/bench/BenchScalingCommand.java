@@ -81,7 +81,8 @@ public final class BenchScalingCommand implements Callable<Integer> {
             + " one rank reached here, i.e. nodes like one core of this machine, and 100000, a GPU node sustaining 100 TFLOP/s).")
     double[] nodeGflops;
 
-    record Measured(int ranks, double tokensPerSecond, double stepSeconds, double commSeconds, double gflops) {
+    record Measured(int ranks, double tokensPerSecond, double stepSeconds, double commSeconds, double copySeconds,
+                    double gflops) {
     }
 
     @Override
@@ -104,8 +105,9 @@ public final class BenchScalingCommand implements Callable<Integer> {
                 Measured r = measure(n, data, work.resolve("run-" + n), stats, t);
                 results.add(r);
                 System.out.printf(Locale.ROOT, "%d rank(s): %,.0f tokens/s, step %.1f ms, waiting on communication %.1f ms"
-                        + " (%.1f%% of the step)%n", n, r.tokensPerSecond(), 1e3 * r.stepSeconds(), 1e3 * r.commSeconds(),
-                        100 * r.commSeconds() / r.stepSeconds());
+                        + " (%.1f%% of the step)%s%n", n, r.tokensPerSecond(), 1e3 * r.stepSeconds(), 1e3 * r.commSeconds(),
+                        100 * r.commSeconds() / r.stepSeconds(), n == 1 ? "" : String.format(Locale.ROOT,
+                                ", copying gradients to and from the MPI buffers %.1f ms", 1e3 * r.copySeconds()));
             }
         } finally {
             deleteOurs(work);
@@ -156,13 +158,14 @@ public final class BenchScalingCommand implements Callable<Integer> {
             if (!j.has("loss")) continue;
             double tps = j.get("tokens_per_s").asDouble();
             double tokensPerStep = (double) n * batchSize * t;
-            rows.add(new double[] {tokensPerStep / tps, j.path("comm_wait_s").asDouble(0)});
+            rows.add(new double[] {tokensPerStep / tps, j.path("comm_wait_s").asDouble(0), j.path("comm_copy_s").asDouble(0)});
         }
         List<double[]> timed = rows.subList(rows.size() / 3, rows.size());
         double step = median(timed.stream().mapToDouble(r -> r[0]).toArray());
         double comm = median(timed.stream().mapToDouble(r -> r[1]).toArray());
+        double copy = median(timed.stream().mapToDouble(r -> r[2]).toArray());
         double tps = n * batchSize * t / step;
-        return new Measured(n, tps, step, comm, stats.trainingFlops(tps) / n / 1e9);
+        return new Measured(n, tps, step, comm, copy, stats.trainingFlops(tps) / n / 1e9);
     }
 
     private static double median(double[] v) {
