@@ -279,4 +279,15 @@ class DataParallelTrainTest {
         assertTrue(out.contains("started by an MPI launcher, but libsffn-no-such-mpi.so.40 (Open MPI's library) cannot be loaded")
                 && out.contains("apt-get install openmpi-bin libopenmpi-dev"), out);
     }
+
+    @Test
+    void everyCollectiveGivesWhatEachRankCanComputeAloneOnThreeRanks() throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "3"));
+        List<String> j = java(List.of());
+        j.set(j.indexOf("sffn.cli.Main"), CollectiveCheck.class.getName());
+        cmd.addAll(j);
+        Proc p = exec(cmd);
+        assertEquals(0, p.code(), p.out());
+        for (int r = 0; r < 3; r++) assertTrue(p.out().contains("collectives ok on rank " + r + " of 3"), p.out());
+    }
 }

@@ -22,7 +22,8 @@ import java.nio.file.Path;
  * addresses of global objects ({@code ompi_mpi_comm_world}, ...), so they are looked up as symbols;
  * {@code MPI_IN_PLACE} is {@code (void *) 1} and {@code MPI_Request} a pointer. MPICH's ABI (handles
  * are ints) is not bound. Only the thread that opened it calls MPI ({@code MPI_THREAD_SINGLE} use of
- * the funneled model): kernels run on other threads but never communicate.
+ * the funneled model): kernels run on other threads but never communicate. The JVM's own signal
+ * handlers stay in place: Open MPI installs its crash handlers only for signals nobody handles yet.
  */
 public final class MpiCollective implements Collective {
     /** The Open MPI 3.x-5.x shared library's soname; {@code SFFN_MPI_LIB} overrides it. */
