@@ -266,8 +266,8 @@ public final class Trainer {
     }
 
     private String describe() {
-        String ranks = par.distributed() ? String.format(Locale.ROOT, " x %d ranks (%s%s)", comm.size(), comm.describe(),
-                par.zeroStage() == 1 ? ", ZeRO-1" : ", " + exchange.buckets() + " all-reduce buckets") : "";
+        String ranks = par.distributed() ? String.format(Locale.ROOT, " per rank, on %s, %s", comm.describe(),
+                par.zeroStage() == 1 ? "ZeRO-1" : exchange.buckets() + " all-reduce buckets") : "";
         return String.format(Locale.ROOT, "%s on %s: %d steps of %d tokens (%d x %d x %d%s)%s",
                 model.method.structured() ? model.method.name().name().toLowerCase(Locale.ROOT) : "dense",
                 backend.describe(), cfg.totalSteps(), globalTokensPerStep(), cfg.batchSize(), cfg.seqLen(), cfg.gradAccum(), ranks,
