@@ -179,10 +179,11 @@ class DataParallelTrainTest {
     }
 
     @Test
-    void zeroOneOverTcpEqualsPlainDataParallel() throws Exception {
+    void zeroOneOverTcpWithAccumulationEqualsPlainDataParallel() throws Exception {
         Path two = twoRanks();
-        List<String> a = trainArgs("zero", 4);
-        a.addAll(List.of("--zero", "1", "--check-replicas", "1"));
+        // Half the batch in two micro-batches: the same 8 windows per step, with gradient accumulation on each rank.
+        List<String> a = trainArgs("zero", 2);
+        a.addAll(List.of("--grad-accum", "2", "--zero", "1", "--check-replicas", "1"));
         // The TCP transport only, as between machines (no shared-memory shortcut).
         Proc p = mpirun(List.of("--mca", "btl", "tcp,self"), a);
         assertEquals(0, p.code(), p.out());
