@@ -100,7 +100,10 @@ class DataParallelTrainTest {
     static Proc exec(List<String> cmd) throws IOException, InterruptedException {
         Path log = Files.createTempFile(tmp, "mpirun", ".log");
         long t0 = System.nanoTime();
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        // Containers (CI) often forbid the cross-memory attach that Open MPI's shared-memory transport tries first.
+        pb.environment().put("OMPI_MCA_btl_vader_single_copy_mechanism", "none");
+        Process p = pb.start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
