@@ -15,13 +15,18 @@ import sffn.kernels.Int8Groups;
  * The activations stay float32: the Vector API has no int8 dot-product instruction to make
  * int8 x int8 products pay, and decoding is bound by the weight bytes, which are already int8.
  *
- * <p>Up to {@link #SMALL_M} rows: tiles of 1 row of A x 4 rows of W, or 4 x 2 (16 partial and
- * accumulated vectors in registers). A result depends on K alone: lanes summed by
- * {@link Vec#sumLanes}, then the last, partial group in order. Above, panels of W are
- * dequantised into a thread's scratch and multiplied by {@link Sgemm#gemmSerial}.
+ * <p>Below {@link #PANEL_M} rows (decoding at batch sizes up to 15): tiles of 1 row of A x 4
+ * rows of W, or up to 4 x 2 (16 partial and accumulated vectors in registers); a result depends
+ * on K alone: lanes summed by {@link Vec#sumLanes}, then the last, partial group in order. From
+ * {@link #PANEL_M} rows (prefill), where converting int8 once per tile of 4 rows would cost more
+ * than converting once, panels of 16 rows of W are dequantised into a thread's scratch (no copy
+ * of the whole weight) and multiplied by {@link Sgemm#gemmSerial}, whose order depends on the
+ * shape alone. (In cache on AVX-512, per weight of W: tiles 0.11 ns at 4 rows and 0.23 ns at 8,
+ * the panel path 0.17 and 0.22 ns; the panel wins from about 12 rows.)
  */
 public final class Int8Gemm {
-    public static final int SMALL_M = 64;
+    /** From this many rows of A, dequantised panels and the float32 GEMM. */
+    public static final int PANEL_M = 16;
     static final int PANEL = 64;
     private static final int G = Int8Groups.GROUP;
     private static final VectorSpecies<Float> S = Vec.S;
@@ -39,7 +44,7 @@ public final class Int8Gemm {
                             float[] c, int cOff, int ldc, boolean accumulate) {
         int chunks = (n + CHUNK - 1) / CHUNK;
         Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * Workers.pool().threads())), (from, to) -> {
-            float[] scratch = m > SMALL_M ? new float[PANEL * k] : null;
+            float[] scratch = m >= PANEL_M ? scratch(Math.min(PANEL, CHUNK) * k) : null;
             for (int ch = from; ch < to; ch++) {
                 int j0 = ch * CHUNK;
                 columns(m, j0, Math.min(n, j0 + CHUNK), k, a, aOff, lda, q, qOff, scale, sOff, c, cOff, ldc, accumulate, scratch);
@@ -54,7 +59,7 @@ public final class Int8Gemm {
         int chunks = nb * per;
         int g = Int8Groups.groups(p);
         Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * Workers.pool().threads())), (from, to) -> {
-            float[] scratch = rows > SMALL_M ? new float[PANEL * p] : null;
+            float[] scratch = rows >= PANEL_M ? scratch(Math.min(PANEL, CHUNK) * p) : null;
             for (int ch = from; ch < to; ch++) {
                 int b = ch / per;
                 int j0 = (ch % per) * CHUNK;
@@ -64,18 +69,26 @@ public final class Int8Gemm {
         });
     }
 
+    /** The calling thread's buffer for widened panels of W (at most one chunk of rows). */
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] scratch(int size) {
+        float[] s = SCRATCH.get();
+        if (s.length < size) {
+            s = new float[size];
+            SCRATCH.set(s);
+        }
+        return s;
+    }
+
     /** Columns {@code j0 .. j1} of C, every row, on the calling thread. */
     static void columns(int m, int j0, int j1, int k, float[] a, int aOff, int lda, byte[] q, int qOff, float[] scale,
                         int sOff, float[] c, int cOff, int ldc, boolean accumulate, float[] scratch) {
         int g = Int8Groups.groups(k);
-        if (m > SMALL_M) {
+        if (m >= PANEL_M) {
             for (int p0 = j0; p0 < j1; p0 += PANEL) {
                 int np = Math.min(PANEL, j1 - p0);
-                for (int r = 0; r < np; r++) {
-                    int qo = qOff + (p0 + r) * k;
-                    int so = sOff + (p0 + r) * g;
-                    for (int i = 0; i < k; i++) scratch[r * k + i] = q[qo + i] * scale[so + i / G];
-                }
+                for (int r = 0; r < np; r++) dequantiseRow(q, qOff + (p0 + r) * k, scale, sOff + (p0 + r) * g, k, scratch, r * k);
                 Sgemm.gemmSerial(false, true, m, np, k, a, aOff, lda, scratch, 0, k, c, cOff + p0, ldc, accumulate);
             }
             return;
@@ -101,6 +114,16 @@ public final class Int8Gemm {
                 reduce(sums, rows, cols, k, a, ao, lda, q, qo, k, scale, so, g, c, cOff + i * ldc + j, ldc, accumulate);
             }
         }
+    }
+
+    /** {@code out[oo + i] = q[qo + i] * scale[so + i / G]} for i < k: the products {@link Int8Groups#dequantise} gives. */
+    private static void dequantiseRow(byte[] q, int qo, float[] scale, int so, int k, float[] out, int oo) {
+        int whole = VECTOR ? k - k % G : 0;
+        for (int g0 = 0, gi = 0; g0 < whole; g0 += G, gi++) {
+            FloatVector s = FloatVector.broadcast(S, scale[so + gi]);
+            for (int v = g0; v < g0 + G; v += L) widen(q, qo + v).mul(s).intoArray(out, oo + v);
+        }
+        for (int i = whole; i < k; i++) out[oo + i] = q[qo + i] * scale[so + i / G];
     }
 
     private static FloatVector widen(byte[] q, int off) {
