@@ -9,6 +9,8 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import sffn.decode.CompactWeights;
+import sffn.kernels.WeightFormat;
 import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
 import sffn.nn.io.ModelCheckpoint;
@@ -39,13 +41,20 @@ public final class EvalCommand implements Callable<Integer> {
     boolean json;
 
     @Mixin
+    WeightsOption weightsOption = new WeightsOption();
+
+    @Mixin
     BackendOptions backendOptions = new BackendOptions();
 
     @Override
     public Integer call() throws Exception {
         TokenizerMatch.require(checkpoint, data);
         JsonNode cfg = ModelCheckpoint.readConfig(checkpoint);
+        WeightFormat format = weightsOption.resolve(checkpoint);
         Gpt model = ModelCheckpoint.read(checkpoint);
+        // Rounds the model's weights in place to what decoding in this format computes with; the
+        // float32 kernels then evaluate exactly that model (up to the order of their sums).
+        CompactWeights.of(model, format, checkpoint.resolve(ModelCheckpoint.MODEL));
         int t = seqLen != null ? seqLen
                 : cfg.path("train").path("seq_len").asInt(model.config.maxPositionEmbeddings());
         if (!Validation.available(data)) {
@@ -68,10 +77,11 @@ public final class EvalCommand implements Callable<Integer> {
                 n.put("val_loss", r.loss());
                 n.put("val_ppl", r.perplexity());
                 n.put("tokens", r.tokens());
+                n.put("weights", format.label());
                 System.out.println(n);
             } else {
-                System.out.printf(Locale.ROOT, "val loss %.4f, val ppl %.3f over %,d tokens (%d-token windows) in %.1f s%n",
-                        r.loss(), r.perplexity(), r.tokens(), t, seconds);
+                System.out.printf(Locale.ROOT, "val loss %.4f, val ppl %.3f over %,d tokens (%d-token windows, %s weights) in %.1f s%n",
+                        r.loss(), r.perplexity(), r.tokens(), t, format.label(), seconds);
             }
         }
         return 0;

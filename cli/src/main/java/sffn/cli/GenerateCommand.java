@@ -11,12 +11,14 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import sffn.decode.CompactWeights;
 import sffn.decode.FfnPath;
 import sffn.decode.Generator;
 import sffn.decode.MergeCalibration;
 import sffn.decode.MergePolicy;
 import sffn.decode.MergedWeights;
 import sffn.decode.Sampler;
+import sffn.kernels.WeightFormat;
 import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
 import sffn.nn.io.ModelCheckpoint;
@@ -61,6 +63,9 @@ public final class GenerateCommand implements Callable<Integer> {
     FfnPath ffnPath = FfnPath.AUTO;
 
     @Mixin
+    WeightsOption weightsOption = new WeightsOption();
+
+    @Mixin
     BackendOptions backendOptions = new BackendOptions();
 
     @Override
@@ -71,14 +76,17 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException(tokFile + ": missing; the checkpoint does not say which tokenizer it was trained with");
         }
         Tokenizer tokenizer = TokenizerInfo.read(tokFile).tokenizer();
-        Gpt model = ModelCheckpoint.read(checkpoint);
+        WeightFormat format = weightsOption.resolve(checkpoint);
         new Sampler.Settings(temperature, topK, topP, seed); // validates the options before any work
+        Gpt model = ModelCheckpoint.read(checkpoint);
+        CompactWeights weights = CompactWeights.of(model, format, checkpoint.resolve(ModelCheckpoint.MODEL));
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (Backend backend = backendOptions.create()) {
             MergedWeights merged = new MergedWeights(model);
-            MergePolicy policy = MergeCalibration.policyFor(checkpoint, model, merged, backend, ffnPath,
+            weights.withMerged(merged, model);
+            MergePolicy policy = MergeCalibration.policyFor(checkpoint, model, merged, weights, backend, ffnPath,
                     Math.max(64, Math.min(1024, model.config.maxPositionEmbeddings() * batch)), System.err::println);
-            Generator gen = new Generator(model, backend, merged, policy);
+            Generator gen = new Generator(model, backend, merged, policy, weights);
             Sampler.Settings settings = new Sampler.Settings(temperature, topK, topP, seed);
             if (interactive) {
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
@@ -117,9 +125,9 @@ public final class GenerateCommand implements Callable<Integer> {
             out.println("--- sample " + (b + 1) + " ---");
             out.println(text + tokenizer.decode(r.tokens().get(b)));
         }
-        out.printf(Locale.ROOT, "[prefill %d tokens x %d: %,.0f tokens/s | decode %d steps x %d: %,.1f tokens/s | structured FFN"
-                        + " linears merged: %d in prefill, %d per step]%n",
-                r.promptTokens(), r.batch(), r.prefillTokensPerSecond(), r.decodeSteps(), r.batch(),
+        out.printf(Locale.ROOT, "[%s weights | prefill %d tokens x %d: %,.0f tokens/s | decode %d steps x %d: %,.1f tokens/s"
+                        + " | structured FFN linears merged: %d in prefill, %d per step]%n",
+                gen.weights().format().label(), r.promptTokens(), r.batch(), r.prefillTokensPerSecond(), r.decodeSteps(), r.batch(),
                 r.decodeTokensPerSecond(), r.mergedInPrefill(), r.mergedInDecode());
     }
 }

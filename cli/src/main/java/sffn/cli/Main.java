@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
                 EvalCommand.class,
                 PlotCommand.class,
                 GenerateCommand.class,
+                ExportCommand.class,
                 InfoCommand.class,
                 BenchCommand.class,
                 DevicesCommand.class,

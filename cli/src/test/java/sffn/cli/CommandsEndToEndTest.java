@@ -22,7 +22,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** The commands as a user runs them: prepare, info, train, resume, eval, generate, plot, and their errors. */
+/** The commands as a user runs them: prepare, info, train, resume, eval, generate, plot, export, and their errors. */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class CommandsEndToEndTest {
     @TempDir
@@ -114,7 +114,7 @@ class CommandsEndToEndTest {
                 "--temperature", "0", "--ffn-path", "merged");
         assertEquals(0, gen.code(), gen.err());
         assertTrue(gen.out().startsWith("The jury"), gen.out());
-        assertTrue(gen.out().contains("[prefill 8 tokens x 1"), gen.out());
+        assertTrue(gen.out().contains("[fp32 weights | prefill 8 tokens x 1"), gen.out());
         Run gen2 = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "12",
                 "--temperature", "0", "--ffn-path", "structured");
         assertEquals(gen.out().lines().findFirst(), gen2.out().lines().findFirst(), "both FFN forms decode the same greedy text");
@@ -136,6 +136,41 @@ class CommandsEndToEndTest {
         Run e = run("eval", "--checkpoint", tmp.resolve("nothing").toString(), "--data", data.toString());
         assertEquals(2, e.code());
         assertTrue(e.err().contains("does not exist"), e.err());
+    }
+
+    /** Export to bf16 and int8; generate and eval read the exports, and --weights gives the same on the float checkpoint. */
+    @Test
+    @Order(4)
+    void exportThenDecodeAndEvaluateWithCompactWeights() throws Exception {
+        Path ckpt = tmp.resolve("ckpt");
+        for (String w : List.of("bf16", "int8")) {
+            Path out = tmp.resolve("export-" + w);
+            Run ex = run("export", "--checkpoint", ckpt.toString(), "--weights", w, "--out", out.toString());
+            assertEquals(0, ex.code(), ex.err());
+            assertTrue(ex.out().contains(w + " weights"), ex.out());
+            String[] gen = {"--prompt", "The jury", "--max-tokens", "10", "--temperature", "0", "--ffn-path", "structured"};
+            Run fromExport = run(concat(new String[] {"generate", "--checkpoint", out.toString()}, gen));
+            assertEquals(0, fromExport.code(), fromExport.err());
+            assertTrue(fromExport.out().contains("[" + w + " weights"), fromExport.out());
+            Run fromFloat = run(concat(new String[] {"generate", "--checkpoint", ckpt.toString(), "--weights", w}, gen));
+            assertEquals(0, fromFloat.code(), fromFloat.err());
+            assertEquals(fromFloat.out().lines().findFirst(), fromExport.out().lines().findFirst(),
+                    "the export decodes as --weights " + w + " on the float checkpoint");
+            Run e1 = run("eval", "--checkpoint", out.toString(), "--data", data.toString(), "--json", "--max-windows", "4");
+            Run e2 = run("eval", "--checkpoint", ckpt.toString(), "--weights", w, "--data", data.toString(), "--json",
+                    "--max-windows", "4");
+            assertEquals(0, e1.code(), e1.err());
+            assertEquals(0, e2.code(), e2.err());
+            JsonNode j1 = new ObjectMapper().readTree(e1.out());
+            assertEquals(w, j1.get("weights").asText());
+            assertEquals(j1.get("val_loss").asDouble(), new ObjectMapper().readTree(e2.out()).get("val_loss").asDouble(), 1e-6);
+            Run again = run("export", "--checkpoint", ckpt.toString(), "--weights", w, "--out", out.toString());
+            assertEquals(2, again.code());
+            assertTrue(again.err().contains("exists"), again.err());
+        }
+        Run bad = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "x", "--weights", "fp8");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("unknown weight format 'fp8'; use fp32, bf16 or int8"), bad.err());
     }
 
     static String[] concat(String[] a, String... b) {

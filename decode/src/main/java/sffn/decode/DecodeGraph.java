@@ -33,11 +33,17 @@ public final class DecodeGraph {
     public final IntTensor tokens;
     /** [batch, vocab]: logits of each sequence's last new token. */
     public final Tensor logits;
+    /** The step's calls; with compact weights, rewritten to read them as stored. */
     public final Plan plan;
     private int mergedLinears;
     private int structuredLinears;
 
     public DecodeGraph(Gpt model, KvCacheTensors cache, MergedWeights merged, MergePolicy policy, int n) {
+        this(model, cache, merged, policy, CompactWeights.none(), n);
+    }
+
+    public DecodeGraph(Gpt model, KvCacheTensors cache, MergedWeights merged, MergePolicy policy, CompactWeights weights,
+                       int n) {
         ModelConfig c = model.config;
         this.batch = cache.batch;
         this.n = n;
@@ -45,7 +51,7 @@ public final class DecodeGraph {
         int h = c.hiddenDim();
         Buffers buf = new Buffers();
         tokens = buf.ints("tokens", rows);
-        plan = new Plan("decode " + batch + "x" + n);
+        Plan plan = new Plan("decode " + batch + "x" + n);
         plan.section("embed");
         Tensor x = buf.get("x", rows, h);
         plan.add(new EmbeddingForward(tokens, model.tokenEmbedding().value, x, rows, h));
@@ -95,6 +101,7 @@ public final class DecodeGraph {
         plan.add(new MatmulForward(last, model.head().value, null, logits, batch, c.vocabSize(), h, false));
         plan.hostInputs(tokens, cache.pos, scalars);
         plan.hostOutputs(logits);
+        this.plan = weights.rewrite(plan);
     }
 
     private void linear(Plan plan, Buffers buf, Tensor scalars, LinearLayer layer, MergedWeights merged, MergePolicy policy,

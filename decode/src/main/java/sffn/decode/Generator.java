@@ -43,13 +43,20 @@ public final class Generator {
     private final Backend backend;
     private final MergedWeights merged;
     private final MergePolicy policy;
+    private final CompactWeights weights;
     /** Kept across calls, so that a device compiles the one-token step once and each prompt length once. */
     private KvCacheTensors cache;
     private DecodeGraph step;
     private final Map<Integer, DecodeGraph> prefills = new HashMap<>();
 
     public Generator(Gpt model, Backend backend, MergedWeights merged, MergePolicy policy) {
+        this(model, backend, merged, policy, CompactWeights.none());
+    }
+
+    /** With the products reading {@code weights} (built on this model and these merged weights). */
+    public Generator(Gpt model, Backend backend, MergedWeights merged, MergePolicy policy, CompactWeights weights) {
         this.model = model;
+        this.weights = weights;
         this.backend = backend;
         this.merged = merged;
         this.policy = policy;
@@ -61,6 +68,10 @@ public final class Generator {
 
     public Gpt model() {
         return model;
+    }
+
+    public CompactWeights weights() {
+        return weights;
     }
 
     /**
@@ -81,7 +92,7 @@ public final class Generator {
         }
         ensureCache(batch, prompt.length + maxTokens);
         DecodeGraph prefill = prefills.computeIfAbsent(prompt.length, n -> {
-            DecodeGraph g = new DecodeGraph(model, cache, merged, policy, n);
+            DecodeGraph g = new DecodeGraph(model, cache, merged, policy, weights, n);
             backend.prepare(g.plan);
             return g;
         });
@@ -126,7 +137,7 @@ public final class Generator {
         release();
         int capacity = Math.max(64, Integer.highestOneBit(Math.max(1, tokens - 1)) << 1);
         cache = new KvCacheTensors(model.config, batch, Math.min(capacity, model.config.maxPositionEmbeddings()));
-        step = new DecodeGraph(model, cache, merged, policy, 1);
+        step = new DecodeGraph(model, cache, merged, policy, weights, 1);
         backend.prepare(step.plan);
     }
 

@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.function.Consumer;
 import sffn.kernels.Tensor;
+import sffn.kernels.WeightFormat;
 import sffn.kernels.backend.Backend;
 import sffn.kernels.backend.Timing;
 import sffn.kernels.plan.KernelCall.MatmulForward;
@@ -46,6 +47,11 @@ public final class MergeCalibration {
         }
     }
 
+    /** The cache file of a weight format: {@link #FILE} for float32, {@code merge-calibration-<format>.json} otherwise. */
+    public static String fileName(WeightFormat format) {
+        return format == WeightFormat.FP32 ? FILE : "merge-calibration-" + format.label() + ".json";
+    }
+
     private MergeCalibration() {
     }
 
@@ -57,6 +63,12 @@ public final class MergeCalibration {
     }
 
     public static Table measure(Gpt model, MergedWeights merged, Backend backend, int maxTokens, Consumer<String> progress) {
+        return measure(model, merged, CompactWeights.none(), backend, maxTokens, progress);
+    }
+
+    /** The crossovers with both forms reading {@code weights} (the merged matrices compressed too). */
+    public static Table measure(Gpt model, MergedWeights merged, CompactWeights weights, Backend backend, int maxTokens,
+                                Consumer<String> progress) {
         Map<String, List<LinearLayer>> shapes = new LinkedHashMap<>();
         for (LinearLayer l : model.structuredFfnLinears()) {
             shapes.computeIfAbsent(MergePolicy.shapeKey(l), k -> new ArrayList<>()).add(l);
@@ -66,14 +78,14 @@ public final class MergeCalibration {
         for (Map.Entry<String, List<LinearLayer>> e : shapes.entrySet()) {
             List<LinearLayer> layers = e.getValue();
             List<Point> mine = new ArrayList<>();
-            warmUp(layers, merged, backend, maxTokens);
+            warmUp(layers, merged, weights, backend, maxTokens);
             for (int tokens : tokenCounts(maxTokens)) {
                 Buffers buf = new Buffers();
                 Plan structured = new Plan("calibrate structured");
                 Plan dense = new Plan("calibrate merged");
                 forwards(layers, merged, buf, tokens, structured, dense);
-                double ms = time(backend, structured) / layers.size();
-                double mm = time(backend, dense) / layers.size();
+                double ms = time(backend, weights.rewrite(structured)) / layers.size();
+                double mm = time(backend, weights.rewrite(dense)) / layers.size();
                 Point p = new Point(e.getKey(), tokens, ms, mm);
                 mine.add(p);
                 if (progress != null) {
@@ -123,10 +135,12 @@ public final class MergeCalibration {
      * until their time settles, so that the kernels are compiled before the small counts are
      * timed (timed cold, they would favour whichever form was measured later).
      */
-    private static void warmUp(List<LinearLayer> layers, MergedWeights merged, Backend backend, int tokens) {
-        Plan p = new Plan("warm up");
-        forwards(layers, merged, new Buffers(), tokens, p, p);
-        forwards(layers, merged, new Buffers(), 1, p, p);
+    private static void warmUp(List<LinearLayer> layers, MergedWeights merged, CompactWeights weights, Backend backend,
+                               int tokens) {
+        Plan w = new Plan("warm up");
+        forwards(layers, merged, new Buffers(), tokens, w, w);
+        forwards(layers, merged, new Buffers(), 1, w, w);
+        Plan p = weights.rewrite(w);
         backend.prepare(p);
         Timing.warmUp(() -> backend.run(p), 1000, 4000);
         backend.release(p);
@@ -186,12 +200,21 @@ public final class MergeCalibration {
      */
     public static MergePolicy policyFor(Path checkpoint, Gpt model, MergedWeights merged, Backend backend, FfnPath path,
                                         int maxTokens, Consumer<String> progress) {
+        return policyFor(checkpoint, model, merged, CompactWeights.none(), backend, path, maxTokens, progress);
+    }
+
+    /** As above for decoding with {@code weights}: each weight format has its own crossovers, and its own file. */
+    public static MergePolicy policyFor(Path checkpoint, Gpt model, MergedWeights merged, CompactWeights weights,
+                                        Backend backend, FfnPath path, int maxTokens, Consumer<String> progress) {
         if (path != FfnPath.AUTO || model.structuredFfnLinears().isEmpty()) return MergePolicy.fixed(path);
-        Path file = checkpoint.resolve(FILE);
+        Path file = checkpoint.resolve(fileName(weights.format()));
         Optional<Table> cached = load(file, backend.describe(), model);
         if (cached.isPresent()) return cached.get().policy(path);
-        if (progress != null) progress.accept("calibrating the pre-merge crossover for " + backend.describe() + " (once per checkpoint)");
-        Table t = measure(model, merged, backend, maxTokens, null);
+        if (progress != null) {
+            progress.accept("calibrating the pre-merge crossover for " + backend.describe() + " with " + weights.format().label()
+                    + " weights (once per checkpoint)");
+        }
+        Table t = measure(model, merged, weights, backend, maxTokens, null);
         try {
             save(file, t);
         } catch (IOException e) {

@@ -212,6 +212,16 @@ class TornadoKernelAgreementTest {
             cs.add(new Case("blockdiag backward weight", "rows " + R + " nb 3 q 13 p 11" + a, BLOCKDIAG,
                     w -> new BlockDiagBackwardWeight(w.randn("dy", R, 39), w.randn("x", R, 33), w.out("dw", acc, 3, 13, 11), R, 3, 13, 11, acc),
                     List.of("dw")));
+            // Compact weights (decoding): the portable bodies widen bf16 and convert int8 per element;
+            // rows of 71 and 37 inputs end int8 groups inside a row.
+            for (WeightFormat f : List.of(WeightFormat.BF16, WeightFormat.INT8)) {
+                cs.add(new Case(f.label() + " matmul forward", R + "x" + K + " . " + N + "x" + K + "^T" + a, MATMUL,
+                        w -> CompactWeight.compress(w.randn("w" + f.label(), N, K), f).matmul(w.randn("a", R, K),
+                                w.out("c", acc, R, N), R, N, K, acc), List.of("c")));
+                cs.add(new Case(f.label() + " blockdiag forward", "rows " + R + " nb 3 q 13 p 37" + a, BLOCKDIAG,
+                        w -> CompactWeight.compress(w.randn("w" + f.label(), 3, 13, 37), f).blockDiag(w.randn("x", R, 3 * 37),
+                                w.out("y", acc, R, 39), R, 3, 13, 37, acc), List.of("y")));
+            }
             cs.add(new Case("bias backward", R + "x" + N + a, BIAS_SUM,
                     w -> new BiasBackward(w.randn("dy", R, N), w.out("db", acc, N), R, N, acc), List.of("db")));
         }

@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.Set;
@@ -14,13 +16,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sffn.cli.BackendOptions;
+import sffn.decode.CompactWeights;
 import sffn.decode.DecodeGraph;
 import sffn.decode.FfnPath;
 import sffn.decode.KvCacheTensors;
 import sffn.decode.MergeCalibration;
 import sffn.decode.MergePolicy;
 import sffn.decode.MergedWeights;
+import sffn.kernels.ByteTensor;
+import sffn.kernels.CompactWeight;
+import sffn.kernels.ShortTensor;
 import sffn.kernels.Tensor;
+import sffn.kernels.WeightFormat;
 import sffn.kernels.backend.Backend;
 import sffn.kernels.backend.Timing;
 import sffn.kernels.plan.KernelCall;
@@ -33,8 +40,8 @@ import sffn.nn.config.PostInit;
 
 /**
  * {@code sffn bench decode}: decode tokens/s of a randomly initialised model at several batch
- * sizes, beside the memory-bandwidth limit of batch-1 decoding (the weight bytes one step reads
- * over the read bandwidth measured in the same run).
+ * sizes and weight formats, each beside its memory-bandwidth limit (the weight bytes one step
+ * reads, in that format, over the read bandwidth measured in the same run).
  */
 @Command(name = "decode", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Decode throughput (tokens/s) at batch sizes 1, 8, 32 beside the memory-bandwidth limit.")
@@ -58,7 +65,11 @@ public final class BenchDecodeCommand implements Callable<Integer> {
     @Option(names = "--ffn-path", paramLabel = "auto|merged|structured", description = "Structured FFN form (default auto).")
     FfnPath path = FfnPath.AUTO;
 
-    @Option(names = "--json", description = "One JSON object per batch size instead of a table.")
+    @Option(names = "--weights", split = ",", paramLabel = "fp32,bf16,int8",
+            description = "Weight formats, each timed at every batch size and shown side by side (default fp32).")
+    List<String> weights = List.of("fp32");
+
+    @Option(names = "--json", description = "One JSON object per weight format and batch size instead of a table.")
     boolean json;
 
     @Mixin
@@ -68,83 +79,123 @@ public final class BenchDecodeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ModelConfig m = ModelConfig.read(config);
         MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
+        List<WeightFormat> formats = new ArrayList<>();
+        for (String w : weights) {
+            WeightFormat wf = WeightFormat.parse(w);
+            if (!formats.contains(wf)) formats.add(wf);
+        }
         // Speed does not depend on the values: skip the SVD/orthogonal post-init.
         MethodConfig fast = new MethodConfig(f.name(), f.rank(), f.nblocks(), PostInit.NONE, f.firstLayerDense());
         if (!json) System.out.println("initialising " + config.getFileName() + (method == null ? "" : " with " + method.getFileName()) + " ...");
         Gpt model = new Gpt(m, fast).init(1);
         double gbs = MemoryBandwidth.readGBs(1024);
+        List<Row> rows = new ArrayList<>();
         try (Backend backend = backendOptions.create()) {
             MergedWeights merged = new MergedWeights(model);
-            MergePolicy policy = path == FfnPath.AUTO && !model.structuredFfnLinears().isEmpty()
-                    ? MergeCalibration.measure(model, merged, backend, 64, null).policy(FfnPath.AUTO) : MergePolicy.fixed(path);
             if (!json) {
                 System.out.printf(Locale.ROOT, "backend %s; read bandwidth %.1f GB/s (median of 7 passes over 1 GiB)%n",
                         backend.describe(), gbs);
-                System.out.printf(Locale.ROOT, "%6s %14s %12s %14s %10s%n", "batch", "tokens/s", "ms/step", "weight MB/step",
-                        "of limit");
             }
-            for (int batch : batches) {
-                KvCacheTensors cache = new KvCacheTensors(m, batch, context + steps + 4);
-                DecodeGraph step = new DecodeGraph(model, cache, merged, policy, 1);
-                backend.prepare(step.plan);
-                Random r = new Random(batch);
-                long bytes = weightBytes(step.plan, model, merged);
-                // Warm up until the JIT has compiled every kernel's path (the Vector API runs hundreds of
-                // times slower interpreted): at least 3 s, and until steps stop getting faster.
-                int[] pos = {0};
-                Timing.warmUp(() -> {
-                    fill(step, r, m.vocabSize());
-                    cache.pos.data[0] = pos[0]++ % (context + 1);
-                    backend.run(step.plan);
-                }, 3000, 30000);
-                double[] ms = new double[steps];
-                for (int i = 0; i < steps; i++) {
-                    fill(step, r, m.vocabSize());
-                    cache.pos.data[0] = context + i;
-                    long t0 = System.nanoTime();
-                    backend.run(step.plan);
-                    backend.toHost(step.plan, step.logits);
-                    ms[i] = (System.nanoTime() - t0) / 1e6;
+            for (WeightFormat wf : formats) {
+                // Rounds the (random) weights to each format in turn: harmless for timing.
+                CompactWeights cw = CompactWeights.of(model, wf, null).withMerged(merged, model);
+                MergePolicy policy = path == FfnPath.AUTO && !model.structuredFfnLinears().isEmpty()
+                        ? MergeCalibration.measure(model, merged, cw, backend, 64, null).policy(FfnPath.AUTO)
+                        : MergePolicy.fixed(path);
+                for (int batch : batches) {
+                    if (!json) System.err.printf(Locale.ROOT, "  timing %s weights at batch %d ...%n", wf.label(), batch);
+                    rows.add(time(model, merged, policy, cw, backend, batch, gbs));
                 }
-                java.util.Arrays.sort(ms);
-                double median = ms[steps / 2];
-                double tps = batch / (median / 1e3);
-                double limit = gbs * 1e9 / bytes;
-                if (json) {
+            }
+            if (json) {
+                for (Row r : rows) {
                     ObjectNode n = new ObjectMapper().createObjectNode();
                     n.put("backend", backend.describe());
                     n.put("model", config.getFileName().toString());
                     n.put("method", fast.name().name().toLowerCase(Locale.ROOT));
-                    n.put("batch", batch);
-                    n.put("tokens_per_s", tps);
-                    n.put("ms_per_step", median);
-                    n.put("weight_bytes_per_step", bytes);
+                    n.put("weights", r.format.label());
+                    n.put("batch", r.batch);
+                    n.put("tokens_per_s", r.tokensPerSecond);
+                    n.put("ms_per_step", r.ms);
+                    n.put("weight_bytes_per_step", r.bytes);
                     n.put("bandwidth_gbs", gbs);
-                    n.put("batch1_limit_tokens_per_s", limit);
+                    n.put("limit_tokens_per_s", r.limit());
+                    n.put("batch1_limit_tokens_per_s", gbs * 1e9 / r.bytes);
                     System.out.println(n);
-                } else {
-                    System.out.printf(Locale.ROOT, "%6d %14.1f %12.2f %14.1f %10s%n", batch, tps, median, bytes / 1e6,
-                            batch == 1 ? String.format(Locale.ROOT, "%.0f%%", 100 * tps / limit) : "");
                 }
-                backend.release(step.plan);
+                return 0;
             }
-            if (!json) {
-                System.out.println("limit: batch-1 tokens/s if every step only streamed its weights at the measured bandwidth");
+            System.out.printf(Locale.ROOT, "%6s %7s %12s %10s %14s %12s %9s %8s%n", "batch", "weights", "tokens/s", "ms/step",
+                    "weight MB/step", "limit tok/s", "of limit", "vs fp32");
+            for (int batch : batches) {
+                Row fp32 = rows.stream().filter(r -> r.batch == batch && r.format == WeightFormat.FP32).findFirst().orElse(null);
+                for (Row r : rows) {
+                    if (r.batch != batch) continue;
+                    System.out.printf(Locale.ROOT, "%6d %7s %12.1f %10.2f %14.1f %12.1f %8.0f%% %8s%n", batch, r.format.label(),
+                            r.tokensPerSecond, r.ms, r.bytes / 1e6, r.limit(), 100 * r.tokensPerSecond / r.limit(),
+                            fp32 == null ? "" : String.format(Locale.ROOT, "%.2fx", r.tokensPerSecond / fp32.tokensPerSecond));
+                }
             }
+            System.out.println("limit: tokens/s if every step only streamed its own weight bytes (weights and int8 scales)"
+                    + " at the measured bandwidth");
         }
         return 0;
+    }
+
+    /** One timed configuration. */
+    private record Row(WeightFormat format, int batch, double tokensPerSecond, double ms, long bytes, double gbs) {
+        double limit() {
+            return batch * gbs * 1e9 / bytes;
+        }
+    }
+
+    private Row time(Gpt model, MergedWeights merged, MergePolicy policy, CompactWeights cw, Backend backend, int batch,
+                     double gbs) {
+        ModelConfig m = model.config;
+        KvCacheTensors cache = new KvCacheTensors(m, batch, context + steps + 4);
+        DecodeGraph step = new DecodeGraph(model, cache, merged, policy, cw, 1);
+        backend.prepare(step.plan);
+        Random r = new Random(batch);
+        long bytes = weightBytes(step.plan, model, merged, cw);
+        // Warm up until the JIT has compiled every kernel's path (the Vector API runs hundreds of
+        // times slower interpreted): at least 3 s, and until steps stop getting faster.
+        int[] pos = {0};
+        Timing.warmUp(() -> {
+            fill(step, r, m.vocabSize());
+            cache.pos.data[0] = pos[0]++ % (context + 1);
+            backend.run(step.plan);
+        }, 3000, 30000);
+        double[] ms = new double[steps];
+        for (int i = 0; i < steps; i++) {
+            fill(step, r, m.vocabSize());
+            cache.pos.data[0] = context + i;
+            long t0 = System.nanoTime();
+            backend.run(step.plan);
+            backend.toHost(step.plan, step.logits);
+            ms[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        java.util.Arrays.sort(ms);
+        double median = ms[steps / 2];
+        backend.release(step.plan);
+        return new Row(cw.format(), batch, batch / (median / 1e3), median, bytes, gbs);
     }
 
     private static void fill(DecodeGraph g, Random r, int vocab) {
         for (int i = 0; i < g.tokens.size(); i++) g.tokens.data[i] = r.nextInt(vocab);
     }
 
-    /** Bytes of the weight tensors a plan reads (each counted once); the embedding lookup reads only rows. */
-    static long weightBytes(Plan plan, Gpt model, MergedWeights merged) {
-        Set<Tensor> weights = Collections.newSetFromMap(new IdentityHashMap<>());
+    /**
+     * Bytes of the weights a plan reads, each counted once: float32 weights, compact ones and
+     * their int8 scales. The embedding lookup reads only rows and is left out.
+     */
+    static long weightBytes(Plan plan, Gpt model, MergedWeights merged, CompactWeights cw) {
+        Set<Object> weights = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Parameter p : model.parameters()) weights.add(p.value);
         for (var l : model.structuredFfnLinears()) weights.add(merged.of(l).value);
-        Set<Tensor> read = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (CompactWeight c : cw.all()) {
+            if (c instanceof CompactWeight.Int8Weight q) weights.add(q.scale());
+        }
+        Set<Object> read = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Plan.Section s : plan.sections()) {
             for (KernelCall c : s.calls()) {
                 if (c instanceof KernelCall.EmbeddingForward) continue;
@@ -152,15 +203,23 @@ public final class BenchDecodeCommand implements Callable<Integer> {
             }
         }
         long n = 0;
-        for (Tensor t : read) n += 4L * t.size();
+        for (Object t : read) {
+            n += switch (t) {
+                case Tensor f -> 4L * f.size();
+                case ShortTensor b -> 2L * b.size();
+                case ByteTensor q -> q.size();
+                default -> 0L;
+            };
+        }
         return n;
     }
 
-    private static void collect(Object call, Set<Tensor> weights, Set<Tensor> read) {
+    private static void collect(Object call, Set<Object> weights, Set<Object> read) {
         for (RecordComponent rc : call.getClass().getRecordComponents()) {
             try {
                 Object v = rc.getAccessor().invoke(call);
                 if (v instanceof Tensor t && weights.contains(t)) read.add(t);
+                if (v instanceof ShortTensor || v instanceof ByteTensor) read.add(v);
                 if (v instanceof KernelCall inner) collect(inner, weights, read);
             } catch (ReflectiveOperationException e) {
                 throw new IllegalStateException(e);

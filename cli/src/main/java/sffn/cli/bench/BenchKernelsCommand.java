@@ -14,7 +14,7 @@ import sffn.kernels.cpu.Workers;
 /** {@code sffn bench kernels}: GFLOP/s of the kernels on a backend beside OpenBLAS sgemm in the same run. */
 @Command(name = "kernels", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"GFLOP/s of the compute-heavy kernels on the chosen backend (matmul and its two backward products,"
-                + " block-diagonal matmul, causal attention, layernorm, cross-entropy) beside OpenBLAS sgemm measured"
+                + " decoding's matvec and small-M products with fp32, bf16 and int8 weights (also in GB/s), block-diagonal matmul, causal attention, layernorm, cross-entropy) beside OpenBLAS sgemm measured"
                 + " in the same run on the same number of threads: on the same shape for GEMM-shaped ops, at one"
                 + " representative shape for the others. Median of timed rounds after warm-up; about 90 s (--quick: 20 s)."})
 public final class BenchKernelsCommand implements Callable<Integer> {

@@ -6,10 +6,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
+import sffn.kernels.CompactWeight;
+import sffn.kernels.Int8Groups;
 import sffn.kernels.IntTensor;
 import sffn.kernels.Matmul;
 import sffn.kernels.StepScalars;
 import sffn.kernels.Tensor;
+import sffn.kernels.WeightFormat;
 import sffn.kernels.backend.Backend;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.Plan;
@@ -63,6 +66,7 @@ final class KernelBench {
     void run() {
         jitWarmup();
         matmuls();
+        compactProducts();
         blockDiagonal();
         attention();
         layerNorm();
@@ -144,6 +148,51 @@ final class KernelBench {
                         ob::run, "OpenBLAS sgemm TN " + n + "x" + k + "x" + m);
             }
             releaseAll();
+        }
+    }
+
+    // ---- decoding's products with compact weights -----------------------------------------
+
+    /** Weight bytes each timed pass streams, so that the weights come from memory, not the caches. */
+    private static final double STREAM_BYTES = 192e6;
+
+    /**
+     * The matvec (M = 1) and small-M (M = 8) products of decoding, with float32, bf16 and int8
+     * weights: one plan multiplies by enough distinct copies of the weight to stream
+     * {@link #STREAM_BYTES} from memory, as a decode step does. The yardstick is sffn's own
+     * float32 product of the same shape; the note gives the weight bytes read per second.
+     */
+    private void compactProducts() {
+        int[][] shapes = quick ? new int[][] {{1, 3072, 768}, {8, 3072, 768}}
+                : new int[][] {{1, 3072, 768}, {8, 3072, 768}, {1, 768, 3072}, {8, 768, 3072}};
+        for (int[] s : shapes) {
+            int m = s[0];
+            int n = s[1];
+            int k = s[2];
+            String shape = m + "x" + n + "x" + k;
+            double flops = 2.0 * m * n * k;
+            double fp32 = Double.NaN;
+            for (WeightFormat f : WeightFormat.values()) {
+                SplittableRandom r = new SplittableRandom(m + 31L * n + 961L * k + f.ordinal());
+                Tensor a = tensor(r, "a", m, k);
+                Tensor c = new Tensor("c", m, n);
+                long bytes = f == WeightFormat.INT8 ? (long) n * k + 4L * n * Int8Groups.groups(k) : (long) f.bytes * n * k;
+                int copies = (int) Math.max(1, Math.ceil(STREAM_BYTES / bytes));
+                Plan p = new Plan(f.label() + " " + shape);
+                for (int i = 0; i < copies; i++) {
+                    Tensor w = tensor(r, "w" + i, n, k);
+                    p.add(f == WeightFormat.FP32 ? new KernelCall.MatmulForward(a, w, null, c, m, n, k, false)
+                            : CompactWeight.compress(w, f).matmul(a, c, m, n, k, false));
+                }
+                backend.prepare(p);
+                prepared.add(p);
+                double[] t = time(() -> backend.run(p), flops * copies);
+                if (f == WeightFormat.FP32) fp32 = t[1];
+                sink.accept(new Result("matmul." + f.label(), shape, t[0] * 1e3 / copies, t[1], fp32,
+                        "sffn fp32 matmul, same shape", String.format(Locale.ROOT, "%.1f GB/s of weights (%d copies streamed)",
+                        bytes * (double) copies / t[0] / 1e9, copies)));
+                releaseAll();
+            }
         }
     }
 

@@ -18,7 +18,10 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import sffn.kernels.ByteTensor;
+import sffn.kernels.Int8Groups;
 import sffn.kernels.IntTensor;
+import sffn.kernels.ShortTensor;
 import sffn.kernels.Tensor;
 
 /**
@@ -89,6 +92,17 @@ public final class Safetensors {
      */
     public static void write(Path file, List<Tensor> floats, List<IntTensor> ints, Map<String, String> metadata)
             throws IOException {
+        List<Object> all = new ArrayList<>(floats);
+        all.addAll(ints);
+        writeTensors(file, all, metadata);
+    }
+
+    /**
+     * Writes tensors in the order given, each in its own type: {@link Tensor} as F32,
+     * {@link IntTensor} as I32, {@link ShortTensor} (bfloat16 bit patterns) as BF16,
+     * {@link ByteTensor} as I8; otherwise as {@link #write(Path, List, List, Map)}.
+     */
+    public static void writeTensors(Path file, List<?> tensors, Map<String, String> metadata) throws IOException {
         ObjectNode header = MAPPER.createObjectNode();
         if (!metadata.isEmpty()) {
             ObjectNode meta = header.putObject(METADATA_KEY);
@@ -101,11 +115,14 @@ public final class Safetensors {
         }
         Set<String> names = new HashSet<>();
         long offset = 0;
-        for (Tensor t : floats) {
-            offset = describe(header, names, file, t.name, "F32", t.shape(), offset, 4L * t.data.length);
-        }
-        for (IntTensor t : ints) {
-            offset = describe(header, names, file, t.name, "I32", t.shape(), offset, 4L * t.data.length);
+        for (Object o : tensors) {
+            offset = switch (o) {
+                case Tensor t -> describe(header, names, file, t.name, "F32", t.shape(), offset, 4L * t.data.length);
+                case IntTensor t -> describe(header, names, file, t.name, "I32", t.shape(), offset, 4L * t.data.length);
+                case ShortTensor t -> describe(header, names, file, t.name, "BF16", t.shape(), offset, 2L * t.data.length);
+                case ByteTensor t -> describe(header, names, file, t.name, "I8", t.shape(), offset, t.data.length);
+                default -> throw new IllegalArgumentException("cannot write " + o + " to " + file + ": not a tensor");
+            };
         }
         byte[] json = MAPPER.writeValueAsBytes(header);
         int padded = (json.length + 7) & ~7;
@@ -117,29 +134,38 @@ public final class Safetensors {
         head.flip();
 
         ByteBuffer chunk = ByteBuffer.allocateDirect(IO_CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        int perChunk = IO_CHUNK_BYTES / 4;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE,
                 StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
             writeFully(ch, head);
-            for (Tensor t : floats) {
-                for (int off = 0; off < t.data.length; off += perChunk) {
-                    int n = Math.min(perChunk, t.data.length - off);
+            for (Object o : tensors) {
+                int length = java.lang.reflect.Array.getLength(data(o));
+                int width = o instanceof ShortTensor ? 2 : o instanceof ByteTensor ? 1 : 4;
+                int perChunk = IO_CHUNK_BYTES / width;
+                for (int off = 0; off < length; off += perChunk) {
+                    int n = Math.min(perChunk, length - off);
                     chunk.clear();
-                    chunk.asFloatBuffer().put(t.data, off, n);
-                    chunk.limit(4 * n);
-                    writeFully(ch, chunk);
-                }
-            }
-            for (IntTensor t : ints) {
-                for (int off = 0; off < t.data.length; off += perChunk) {
-                    int n = Math.min(perChunk, t.data.length - off);
-                    chunk.clear();
-                    chunk.asIntBuffer().put(t.data, off, n);
-                    chunk.limit(4 * n);
+                    switch (o) {
+                        case Tensor t -> chunk.asFloatBuffer().put(t.data, off, n);
+                        case IntTensor t -> chunk.asIntBuffer().put(t.data, off, n);
+                        case ShortTensor t -> chunk.asShortBuffer().put(t.data, off, n);
+                        case ByteTensor t -> chunk.put(t.data, off, n);
+                        default -> throw new IllegalStateException();
+                    }
+                    chunk.position(0).limit(width * n);
                     writeFully(ch, chunk);
                 }
             }
         }
+    }
+
+    private static Object data(Object tensor) {
+        return switch (tensor) {
+            case Tensor t -> t.data;
+            case IntTensor t -> t.data;
+            case ShortTensor t -> t.data;
+            case ByteTensor t -> t.data;
+            default -> throw new IllegalArgumentException("not a tensor: " + tensor);
+        };
     }
 
     private static long describe(ObjectNode header, Set<String> names, Path file, String name, String dtype,
@@ -195,7 +221,7 @@ public final class Safetensors {
             }
             List<String> extra = new ArrayList<>();
             for (String name : f.names()) {
-                if (!byName.containsKey(name)) extra.add(name);
+                if (!byName.containsKey(name) && !isScaleOfInt8(f, name, byName)) extra.add(name);
             }
             if (!missing.isEmpty() || !extra.isEmpty()) {
                 StringBuilder msg = new StringBuilder();
@@ -232,12 +258,58 @@ public final class Safetensors {
                         + "; was the checkpoint written with another config?");
             }
             for (Tensor t : expected) {
-                f.checkReadsAsFloat(t.name);
+                if (f.dtype(t.name) == Dtype.I8) checkInt8(f, t);
+                else f.checkReadsAsFloat(t.name);
             }
             for (Tensor t : expected) {
-                f.readInto(t.name, t);
+                if (f.dtype(t.name) == Dtype.I8) readInt8(f, t);
+                else f.readInto(t.name, t);
             }
         }
+    }
+
+    /** Metadata key of files with int8 weights: the weights per scale along the last dimension. */
+    public static final String INT8_GROUP_KEY = "int8_group_size";
+
+    /** {@code name} is the {@code .scale} companion of an I8 tensor the model expects. */
+    private static boolean isScaleOfInt8(SafetensorsFile f, String name, Map<String, Tensor> expected) {
+        if (!name.endsWith(".scale")) return false;
+        String base = name.substring(0, name.length() - ".scale".length());
+        return expected.containsKey(base) && f.contains(base) && f.dtype(base) == Dtype.I8;
+    }
+
+    /**
+     * An I8 tensor {@code w} needs {@code w.scale} (F32, w's shape with the last dimension in
+     * groups) and the file's group size to be the one sffn's int8 kernels use.
+     */
+    private static void checkInt8(SafetensorsFile f, Tensor t) {
+        Path file = f.file();
+        String group = f.metadata().get(INT8_GROUP_KEY);
+        if (group == null || !group.equals(Integer.toString(Int8Groups.GROUP))) {
+            throw new CheckpointFormatException(file, "tensor " + t.name + " is I8, but the header's __metadata__ "
+                    + (group == null ? "has no " + INT8_GROUP_KEY : "says " + INT8_GROUP_KEY + " " + group)
+                    + "; sffn reads int8 weights with one scale per " + Int8Groups.GROUP
+                    + " along the last dimension (write them with sffn export)");
+        }
+        String scale = t.name + ".scale";
+        if (!f.contains(scale)) {
+            throw new CheckpointFormatException(file, "tensor " + t.name + " is I8 but its scales " + scale + " are missing");
+        }
+        int[] want = t.shape();
+        want[want.length - 1] = Int8Groups.groups(want[want.length - 1]);
+        if (f.dtype(scale) != Dtype.F32 || !Arrays.equals(f.shape(scale), want)) {
+            throw new CheckpointFormatException(file, "tensor " + scale + " is " + f.dtype(scale) + " "
+                    + Arrays.toString(f.shape(scale)) + "; the scales of " + t.name + " must be F32 " + Arrays.toString(want));
+        }
+    }
+
+    /** {@code t = q * scale}, the float32 product the int8 kernels compute with. */
+    private static void readInt8(SafetensorsFile f, Tensor t) throws IOException {
+        ByteTensor q = new ByteTensor(t.name, t.shape());
+        f.readInto(t.name, q);
+        Tensor scale = f.read(t.name + ".scale");
+        int k = t.dim(t.rank() - 1);
+        Int8Groups.dequantise(q.data, scale.data, k == 0 ? 0 : t.size() / k, k, t.data);
     }
 
     /** A list of names for a message, cut after 20 so a wrong config does not print a page. */

@@ -15,7 +15,9 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import sffn.kernels.ByteTensor;
 import sffn.kernels.IntTensor;
+import sffn.kernels.ShortTensor;
 import sffn.kernels.Tensor;
 import sffn.nn.io.Safetensors.Dtype;
 
@@ -308,6 +310,53 @@ public final class SafetensorsFile implements AutoCloseable {
         IntTensor t = new IntTensor(name, e.shape);
         read(e, null, t.data);
         return t;
+    }
+
+    /** Reads BF16 tensor {@code name}, as its bit patterns, into {@code dest} of the file's exact shape. */
+    public void readInto(String name, ShortTensor dest) throws IOException {
+        Entry e = entry(name);
+        checkShape(e, dest.shape());
+        checkDtype(e, Dtype.BF16);
+        readRaw(e, dest.data, null);
+    }
+
+    /** Reads I8 tensor {@code name} into {@code dest} of the file's exact shape. */
+    public void readInto(String name, ByteTensor dest) throws IOException {
+        Entry e = entry(name);
+        checkShape(e, dest.shape());
+        checkDtype(e, Dtype.I8);
+        readRaw(e, null, dest.data);
+    }
+
+    private void checkDtype(Entry e, Dtype want) {
+        if (e.dtype != want) {
+            throw new CheckpointFormatException(file, "tensor " + e.name + " has dtype " + e.dtype + " but is read as " + want);
+        }
+    }
+
+    /** Streams a BF16 entry's bits into {@code shorts} or an I8 entry's bytes into {@code bytes}. */
+    private void readRaw(Entry e, short[] shorts, byte[] bytes) throws IOException {
+        if (chunk == null) {
+            chunk = ByteBuffer.allocateDirect(Safetensors.IO_CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        long pos = dataStart + e.begin;
+        long remaining = e.end - e.begin;
+        int out = 0;
+        while (remaining > 0) {
+            int n = (int) Math.min(chunk.capacity(), remaining);
+            chunk.clear().limit(n);
+            readFully(file, channel, chunk, pos, e.name);
+            chunk.flip();
+            if (shorts != null) {
+                chunk.asShortBuffer().get(shorts, out, n / 2);
+                out += n / 2;
+            } else {
+                chunk.get(bytes, out, n);
+                out += n;
+            }
+            pos += n;
+            remaining -= n;
+        }
     }
 
     void checkReadsAsFloat(String name) {

@@ -4,12 +4,16 @@ import sffn.kernels.AdamW;
 import sffn.kernels.Attention;
 import sffn.kernels.Bias;
 import sffn.kernels.BlockDiagMatmul;
+import sffn.kernels.Bf16Matmul;
 import sffn.kernels.Blend;
+import sffn.kernels.ByteTensor;
 import sffn.kernels.CrossEntropy;
 import sffn.kernels.Embedding;
 import sffn.kernels.Fill;
 import sffn.kernels.Gelu;
 import sffn.kernels.GradNorm;
+import sffn.kernels.Int8Groups;
+import sffn.kernels.Int8Matmul;
 import sffn.kernels.IntTensor;
 import sffn.kernels.KvCache;
 import sffn.kernels.LayerNorm;
@@ -17,6 +21,7 @@ import sffn.kernels.Matmul;
 import sffn.kernels.Residual;
 import sffn.kernels.RmsNorm;
 import sffn.kernels.Rope;
+import sffn.kernels.ShortTensor;
 import sffn.kernels.Shuffle;
 import sffn.kernels.SwiGlu;
 import sffn.kernels.Tensor;
@@ -39,6 +44,47 @@ public sealed interface KernelCall {
             implements KernelCall {
         public void runCpu() {
             Matmul.forwardCpu(a.data, b.data, bias == null ? null : bias.data, c.data, m, n, k, accumulate);
+        }
+    }
+
+    /** {@link MatmulForward} with W [n, k] in bfloat16 (decoding). */
+    record Bf16MatmulForward(Tensor a, ShortTensor w, Tensor c, int m, int n, int k, boolean accumulate)
+            implements KernelCall {
+        public void runCpu() {
+            Bf16Matmul.forwardCpu(a.data, w.data, c.data, m, n, k, accumulate);
+        }
+    }
+
+    /** {@link MatmulForward} with W [n, k] in int8, scales [n, groups(k)] (decoding). */
+    record Int8MatmulForward(Tensor a, ByteTensor w, Tensor scale, Tensor c, int m, int n, int k, boolean accumulate)
+            implements KernelCall {
+        public void runCpu() {
+            Int8Matmul.forwardCpu(a.data, w.data, scale.data, c.data, m, n, k, accumulate);
+        }
+
+        /** Weights per scale, for the portable body. */
+        public int group() {
+            return Int8Groups.GROUP;
+        }
+    }
+
+    /** {@link BlockDiagForward} with w [nb, q, p] in bfloat16 (decoding). */
+    record Bf16BlockDiagForward(Tensor x, ShortTensor w, Tensor y, int rows, int nb, int q, int p, boolean accumulate)
+            implements KernelCall {
+        public void runCpu() {
+            Bf16Matmul.blockDiagForwardCpu(x.data, w.data, y.data, rows, nb, q, p, accumulate);
+        }
+    }
+
+    /** {@link BlockDiagForward} with w [nb, q, p] in int8, scales [nb, q, groups(p)] (decoding). */
+    record Int8BlockDiagForward(Tensor x, ByteTensor w, Tensor scale, Tensor y, int rows, int nb, int q, int p,
+                                boolean accumulate) implements KernelCall {
+        public void runCpu() {
+            Int8Matmul.blockDiagForwardCpu(x.data, w.data, scale.data, y.data, rows, nb, q, p, accumulate);
+        }
+
+        public int group() {
+            return Int8Groups.GROUP;
         }
     }
 

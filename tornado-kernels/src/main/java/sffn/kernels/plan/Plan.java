@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * An ordered list of kernel calls over named tensors, cut into sections (e.g. one per
@@ -73,6 +74,23 @@ public final class Plan {
         int n = 0;
         for (Section s : sections) n += s.calls().size();
         return n;
+    }
+
+    /**
+     * A plan with the same sections, host inputs and outputs, whose calls are {@code f} of this
+     * plan's, in order ({@code f} may replace one call by several).
+     */
+    public Plan rewritten(String newName, Function<KernelCall, List<KernelCall>> f) {
+        Plan p = new Plan(newName);
+        for (Section s : sections) {
+            p.section(s.name());
+            for (KernelCall c : s.calls()) {
+                for (KernelCall d : f.apply(c)) p.add(d);
+            }
+        }
+        p.hostInputs.addAll(hostInputs);
+        p.hostOutputs.addAll(hostOutputs);
+        return p;
     }
 
     /** Runs every call's CPU body in order. */

@@ -7,7 +7,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import sffn.kernels.ByteTensor;
 import sffn.kernels.IntTensor;
+import sffn.kernels.ShortTensor;
 import sffn.kernels.Tensor;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.CrossEntropyForwardBackward;
@@ -258,8 +260,12 @@ final class Residency implements AutoCloseable {
         extras.add(sink);
         List<Object> floats = new ArrayList<>();
         List<Object> ints = new ArrayList<>();
+        List<Object> shorts = new ArrayList<>();
+        List<Object> bytes = new ArrayList<>();
         for (Object a : transfer) {
             if (a instanceof float[]) floats.add(a);
+            else if (a instanceof short[]) shorts.add(a);
+            else if (a instanceof byte[]) bytes.add(a);
             else ints.add(a);
         }
         int task = 0;
@@ -278,6 +284,22 @@ final class Residency implements AutoCloseable {
                 g[j] = i + j < ints.size() ? (int[]) ints.get(i + j) : pad(new int[1], extras);
             }
             tg.task("touch" + task++, Touch::ints, sink, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9],
+                    g[10], g[11], g[12], g[13]);
+        }
+        for (int i = 0; i < shorts.size(); i += Touch.WIDTH) {
+            short[][] g = new short[Touch.WIDTH][];
+            for (int j = 0; j < Touch.WIDTH; j++) {
+                g[j] = i + j < shorts.size() ? (short[]) shorts.get(i + j) : pad(new short[1], extras);
+            }
+            tg.task("touch" + task++, Touch::shorts, sink, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9],
+                    g[10], g[11], g[12], g[13]);
+        }
+        for (int i = 0; i < bytes.size(); i += Touch.WIDTH) {
+            byte[][] g = new byte[Touch.WIDTH][];
+            for (int j = 0; j < Touch.WIDTH; j++) {
+                g[j] = i + j < bytes.size() ? (byte[]) bytes.get(i + j) : pad(new byte[1], extras);
+            }
+            tg.task("touch" + task++, Touch::bytes, sink, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9],
                     g[10], g[11], g[12], g[13]);
         }
         tg.transferToDevice(DataTransferMode.FIRST_EXECUTION, extras.toArray());
@@ -333,6 +355,8 @@ final class Residency implements AutoCloseable {
     static Object array(Object tensor) {
         if (tensor instanceof Tensor t) return t.data;
         if (tensor instanceof IntTensor t) return t.data;
+        if (tensor instanceof ShortTensor t) return t.data;
+        if (tensor instanceof ByteTensor t) return t.data;
         throw new IllegalArgumentException("not a tensor: " + tensor);
     }
 
@@ -347,6 +371,8 @@ final class Residency implements AutoCloseable {
             }
             if (v instanceof Tensor t) out.accept(t.data);
             else if (v instanceof IntTensor t) out.accept(t.data);
+            else if (v instanceof ShortTensor t) out.accept(t.data);
+            else if (v instanceof ByteTensor t) out.accept(t.data);
             else if (v instanceof KernelCall k) arrays(k, out);
         }
     }

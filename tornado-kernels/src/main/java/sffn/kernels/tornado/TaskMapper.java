@@ -2,6 +2,7 @@ package sffn.kernels.tornado;
 
 import sffn.kernels.AdamW;
 import sffn.kernels.Attention;
+import sffn.kernels.Bf16Matmul;
 import sffn.kernels.Bias;
 import sffn.kernels.BlockDiagMatmul;
 import sffn.kernels.Blend;
@@ -10,6 +11,7 @@ import sffn.kernels.Embedding;
 import sffn.kernels.Fill;
 import sffn.kernels.Gelu;
 import sffn.kernels.GradNorm;
+import sffn.kernels.Int8Matmul;
 import sffn.kernels.KvCache;
 import sffn.kernels.LayerNorm;
 import sffn.kernels.Matmul;
@@ -23,6 +25,8 @@ import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
 import sffn.kernels.plan.KernelCall.AttentionBackward;
 import sffn.kernels.plan.KernelCall.AttentionForward;
+import sffn.kernels.plan.KernelCall.Bf16BlockDiagForward;
+import sffn.kernels.plan.KernelCall.Bf16MatmulForward;
 import sffn.kernels.plan.KernelCall.BiasAdd;
 import sffn.kernels.plan.KernelCall.BiasBackward;
 import sffn.kernels.plan.KernelCall.BlendBackward;
@@ -39,6 +43,8 @@ import sffn.kernels.plan.KernelCall.GeluBackward;
 import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
+import sffn.kernels.plan.KernelCall.Int8BlockDiagForward;
+import sffn.kernels.plan.KernelCall.Int8MatmulForward;
 import sffn.kernels.plan.KernelCall.KvAppend;
 import sffn.kernels.plan.KernelCall.KvAttention;
 import sffn.kernels.plan.KernelCall.LastRows;
@@ -137,6 +143,16 @@ final class TaskMapper {
                             c.m(), c.n(), c.k(), flag(c.bias() != null), flag(c.accumulate()));
                 }
             }
+            // Compact weights: the portable bodies, which widen bf16 and convert int8 per element.
+            case Bf16MatmulForward c -> graph.task(name("bf16_matmul_fwd"), Bf16Matmul::forward, c.a().data,
+                    c.w().data, c.c().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
+            case Int8MatmulForward c -> graph.task(name("int8_matmul_fwd"), Int8Matmul::forward, c.a().data,
+                    c.w().data, c.scale().data, c.c().data, c.m(), c.n(), c.k(), c.group(), flag(c.accumulate()));
+            case Bf16BlockDiagForward c -> graph.task(name("bf16_blockdiag_fwd"), Bf16Matmul::blockDiagForward,
+                    c.x().data, c.w().data, c.y().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
+            case Int8BlockDiagForward c -> graph.task(name("int8_blockdiag_fwd"), Int8Matmul::blockDiagForward,
+                    c.x().data, c.w().data, c.scale().data, c.y().data, c.rows(), c.nb(), c.q(), c.p(), c.group(),
+                    flag(c.accumulate()));
             case MatmulBackwardInput c -> {
                 if (tuned) {
                     graph.task(gridName("matmul_bwd_in", tiles(c.m(), c.k())), Matmul::backwardInputTiled, context,

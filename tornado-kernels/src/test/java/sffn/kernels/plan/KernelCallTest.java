@@ -20,14 +20,17 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import sffn.kernels.AdamW;
 import sffn.kernels.Attention;
+import sffn.kernels.Bf16Matmul;
 import sffn.kernels.Bias;
 import sffn.kernels.Blend;
 import sffn.kernels.BlockDiagMatmul;
+import sffn.kernels.CompactWeight;
 import sffn.kernels.CrossEntropy;
 import sffn.kernels.Embedding;
 import sffn.kernels.Fill;
 import sffn.kernels.Gelu;
 import sffn.kernels.GradNorm;
+import sffn.kernels.Int8Matmul;
 import sffn.kernels.IntTensor;
 import sffn.kernels.KvCache;
 import sffn.kernels.LayerNorm;
@@ -39,6 +42,7 @@ import sffn.kernels.Shuffle;
 import sffn.kernels.StepScalars;
 import sffn.kernels.SwiGlu;
 import sffn.kernels.Tensor;
+import sffn.kernels.WeightFormat;
 
 /**
  * Each KernelCall record runs the CPU body it names, with its arguments in the right places:
@@ -112,6 +116,20 @@ class KernelCallTest {
                 a -> Bias.addCpu(f(a, 0), f(a, 1), m, nn)));
         c.add(new Case(new KernelCall.BiasBackward(t("dy", m, nn), t("dbias", nn), m, nn, true),
                 a -> Bias.backwardCpu(f(a, 0), f(a, 1), m, nn, true)));
+
+        // Compact weights are read only: the direct call takes the same short[]/byte[] the record holds.
+        CompactWeight.Bf16Weight wb = (CompactWeight.Bf16Weight) CompactWeight.compress(t("wb", nn, 37), WeightFormat.BF16);
+        CompactWeight.Int8Weight wq = (CompactWeight.Int8Weight) CompactWeight.compress(t("wq", nn, 37), WeightFormat.INT8);
+        c.add(new Case(new KernelCall.Bf16MatmulForward(t("a", m, 37), wb.bits(), t("c", m, nn), m, nn, 37, true),
+                a -> Bf16Matmul.forwardCpu(f(a, 0), wb.bits().data, f(a, 1), m, nn, 37, true)));
+        c.add(new Case(new KernelCall.Int8MatmulForward(t("a", m, 37), wq.q(), wq.scale(), t("c", m, nn), m, nn, 37, false),
+                a -> Int8Matmul.forwardCpu(f(a, 0), wq.q().data, f(a, 1), f(a, 2), m, nn, 37, false)));
+        CompactWeight.Bf16Weight db = (CompactWeight.Bf16Weight) CompactWeight.compress(t("db", 3, 5, 33), WeightFormat.BF16);
+        CompactWeight.Int8Weight dq = (CompactWeight.Int8Weight) CompactWeight.compress(t("dq", 3, 5, 33), WeightFormat.INT8);
+        c.add(new Case(new KernelCall.Bf16BlockDiagForward(t("x", 4, 3 * 33), db.bits(), t("y", 4, 3 * 5), 4, 3, 5, 33, false),
+                a -> Bf16Matmul.blockDiagForwardCpu(f(a, 0), db.bits().data, f(a, 1), 4, 3, 5, 33, false)));
+        c.add(new Case(new KernelCall.Int8BlockDiagForward(t("x", 4, 3 * 33), dq.q(), dq.scale(), t("y", 4, 3 * 5), 4, 3, 5, 33,
+                true), a -> Int8Matmul.blockDiagForwardCpu(f(a, 0), dq.q().data, f(a, 1), f(a, 2), 4, 3, 5, 33, true)));
 
         int rows = 4;
         int nb = 3;

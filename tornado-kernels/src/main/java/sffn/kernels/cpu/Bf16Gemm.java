@@ -1,0 +1,207 @@
+package sffn.kernels.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+import sffn.kernels.Bf16;
+
+/**
+ * {@code C[M,N] (+)= A[M,K] . W[N,K]^T} with W in bfloat16 (bit patterns in a short[]), read in
+ * place: each vector of W is widened in registers (short lanes sign-extended to int, shifted left
+ * by 16, reinterpreted as float) right before its fused multiply-adds. No float copy of W exists.
+ *
+ * <p>Up to {@link #SMALL_M} rows (decoding) a tile of up to 4 rows of A x 4 rows of W keeps 16
+ * lane-wise partial dot products in registers; each is then summed by {@link Vec#sumLanes} and
+ * the K mod L tail added in order, so a result depends on K alone, not on M, the tile or the
+ * thread count. Above, panels of {@link #PANEL} rows of W are widened into a thread's scratch
+ * and multiplied by {@link Sgemm#gemmSerial} (prefill), a panel size fixed by the shape.
+ */
+public final class Bf16Gemm {
+    /** Up to this many rows of A, the tile path; above, widened panels and the packed GEMM. */
+    public static final int SMALL_M = 64;
+    /** Rows of W widened at a time on the large-M path. */
+    static final int PANEL = 64;
+    private static final VectorSpecies<Float> S = Vec.S;
+    private static final int L = Vec.L;
+    private static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, S.vectorShape());
+    /** W rows per parallel chunk (a multiple of the tile's 4). */
+    private static final int CHUNK = 16;
+
+    private Bf16Gemm() {
+    }
+
+    /** The product on all threads, split over the rows of W. */
+    public static void gemm(int m, int n, int k, float[] a, int aOff, int lda, short[] w, int wOff,
+                            float[] c, int cOff, int ldc, boolean accumulate) {
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * Workers.pool().threads())), (from, to) -> {
+            float[] scratch = m > SMALL_M ? scratch(Math.min(PANEL, CHUNK) * k) : null;
+            for (int ch = from; ch < to; ch++) {
+                int j0 = ch * CHUNK;
+                columns(m, j0, Math.min(n, j0 + CHUNK), k, a, aOff, lda, w, wOff, c, cOff, ldc, accumulate, scratch);
+            }
+        });
+    }
+
+    /**
+     * Block-diagonal product: block b maps {@code x[r, b*p ..+p)} to {@code y[r, b*q ..+q)} with
+     * {@code w[b]} [q, p]; on all threads, split over blocks and their rows.
+     */
+    public static void blockDiag(float[] x, short[] w, float[] y, int rows, int nb, int q, int p, boolean accumulate) {
+        int per = (q + CHUNK - 1) / CHUNK;
+        int chunks = nb * per;
+        Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * Workers.pool().threads())), (from, to) -> {
+            float[] scratch = rows > SMALL_M ? scratch(Math.min(PANEL, CHUNK) * p) : null;
+            for (int ch = from; ch < to; ch++) {
+                int b = ch / per;
+                int j0 = (ch % per) * CHUNK;
+                columns(rows, j0, Math.min(q, j0 + CHUNK), p, x, b * p, nb * p, w, b * q * p, y, b * q, nb * q,
+                        accumulate, scratch);
+            }
+        });
+    }
+
+    /** The calling thread's buffer for widened panels of W (at most one chunk of rows). */
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] scratch(int size) {
+        float[] s = SCRATCH.get();
+        if (s.length < size) {
+            s = new float[size];
+            SCRATCH.set(s);
+        }
+        return s;
+    }
+
+    /** Columns {@code j0 .. j1} of C, every row, on the calling thread. */
+    static void columns(int m, int j0, int j1, int k, float[] a, int aOff, int lda, short[] w, int wOff,
+                        float[] c, int cOff, int ldc, boolean accumulate, float[] scratch) {
+        if (m > SMALL_M) {
+            for (int p0 = j0; p0 < j1; p0 += PANEL) {
+                int np = Math.min(PANEL, j1 - p0);
+                for (int i = 0; i < np * k; i++) scratch[i] = Bf16.toFloat(w[wOff + p0 * k + i]);
+                Sgemm.gemmSerial(false, true, m, np, k, a, aOff, lda, scratch, 0, k, c, cOff + p0, ldc, accumulate);
+            }
+            return;
+        }
+        float[] sums = new float[16 * L];
+        for (int j = j0; j < j1; j += 4) {
+            int cols = Math.min(4, j1 - j);
+            for (int i = 0; i < m; i += 4) {
+                int rows = Math.min(4, m - i);
+                int ao = aOff + i * lda;
+                int wo = wOff + j * k;
+                if (rows == 1) tile1(k, a, ao, w, wo, k, cols, sums);
+                else tile4(k, a, ao, lda, rows, w, wo, k, cols, sums);
+                reduce(sums, rows, cols, k, a, ao, lda, w, wo, k, c, cOff + i * ldc + j, ldc, accumulate);
+            }
+        }
+    }
+
+    private static FloatVector widen(short[] w, int off) {
+        return ((IntVector) ShortVector.fromArray(H, w, off).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** One row of A against up to 4 rows of W (missing rows repeat the first): sums[j*L ..]. */
+    private static void tile1(int k, float[] a, int ao, short[] w, int wo, int ldw, int cols, float[] sums) {
+        int w0 = wo;
+        int w1 = wo + (cols > 1 ? ldw : 0);
+        int w2 = wo + (cols > 2 ? 2 * ldw : 0);
+        int w3 = wo + (cols > 3 ? 3 * ldw : 0);
+        FloatVector s0 = FloatVector.zero(S);
+        FloatVector s1 = FloatVector.zero(S);
+        FloatVector s2 = FloatVector.zero(S);
+        FloatVector s3 = FloatVector.zero(S);
+        for (int kk = 0; kk <= k - L; kk += L) {
+            FloatVector x = FloatVector.fromArray(S, a, ao + kk);
+            s0 = x.fma(widen(w, w0 + kk), s0);
+            s1 = x.fma(widen(w, w1 + kk), s1);
+            s2 = x.fma(widen(w, w2 + kk), s2);
+            s3 = x.fma(widen(w, w3 + kk), s3);
+        }
+        s0.intoArray(sums, 0);
+        s1.intoArray(sums, L);
+        s2.intoArray(sums, 2 * L);
+        s3.intoArray(sums, 3 * L);
+    }
+
+    /** Up to 4 rows of A against up to 4 rows of W (missing ones repeat the first): sums[(r*4 + j)*L ..]. */
+    private static void tile4(int k, float[] a, int ao, int lda, int rows, short[] w, int wo, int ldw, int cols,
+                              float[] sums) {
+        int a0 = ao;
+        int a1 = ao + (rows > 1 ? lda : 0);
+        int a2 = ao + (rows > 2 ? 2 * lda : 0);
+        int a3 = ao + (rows > 3 ? 3 * lda : 0);
+        int w0 = wo;
+        int w1 = wo + (cols > 1 ? ldw : 0);
+        int w2 = wo + (cols > 2 ? 2 * ldw : 0);
+        int w3 = wo + (cols > 3 ? 3 * ldw : 0);
+        FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s02 = FloatVector.zero(S), s03 = FloatVector.zero(S);
+        FloatVector s10 = FloatVector.zero(S), s11 = FloatVector.zero(S), s12 = FloatVector.zero(S), s13 = FloatVector.zero(S);
+        FloatVector s20 = FloatVector.zero(S), s21 = FloatVector.zero(S), s22 = FloatVector.zero(S), s23 = FloatVector.zero(S);
+        FloatVector s30 = FloatVector.zero(S), s31 = FloatVector.zero(S), s32 = FloatVector.zero(S), s33 = FloatVector.zero(S);
+        for (int kk = 0; kk <= k - L; kk += L) {
+            FloatVector x0 = FloatVector.fromArray(S, a, a0 + kk);
+            FloatVector x1 = FloatVector.fromArray(S, a, a1 + kk);
+            FloatVector x2 = FloatVector.fromArray(S, a, a2 + kk);
+            FloatVector x3 = FloatVector.fromArray(S, a, a3 + kk);
+            FloatVector y = widen(w, w0 + kk);
+            s00 = x0.fma(y, s00);
+            s10 = x1.fma(y, s10);
+            s20 = x2.fma(y, s20);
+            s30 = x3.fma(y, s30);
+            y = widen(w, w1 + kk);
+            s01 = x0.fma(y, s01);
+            s11 = x1.fma(y, s11);
+            s21 = x2.fma(y, s21);
+            s31 = x3.fma(y, s31);
+            y = widen(w, w2 + kk);
+            s02 = x0.fma(y, s02);
+            s12 = x1.fma(y, s12);
+            s22 = x2.fma(y, s22);
+            s32 = x3.fma(y, s32);
+            y = widen(w, w3 + kk);
+            s03 = x0.fma(y, s03);
+            s13 = x1.fma(y, s13);
+            s23 = x2.fma(y, s23);
+            s33 = x3.fma(y, s33);
+        }
+        s00.intoArray(sums, 0);
+        s01.intoArray(sums, L);
+        s02.intoArray(sums, 2 * L);
+        s03.intoArray(sums, 3 * L);
+        s10.intoArray(sums, 4 * L);
+        s11.intoArray(sums, 5 * L);
+        s12.intoArray(sums, 6 * L);
+        s13.intoArray(sums, 7 * L);
+        s20.intoArray(sums, 8 * L);
+        s21.intoArray(sums, 9 * L);
+        s22.intoArray(sums, 10 * L);
+        s23.intoArray(sums, 11 * L);
+        s30.intoArray(sums, 12 * L);
+        s31.intoArray(sums, 13 * L);
+        s32.intoArray(sums, 14 * L);
+        s33.intoArray(sums, 15 * L);
+    }
+
+    /** {@code C[r, j] (+)= sumLanes(sums of (r, j)) + the K mod L tail}, for r < rows, j < cols. */
+    private static void reduce(float[] sums, int rows, int cols, int k, float[] a, int ao, int lda, short[] w, int wo,
+                               int ldw, float[] c, int co, int ldc, boolean accumulate) {
+        int tail = k - k % L;
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < cols; j++) {
+                float s = Vec.sumLanes(FloatVector.fromArray(S, sums, (r * 4 + j) * L));
+                int ar = ao + r * lda;
+                int wr = wo + j * ldw;
+                for (int kk = tail; kk < k; kk++) s += a[ar + kk] * Bf16.toFloat(w[wr + kk]);
+                int o = co + r * ldc + j;
+                c[o] = accumulate ? c[o] + s : s;
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+package sffn.kernels.cpu;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+import sffn.kernels.Int8Groups;
+
+/**
+ * {@code C[M,N] (+)= A[M,K] . W[N,K]^T} with W in int8 and a float32 scale per group of
+ * {@link Int8Groups#GROUP} weights along K ({@link Int8Groups}), read in place: each vector of W
+ * is converted to float in registers right before its fused multiply-adds, per group
+ * {@code p = sum_k a_k q_k} lane-wise, then {@code acc += p * scale}. No float copy of W exists.
+ * The activations stay float32: the Vector API has no int8 dot-product instruction to make
+ * int8 x int8 products pay, and decoding is bound by the weight bytes, which are already int8.
+ *
+ * <p>Below {@link #PANEL_M} rows (decoding at batch sizes up to 15): tiles of 1 row of A x 4
+ * rows of W, or up to 4 x 2 (16 partial and accumulated vectors in registers); a result depends
+ * on K alone: lanes summed by {@link Vec#sumLanes}, then the last, partial group in order. From
+ * {@link #PANEL_M} rows (prefill), where converting int8 once per tile of 4 rows would cost more
+ * than converting once, panels of 16 rows of W are dequantised into a thread's scratch (no copy
+ * of the whole weight) and multiplied by {@link Sgemm#gemmSerial}, whose order depends on the
+ * shape alone. (In cache on AVX-512, per weight of W: tiles 0.11 ns at 4 rows and 0.23 ns at 8,
+ * the panel path 0.17 and 0.22 ns; the panel wins from about 12 rows.)
+ */
+public final class Int8Gemm {
+    /** From this many rows of A, dequantised panels and the float32 GEMM. */
+    public static final int PANEL_M = 16;
+    static final int PANEL = 64;
+    private static final int G = Int8Groups.GROUP;
+    private static final VectorSpecies<Float> S = Vec.S;
+    private static final int L = Vec.L;
+    /** Byte lanes to match the float lanes; the vector loops need at least 8 (a 64-bit byte vector). */
+    private static final boolean VECTOR = L >= 8 && G % L == 0;
+    private static final VectorSpecies<Byte> B = VECTOR ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    private static final int CHUNK = 16;
+
+    private Int8Gemm() {
+    }
+
+    /** The product on all threads, split over the rows of W; {@code scale} [N, groups(K)] from {@code sOff}. */
+    public static void gemm(int m, int n, int k, float[] a, int aOff, int lda, byte[] q, int qOff, float[] scale, int sOff,
+                            float[] c, int cOff, int ldc, boolean accumulate) {
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * Workers.pool().threads())), (from, to) -> {
+            float[] scratch = m >= PANEL_M ? scratch(Math.min(PANEL, CHUNK) * k) : null;
+            for (int ch = from; ch < to; ch++) {
+                int j0 = ch * CHUNK;
+                columns(m, j0, Math.min(n, j0 + CHUNK), k, a, aOff, lda, q, qOff, scale, sOff, c, cOff, ldc, accumulate, scratch);
+            }
+        });
+    }
+
+    /** Block-diagonal product (see {@link Bf16Gemm#blockDiag}); {@code scale} [nb, q, groups(p)]. */
+    public static void blockDiag(float[] x, byte[] w, float[] scale, float[] y, int rows, int nb, int q, int p,
+                                 boolean accumulate) {
+        int per = (q + CHUNK - 1) / CHUNK;
+        int chunks = nb * per;
+        int g = Int8Groups.groups(p);
+        Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * Workers.pool().threads())), (from, to) -> {
+            float[] scratch = rows >= PANEL_M ? scratch(Math.min(PANEL, CHUNK) * p) : null;
+            for (int ch = from; ch < to; ch++) {
+                int b = ch / per;
+                int j0 = (ch % per) * CHUNK;
+                columns(rows, j0, Math.min(q, j0 + CHUNK), p, x, b * p, nb * p, w, b * q * p, scale, b * q * g,
+                        y, b * q, nb * q, accumulate, scratch);
+            }
+        });
+    }
+
+    /** The calling thread's buffer for widened panels of W (at most one chunk of rows). */
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] scratch(int size) {
+        float[] s = SCRATCH.get();
+        if (s.length < size) {
+            s = new float[size];
+            SCRATCH.set(s);
+        }
+        return s;
+    }
+
+    /** Columns {@code j0 .. j1} of C, every row, on the calling thread. */
+    static void columns(int m, int j0, int j1, int k, float[] a, int aOff, int lda, byte[] q, int qOff, float[] scale,
+                        int sOff, float[] c, int cOff, int ldc, boolean accumulate, float[] scratch) {
+        int g = Int8Groups.groups(k);
+        if (m >= PANEL_M) {
+            for (int p0 = j0; p0 < j1; p0 += PANEL) {
+                int np = Math.min(PANEL, j1 - p0);
+                for (int r = 0; r < np; r++) dequantiseRow(q, qOff + (p0 + r) * k, scale, sOff + (p0 + r) * g, k, scratch, r * k);
+                Sgemm.gemmSerial(false, true, m, np, k, a, aOff, lda, scratch, 0, k, c, cOff + p0, ldc, accumulate);
+            }
+            return;
+        }
+        float[] sums = new float[16 * L];
+        for (int j = j0; j < j1; j += 4) {
+            int cols = Math.min(4, j1 - j);
+            for (int i = 0; i < m; i += 4) {
+                int rows = Math.min(4, m - i);
+                int ao = aOff + i * lda;
+                int qo = qOff + j * k;
+                int so = sOff + j * g;
+                if (VECTOR) {
+                    if (rows == 1) {
+                        tile1(k, a, ao, q, qo, k, scale, so, g, cols, sums);
+                    } else {
+                        tile4x2(k, a, ao, lda, rows, q, qo, k, scale, so, g, Math.min(2, cols), sums, 0);
+                        if (cols > 2) tile4x2(k, a, ao, lda, rows, q, qo + 2 * k, k, scale, so + 2 * g, g, cols - 2, sums, 2);
+                    }
+                } else {
+                    java.util.Arrays.fill(sums, 0f);
+                }
+                reduce(sums, rows, cols, k, a, ao, lda, q, qo, k, scale, so, g, c, cOff + i * ldc + j, ldc, accumulate);
+            }
+        }
+    }
+
+    /** {@code out[oo + i] = q[qo + i] * scale[so + i / G]} for i < k: the products {@link Int8Groups#dequantise} gives. */
+    private static void dequantiseRow(byte[] q, int qo, float[] scale, int so, int k, float[] out, int oo) {
+        int whole = VECTOR ? k - k % G : 0;
+        for (int g0 = 0, gi = 0; g0 < whole; g0 += G, gi++) {
+            FloatVector s = FloatVector.broadcast(S, scale[so + gi]);
+            for (int v = g0; v < g0 + G; v += L) widen(q, qo + v).mul(s).intoArray(out, oo + v);
+        }
+        for (int i = whole; i < k; i++) out[oo + i] = q[qo + i] * scale[so + i / G];
+    }
+
+    private static FloatVector widen(byte[] q, int off) {
+        return (FloatVector) ByteVector.fromArray(B, q, off).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    /** One row of A against up to 4 rows of W, whole groups only: sums[j*L ..]. */
+    private static void tile1(int k, float[] a, int ao, byte[] q, int qo, int ldq, float[] scale, int so, int g, int cols,
+                              float[] sums) {
+        int q0 = qo;
+        int q1 = qo + (cols > 1 ? ldq : 0);
+        int q2 = qo + (cols > 2 ? 2 * ldq : 0);
+        int q3 = qo + (cols > 3 ? 3 * ldq : 0);
+        int c0 = so;
+        int c1 = so + (cols > 1 ? g : 0);
+        int c2 = so + (cols > 2 ? 2 * g : 0);
+        int c3 = so + (cols > 3 ? 3 * g : 0);
+        FloatVector s0 = FloatVector.zero(S);
+        FloatVector s1 = FloatVector.zero(S);
+        FloatVector s2 = FloatVector.zero(S);
+        FloatVector s3 = FloatVector.zero(S);
+        for (int g0 = 0, gi = 0; g0 <= k - G; g0 += G, gi++) {
+            FloatVector p0 = FloatVector.zero(S);
+            FloatVector p1 = FloatVector.zero(S);
+            FloatVector p2 = FloatVector.zero(S);
+            FloatVector p3 = FloatVector.zero(S);
+            for (int v = g0; v < g0 + G; v += L) {
+                FloatVector x = FloatVector.fromArray(S, a, ao + v);
+                p0 = x.fma(widen(q, q0 + v), p0);
+                p1 = x.fma(widen(q, q1 + v), p1);
+                p2 = x.fma(widen(q, q2 + v), p2);
+                p3 = x.fma(widen(q, q3 + v), p3);
+            }
+            s0 = p0.fma(FloatVector.broadcast(S, scale[c0 + gi]), s0);
+            s1 = p1.fma(FloatVector.broadcast(S, scale[c1 + gi]), s1);
+            s2 = p2.fma(FloatVector.broadcast(S, scale[c2 + gi]), s2);
+            s3 = p3.fma(FloatVector.broadcast(S, scale[c3 + gi]), s3);
+        }
+        s0.intoArray(sums, 0);
+        s1.intoArray(sums, L);
+        s2.intoArray(sums, 2 * L);
+        s3.intoArray(sums, 3 * L);
+    }
+
+    /**
+     * Up to 4 rows of A against up to 2 rows of W (missing ones repeat the first), whole groups
+     * only: sums[(r*4 + j0 + j)*L ..].
+     */
+    private static void tile4x2(int k, float[] a, int ao, int lda, int rows, byte[] q, int qo, int ldq, float[] scale,
+                                int so, int g, int cols, float[] sums, int j0) {
+        int a0 = ao;
+        int a1 = ao + (rows > 1 ? lda : 0);
+        int a2 = ao + (rows > 2 ? 2 * lda : 0);
+        int a3 = ao + (rows > 3 ? 3 * lda : 0);
+        int q0 = qo;
+        int q1 = qo + (cols > 1 ? ldq : 0);
+        int c0 = so;
+        int c1 = so + (cols > 1 ? g : 0);
+        FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S);
+        FloatVector s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
+        FloatVector s20 = FloatVector.zero(S), s21 = FloatVector.zero(S);
+        FloatVector s30 = FloatVector.zero(S), s31 = FloatVector.zero(S);
+        for (int g0 = 0, gi = 0; g0 <= k - G; g0 += G, gi++) {
+            FloatVector p00 = FloatVector.zero(S), p01 = FloatVector.zero(S);
+            FloatVector p10 = FloatVector.zero(S), p11 = FloatVector.zero(S);
+            FloatVector p20 = FloatVector.zero(S), p21 = FloatVector.zero(S);
+            FloatVector p30 = FloatVector.zero(S), p31 = FloatVector.zero(S);
+            for (int v = g0; v < g0 + G; v += L) {
+                FloatVector x0 = FloatVector.fromArray(S, a, a0 + v);
+                FloatVector x1 = FloatVector.fromArray(S, a, a1 + v);
+                FloatVector x2 = FloatVector.fromArray(S, a, a2 + v);
+                FloatVector x3 = FloatVector.fromArray(S, a, a3 + v);
+                FloatVector y = widen(q, q0 + v);
+                p00 = x0.fma(y, p00);
+                p10 = x1.fma(y, p10);
+                p20 = x2.fma(y, p20);
+                p30 = x3.fma(y, p30);
+                y = widen(q, q1 + v);
+                p01 = x0.fma(y, p01);
+                p11 = x1.fma(y, p11);
+                p21 = x2.fma(y, p21);
+                p31 = x3.fma(y, p31);
+            }
+            float sc0 = scale[c0 + gi];
+            float sc1 = scale[c1 + gi];
+            s00 = p00.fma(FloatVector.broadcast(S, sc0), s00);
+            s10 = p10.fma(FloatVector.broadcast(S, sc0), s10);
+            s20 = p20.fma(FloatVector.broadcast(S, sc0), s20);
+            s30 = p30.fma(FloatVector.broadcast(S, sc0), s30);
+            s01 = p01.fma(FloatVector.broadcast(S, sc1), s01);
+            s11 = p11.fma(FloatVector.broadcast(S, sc1), s11);
+            s21 = p21.fma(FloatVector.broadcast(S, sc1), s21);
+            s31 = p31.fma(FloatVector.broadcast(S, sc1), s31);
+        }
+        s00.intoArray(sums, (j0) * L);
+        s01.intoArray(sums, (j0 + 1) * L);
+        s10.intoArray(sums, (4 + j0) * L);
+        s11.intoArray(sums, (4 + j0 + 1) * L);
+        s20.intoArray(sums, (8 + j0) * L);
+        s21.intoArray(sums, (8 + j0 + 1) * L);
+        s30.intoArray(sums, (12 + j0) * L);
+        s31.intoArray(sums, (12 + j0 + 1) * L);
+    }
+
+    /**
+     * {@code C[r, j] (+)= sumLanes(sums of (r, j)) + the last, partial group}, for r < rows,
+     * j < cols; without vectors, every group in order here.
+     */
+    private static void reduce(float[] sums, int rows, int cols, int k, float[] a, int ao, int lda, byte[] q, int qo,
+                               int ldq, float[] scale, int so, int g, float[] c, int co, int ldc, boolean accumulate) {
+        int whole = VECTOR ? k - k % G : 0;
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < cols; j++) {
+                float s = Vec.sumLanes(FloatVector.fromArray(S, sums, (r * 4 + j) * L));
+                int ar = ao + r * lda;
+                int qr = qo + j * ldq;
+                for (int g0 = whole; g0 < k; g0 += G) {
+                    float part = 0f;
+                    for (int kk = g0; kk < Math.min(k, g0 + G); kk++) part += a[ar + kk] * q[qr + kk];
+                    s += part * scale[so + j * g + g0 / G];
+                }
+                int o = co + r * ldc + j;
+                c[o] = accumulate ? c[o] + s : s;
+            }
+        }
+    }
+}
