@@ -1,6 +1,6 @@
 package sffn.cli;
 
-import java.nio.file.Files;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -9,11 +9,14 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
+import sffn.nn.MemoryEstimate;
 import sffn.nn.ModelStats;
+import sffn.nn.config.JsonFields;
 import sffn.nn.config.MethodConfig;
 import sffn.nn.config.ModelConfig;
 import sffn.nn.io.ModelCheckpoint;
 import sffn.train.FlopBudget;
+import sffn.train.OutputDirectory;
 import sffn.train.TrainConfig;
 import sffn.train.Trainer;
 
@@ -73,34 +76,64 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ConsoleTrainListener console = new ConsoleTrainListener(System.out);
-        try (Backend backend = backendOptions.create()) {
+        if (stopAt != null && stopAt < 1) {
+            throw new IllegalArgumentException("--stop-at-step must be at least 1, got " + stopAt);
+        }
+        if (!resume && (config == null || data == null)) {
+            throw new IllegalArgumentException("--config and --data are required for a new run (or pass --resume)");
+        }
+        // Everything about --out is settled (and locked) before any training time is spent.
+        try (OutputDirectory dir = OutputDirectory.claim(out, data, resume); Backend backend = backendOptions.create()) {
+            Path ckpt = dir.path();
             Trainer trainer;
             if (resume) {
                 if (config != null || method != null || trainConfig != null) {
                     System.out.println("note: --resume continues with the configs saved in " + out
                             + "; --config/--method/--train-config are ignored");
                 }
-                trainer = Trainer.resume(out, backend, data, console);
+                JsonNode saved = ModelCheckpoint.readConfig(ckpt);
+                if (data == null && saved.hasNonNull("data")) dir.checkData(Path.of(saved.get("data").asText()));
+                if (saved.path("train").isObject()) {
+                    TrainConfig c = TrainConfig.from(new JsonFields(ckpt.resolve(ModelCheckpoint.CONFIG) + " (train)",
+                            saved.get("train")));
+                    ModelConfig m = ModelCheckpoint.modelConfig(ckpt, saved);
+                    MethodConfig f = ModelCheckpoint.methodConfig(ckpt, saved);
+                    MemoryEstimate.training(m, f, c.selfGuided().enabled(), c.batchSize(), c.seqLen())
+                            .require("resuming " + out + " (batch " + c.batchSize() + " x " + c.seqLen() + ")",
+                                    "the batch size or sequence length");
+                }
+                trainer = Trainer.resume(ckpt, backend, data, console);
             } else {
-                if (config == null || data == null) {
-                    throw new IllegalArgumentException("--config and --data are required for a new run (or pass --resume)");
-                }
-                if (Files.exists(out.resolve(ModelCheckpoint.CONFIG))) {
-                    throw new IllegalArgumentException(out + " already holds a checkpoint; pass --resume to continue it,"
-                            + " or choose another --out");
-                }
                 ModelConfig m = ModelConfig.read(config);
                 MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
                 f.checkAgainst(m, method == null ? "method" : method.toString());
                 TrainConfig c = overrides(trainConfig == null ? TrainConfig.defaults() : TrainConfig.read(trainConfig));
                 if (flopBudget != null) c = FlopBudget.fit(c, m, f, flopBudget, System.out::println);
+                if (c.seqLen() > m.maxPositionEmbeddings()) {
+                    throw new IllegalArgumentException("seq_len " + c.seqLen() + " exceeds the model's max_position_embeddings "
+                            + m.maxPositionEmbeddings() + "; lower --seq-len");
+                }
+                MemoryEstimate.training(m, f, c.selfGuided().enabled(), c.batchSize(), c.seqLen())
+                        .require("training batch " + c.batchSize() + " x " + c.seqLen(), "--batch-size or --seq-len");
                 Gpt model = new Gpt(m, f).init(c.seed());
-                trainer = Trainer.start(model, c, backend, data, out, console);
+                dir.checkSpace(checkpointBytes(model));
+                trainer = Trainer.start(model, c, backend, data, ckpt, console);
+            }
+            if (stopAt != null && stopAt > trainer.config().totalSteps()) {
+                System.out.println("note: --stop-at-step " + stopAt + " is past the run's " + trainer.config().totalSteps()
+                        + " steps; the run ends at step " + trainer.config().totalSteps());
             }
             trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
             summary(trainer, console);
         }
         return 0;
+    }
+
+    /** Bytes of a checkpoint of {@code model}: weights and two AdamW moments, as float32. */
+    private static long checkpointBytes(Gpt model) {
+        long n = 0;
+        for (sffn.nn.Parameter p : model.parameters()) n += 3L * 4 * p.value.size();
+        return n;
     }
 
     private TrainConfig overrides(TrainConfig base) {
@@ -110,7 +143,9 @@ public final class TrainCommand implements Callable<Integer> {
             if (gradAccum != null) b.gradAccum = gradAccum;
             if (steps != null && tokens != null) throw new IllegalArgumentException("give --steps or --tokens, not both");
             if (steps != null) b.steps = steps;
-            if (tokens != null) b.steps = (int) Math.max(1, tokens / ((long) b.batchSize * b.seqLen * b.gradAccum));
+            if (tokens != null) {
+                b.steps = TrainConfig.stepsForTokens(tokens, (long) b.batchSize * b.seqLen * b.gradAccum, "--tokens");
+            }
             if (lr != null) b.lr = lr;
             if (warmupRatio != null) b.warmupRatio = warmupRatio;
             if (weightDecay != null) b.weightDecay = weightDecay;
@@ -120,6 +155,11 @@ public final class TrainCommand implements Callable<Integer> {
             if (evalWindows != null) b.evalWindows = evalWindows;
             if (saveEvery != null) b.saveEvery = saveEvery;
             TrainConfig.SelfGuided g = b.selfGuided;
+            if (Boolean.FALSE.equals(selfGuided) && (guideRatio != null || guideSchedule != null || guideMode != null
+                    || reduceFlop != null)) {
+                System.out.println("warning: --guide-ratio, --guide-schedule, --guide-mode and --reduce-flop do not apply"
+                        + " with --self-guided=false; they are ignored");
+            }
             if (selfGuided != null || guideRatio != null || guideSchedule != null || guideMode != null || reduceFlop != null) {
                 g = new TrainConfig.SelfGuided(selfGuided != null ? selfGuided : true,
                         guideRatio != null ? guideRatio : g.maxStepRatio(),

@@ -38,9 +38,12 @@ public final class Validation {
         this.seqLen = seqLen;
     }
 
-    /** Whether a data directory has validation shards at all. */
+    /** Whether a data directory has validation shards at all ({@code prepare --val-fraction 0} makes none). */
     public static boolean available(Path dataDir) throws IOException {
-        return !ShardLoader.findShards(dataDir, Split.VAL).isEmpty();
+        if (!java.nio.file.Files.isDirectory(dataDir)) return !ShardLoader.findShards(dataDir, Split.VAL).isEmpty();
+        try (java.util.stream.Stream<Path> list = java.nio.file.Files.list(dataDir)) {
+            return list.anyMatch(p -> p.getFileName().toString().matches(".+_val(_\\d+)?\\.bin"));
+        }
     }
 
     public EvalGraph graph() {
@@ -51,20 +54,26 @@ public final class Validation {
         return data.windowCount();
     }
 
-    /** Loss over the first {@code maxWindows} windows (0: all), in whole batches (at least one). */
+    /**
+     * Loss over the first {@code maxWindows} windows (0: all), each window counted once whatever
+     * the batch size: a last, partial batch is filled with windows from the start and only its
+     * first rows count.
+     */
     public Result measure(Backend backend, int maxWindows) {
+        if (maxWindows < 0) throw new IllegalArgumentException("validation windows must not be negative, got " + maxWindows);
         int batch = data.batchSize();
         int windows = maxWindows == 0 ? data.windowCount() : Math.min(maxWindows, data.windowCount());
-        int batches = Math.max(1, windows / batch);
         data.seek(new ShardLoader.Position(0, 0));
         double sum = 0;
-        for (int i = 0; i < batches; i++) {
+        for (int done = 0; done < windows; done += batch) {
             data.next(graph.tokens.data, graph.targets.data);
             backend.run(graph.plan);
             backend.toHost(graph.plan, graph.losses);
-            for (float l : graph.losses.data) sum += l;
+            int rows = Math.min(batch, windows - done) * seqLen;
+            float[] l = graph.losses.data;
+            for (int i = 0; i < rows; i++) sum += l[i];
         }
-        long count = (long) batches * batch * seqLen;
+        long count = (long) windows * seqLen;
         return new Result(sum / count, count);
     }
 }

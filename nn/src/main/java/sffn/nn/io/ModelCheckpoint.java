@@ -50,7 +50,17 @@ public final class ModelCheckpoint {
 
     /** The parsed config.json of a checkpoint directory. */
     public static JsonNode readConfig(Path dir) throws IOException {
-        AtomicDirectory.recover(dir);
+        if (!CheckpointLock.recoverIfFree(dir)) {
+            // A writer holds the directory; during its swap the directory is briefly absent.
+            for (int i = 0; i < 100 && !Files.isDirectory(dir); i++) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException("checkpoint " + dir + " does not exist or is not a directory");
         }
@@ -94,6 +104,24 @@ public final class ModelCheckpoint {
         List<Tensor> expected = new ArrayList<>();
         for (Parameter p : model.parameters()) expected.add(p.value);
         Safetensors.loadInto(file, expected);
+        requireFinite(file, expected);
         return model;
+    }
+
+    /**
+     * Fails on the first NaN or infinite element: such weights only give NaN losses and garbage
+     * text, and come from a run that diverged or a damaged file.
+     */
+    public static void requireFinite(Path file, List<Tensor> tensors) {
+        for (Tensor t : tensors) {
+            float[] d = t.data;
+            for (int i = 0; i < d.length; i++) {
+                if (!Float.isFinite(d[i])) {
+                    throw new CheckpointFormatException(file, "tensor " + t.name + " holds " + d[i] + " at element " + i
+                            + "; the weights are not finite (saved after training diverged, or the file is damaged)."
+                            + " Use an earlier checkpoint or train again with a lower learning rate");
+                }
+            }
+        }
     }
 }
