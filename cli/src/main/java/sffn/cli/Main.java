@@ -39,6 +39,7 @@ public final class Main implements Runnable {
         cl.registerConverter(Double.class, Main::finite);
         cl.registerConverter(double.class, Main::finite);
         cl.setExecutionStrategy(UserErrors::outOfMemoryAsAdvice);
+        cl.setParameterExceptionHandler(UserErrors::badArguments);
         return cl;
     }
 

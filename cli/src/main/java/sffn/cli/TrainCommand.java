@@ -155,6 +155,9 @@ public final class TrainCommand implements Callable<Integer> {
             if (evalWindows != null) b.evalWindows = evalWindows;
             if (saveEvery != null) b.saveEvery = saveEvery;
             TrainConfig.SelfGuided g = b.selfGuided;
+            if (guideRatio != null && !(guideRatio > 0 && guideRatio <= 1)) {
+                throw new IllegalArgumentException("--guide-ratio must be in (0, 1] (guided steps over base steps), got " + guideRatio);
+            }
             if (Boolean.FALSE.equals(selfGuided) && (guideRatio != null || guideSchedule != null || guideMode != null
                     || reduceFlop != null)) {
                 System.out.println("warning: --guide-ratio, --guide-schedule, --guide-mode and --reduce-flop do not apply"

@@ -28,6 +28,15 @@ final class UserErrors implements CommandLine.IExecutionExceptionHandler {
         return 1;
     }
 
+    /** A bad command line: one line naming the option and value, and where the options are listed (exit 2). */
+    static int badArguments(CommandLine.ParameterException ex, String[] args) {
+        CommandLine cmd = ex.getCommandLine();
+        String name = cmd.getCommandSpec().qualifiedName();
+        cmd.getErr().println(name + ": " + ex.getMessage() + " (see '" + name + " --help')");
+        cmd.getErr().flush();
+        return cmd.getCommandSpec().exitCodeOnInvalidInput();
+    }
+
     /** Runs the command; an {@link OutOfMemoryError} (the estimates before allocation missed) becomes advice, exit 3. */
     static int outOfMemoryAsAdvice(CommandLine.ParseResult parseResult) {
         try {

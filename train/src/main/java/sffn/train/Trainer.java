@@ -333,6 +333,12 @@ public final class Trainer {
                         + keptCheckpoint() + "; lower the learning rate");
             }
         }
+        // Finite weights can still be large enough to overflow the forward: the checkpoint must evaluate.
+        double probe = validation == null ? 0 : validation.firstBatch(backend).loss();
+        if (!Double.isFinite(probe)) {
+            throw new TrainingDiverged("after step " + step + " the weights give a validation loss of " + probe
+                    + "; stopping without saving. " + keptCheckpoint() + "; lower the learning rate");
+        }
         ShardLoader.Position pos = trainData.position();
         TrainerState state = new TrainerState(step, tokens, flops, pos.epoch(), pos.position(), rng.state(), elapsed);
         ObjectNode extra = JSON.createObjectNode();

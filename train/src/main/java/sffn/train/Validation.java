@@ -54,6 +54,11 @@ public final class Validation {
         return data.windowCount();
     }
 
+    /** Loss over the first batch of windows: a cheap check that weights still give a finite loss. */
+    public Result firstBatch(Backend backend) {
+        return measure(backend, Math.min(data.batchSize(), data.windowCount()));
+    }
+
     /**
      * Loss over the first {@code maxWindows} windows (0: all), each window counted once whatever
      * the batch size: a last, partial batch is filled with windows from the start and only its
