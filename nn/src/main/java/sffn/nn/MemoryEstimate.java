@@ -66,16 +66,17 @@ public record MemoryEstimate(long weightBytes, long activationBytes) {
      * Refuses when the estimate exceeds what the JVM's heap can still take.
      *
      * @param what  the job, e.g. "training batch 16 x 256"
-     * @param lower what the user can lower, e.g. "--batch-size or --seq-len"
+     * @param lower what the user can lower, e.g. "--batch-size or --seq-len"; null when nothing but the model
      */
     public void require(String what, String lower) {
         Runtime rt = Runtime.getRuntime();
         long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
         if (total() > available) {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "%s needs about %s of memory (weights %s,"
-                            + " activations %s) but Java may use only %s more; lower %s, use a smaller model, or give Java"
+                            + " activations %s) but Java may use only %s more; %suse a smaller model, or give Java"
                             + " more memory (SFFN_JAVA_OPTS=-Xmx<size>, at most the machine's RAM)",
-                    what, size(total()), size(weightBytes), size(activationBytes), size(available), lower));
+                    what, size(total()), size(weightBytes), size(activationBytes), size(available),
+                    lower == null ? "" : "lower " + lower + ", "));
         }
     }
 

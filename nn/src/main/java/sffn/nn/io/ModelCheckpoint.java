@@ -89,9 +89,20 @@ public final class ModelCheckpoint {
      */
     public static Gpt read(Path dir) throws IOException {
         JsonNode cfg = readConfig(dir);
-        Gpt model = new Gpt(modelConfig(dir, cfg), methodConfig(dir, cfg));
+        ModelConfig mc = modelConfig(dir, cfg);
+        MethodConfig fc = methodConfig(dir, cfg);
+        fc.checkAgainst(mc, dir.resolve(CONFIG) + " (method)");
         Path file = dir.resolve(MODEL);
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": missing from the checkpoint");
+        // The file must be able to hold the model config.json describes; checked before allocating it.
+        long need = 4 * sffn.nn.ModelStats.of(mc, fc).modelParams();
+        if (Files.size(file) < need) {
+            throw new CheckpointFormatException(file, "holds " + Files.size(file) + " bytes, fewer than the " + need
+                    + " the weights of the model in " + dir.resolve(CONFIG) + " take; the files do not belong together"
+                    + " or one is damaged");
+        }
+        new sffn.nn.MemoryEstimate(need * 2, 0).require("loading " + file, null);
+        Gpt model = new Gpt(mc, fc);
         boolean guided;
         try (SafetensorsFile st = Safetensors.open(file)) {
             guided = st.names().stream().anyMatch(n -> n.endsWith(".guide"));
