@@ -112,16 +112,20 @@ class DivergenceAndResumeChecksTest {
         CpuBackend cpu = new CpuBackend();
         Validation one = new Validation(model, shards(), 1, 16, null);
         cpu.prepare(one.graph().plan);
-        Validation.Result r1 = one.measure(cpu, 0);
+        Validation.Result r1 = one.measure(cpu, 30);
         assertEquals(249, one.windowCount(), "(4000 - 1) / 16 windows");
-        for (int batch : new int[] {7, 8, 250}) {
+        assertEquals(30 * 16, r1.tokens());
+        Validation.Result all7 = null;
+        for (int batch : new int[] {7, 8}) {
             Validation v = new Validation(model, shards(), batch, 16, null);
             cpu.prepare(v.graph().plan);
-            Validation.Result r = v.measure(cpu, 0);
+            Validation.Result r = v.measure(cpu, 30); // 30 windows: a last, partial batch
             assertEquals(r1.tokens(), r.tokens(), "batch " + batch);
             assertEquals(r1.loss(), r.loss(), 1e-6 * r1.loss(), "batch " + batch);
-            Validation.Result some = v.measure(cpu, 10);
-            assertEquals(10 * 16, some.tokens(), "batch " + batch);
+            Validation.Result all = v.measure(cpu, 0);
+            assertEquals(249 * 16, all.tokens(), "every window, batch " + batch);
+            if (all7 == null) all7 = all;
+            assertEquals(all7.loss(), all.loss(), 1e-6 * all7.loss(), "every window, batch " + batch);
         }
         assertThrows(IllegalArgumentException.class, () -> one.measure(cpu, -1));
     }
