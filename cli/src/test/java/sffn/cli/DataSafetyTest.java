@@ -220,6 +220,35 @@ class DataSafetyTest {
         assertEquals("x", Files.readString(file));
     }
 
+    /**
+     * A full and a read-only filesystem, made with a 1 MiB tmpfs. Needs the right to mount
+     * (root in most containers); elsewhere the test is aborted, saying why, and the same code
+     * paths are covered by the /proc and file cases above.
+     */
+    @Test
+    void fullAndReadOnlyFilesystemsAreFoundBeforeTraining() throws Exception {
+        Path mnt = Files.createDirectories(tmp.resolve("tinyfs"));
+        org.junit.jupiter.api.Assumptions.assumeTrue(sh("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt.toString()) == 0,
+                "cannot mount a tmpfs here (not root?)");
+        try {
+            // Too small for a checkpoint (the check keeps a margin of 1 MiB) ...
+            refused("--out on a filesystem without room for a checkpoint", run(train(mnt.resolve("ck"))), "is free on " + mnt);
+            // ... and full.
+            Files.write(mnt.resolve("fill"), new byte[(1 << 20) - 4096]);
+            refused("--out on a full filesystem", run(train(mnt.resolve("ck2"))), "No space left on device");
+            Files.delete(mnt.resolve("fill"));
+            assertEquals(0, sh("mount", "-o", "remount,ro", mnt.toString()));
+            refused("--out on a read-only filesystem", run(train(mnt.resolve("ck3"))), "Read-only file system");
+        } finally {
+            sh("umount", mnt.toString());
+        }
+    }
+
+    private static int sh(String... command) throws Exception {
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+                .waitFor();
+    }
+
     @Test
     void everyNumericOptionIsRangeChecked() throws Exception {
         Path never = tmp.resolve("never-numbers");
