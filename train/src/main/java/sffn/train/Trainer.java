@@ -18,6 +18,7 @@ import sffn.nn.Parameter;
 import sffn.nn.TrainingGraph;
 import sffn.nn.config.JsonFields;
 import sffn.nn.io.AtomicDirectory;
+import sffn.nn.io.IoErrors;
 import sffn.nn.io.ModelCheckpoint;
 import sffn.nn.io.Safetensors;
 import sffn.nn.layers.LinearLayer;
@@ -361,7 +362,7 @@ public final class Trainer {
             });
         } catch (IOException e) {
             throw new IOException("could not save the checkpoint of step " + step + " to " + outDir + ": "
-                    + sffn.nn.io.IoErrors.describe(e) + ". " + keptCheckpoint(), e);
+                    + IoErrors.describe(e) + ". " + keptCheckpoint(), e);
         }
         lastSaved = step;
         listener.saved(step, outDir);

@@ -40,10 +40,8 @@ public final class Validation {
 
     /** Whether a data directory has validation shards at all ({@code prepare --val-fraction 0} makes none). */
     public static boolean available(Path dataDir) throws IOException {
-        if (!java.nio.file.Files.isDirectory(dataDir)) return !ShardLoader.findShards(dataDir, Split.VAL).isEmpty();
-        try (java.util.stream.Stream<Path> list = java.nio.file.Files.list(dataDir)) {
-            return list.anyMatch(p -> p.getFileName().toString().matches(".+_val(_\\d+)?\\.bin"));
-        }
+        if (!java.nio.file.Files.isDirectory(dataDir)) ShardLoader.findShards(dataDir, Split.VAL); // says what is wrong
+        return ShardLoader.hasShards(dataDir, Split.VAL);
     }
 
     public EvalGraph graph() {

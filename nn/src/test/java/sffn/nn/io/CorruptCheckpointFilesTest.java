@@ -162,9 +162,11 @@ class CorruptCheckpointFilesTest {
         while (m.find()) spans.add(new int[] {m.start(), m.end()});
         if (spans.isEmpty()) return json;
         int[] span = spans.get(rnd.nextInt(spans.size()));
-        String replacement = rnd.nextBoolean() ? REPLACEMENTS[rnd.nextInt(REPLACEMENTS.length)]
-                : Long.toString(Long.parseLong("0" + json.substring(span[0], span[1]).replaceAll("[^0-9]", "").substring(0,
-                Math.min(9, json.substring(span[0], span[1]).replaceAll("[^0-9]", "").length()))) + rnd.nextInt(-3, 4));
+        String number = json.substring(span[0], span[1]);
+        String replacement = REPLACEMENTS[rnd.nextInt(REPLACEMENTS.length)];
+        if (rnd.nextBoolean() && number.matches("\\d{1,9}")) {
+            replacement = Long.toString(Long.parseLong(number) + rnd.nextInt(-3, 4)); // off by a little
+        }
         return json.substring(0, span[0]) + replacement + json.substring(span[1]);
     }
 
