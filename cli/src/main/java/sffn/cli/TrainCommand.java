@@ -11,7 +11,6 @@ import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
 import sffn.nn.MemoryEstimate;
 import sffn.nn.ModelStats;
-import sffn.nn.config.JsonFields;
 import sffn.nn.config.MethodConfig;
 import sffn.nn.config.ModelConfig;
 import sffn.nn.io.ModelCheckpoint;
@@ -91,16 +90,9 @@ public final class TrainCommand implements Callable<Integer> {
                     System.out.println("note: --resume continues with the configs saved in " + out
                             + "; --config/--method/--train-config are ignored");
                 }
-                JsonNode saved = ModelCheckpoint.readConfig(ckpt);
-                if (data == null && saved.hasNonNull("data")) dir.checkData(Path.of(saved.get("data").asText()));
-                if (saved.path("train").isObject()) {
-                    TrainConfig c = TrainConfig.from(new JsonFields(ckpt.resolve(ModelCheckpoint.CONFIG) + " (train)",
-                            saved.get("train")));
-                    ModelConfig m = ModelCheckpoint.modelConfig(ckpt, saved);
-                    MethodConfig f = ModelCheckpoint.methodConfig(ckpt, saved);
-                    MemoryEstimate.training(m, f, c.selfGuided().enabled(), c.batchSize(), c.seqLen())
-                            .require("resuming " + out + " (batch " + c.batchSize() + " x " + c.seqLen() + ")",
-                                    "the batch size or sequence length");
+                if (data == null) { // the run's own data, recorded in the checkpoint, must not overlap it either
+                    JsonNode saved = ModelCheckpoint.readConfig(ckpt);
+                    if (saved.hasNonNull("data")) dir.checkData(Path.of(saved.get("data").asText()));
                 }
                 trainer = Trainer.resume(ckpt, backend, data, console);
             } else {

@@ -17,6 +17,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -192,6 +194,12 @@ class DataSafetyTest {
         TRIED.merge("diverging run (--lr 1e30)", 1, Integer::sum);
         assertEquals(2, r.code(), r.out() + r.err());
         assertTrue(r.err().contains("stopping"), r.err());
+        Matcher kept = Pattern.compile("The last good checkpoint in (\\S+) \\(step (\\d+)\\) is kept").matcher(r.err());
+        if (kept.find()) {
+            assertEquals(ck.toString(), kept.group(1));
+            assertTrue(Files.readString(ck.resolve("trainer_state.json")).contains("\"step\" : " + kept.group(2) + ","),
+                    "the checkpoint the message names is the one on disk: " + r.err());
+        }
         if (Files.exists(ck)) {
             Run eval = run("eval", "--checkpoint", ck.toString(), "--data", data.toString(), "--json");
             assertEquals(0, eval.code(), "whatever was kept evaluates: " + eval.err());

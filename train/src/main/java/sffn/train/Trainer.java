@@ -13,6 +13,7 @@ import sffn.kernels.StepScalars;
 import sffn.kernels.Tensor;
 import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
+import sffn.nn.MemoryEstimate;
 import sffn.nn.ModelStats;
 import sffn.nn.Parameter;
 import sffn.nn.TrainingGraph;
@@ -118,6 +119,10 @@ public final class Trainer {
             throw new IllegalArgumentException(cfgFile + ": field 'data' is missing; pass --data");
         }
         sffn.train.data.TokenizerMatch.require(outDir, data);
+        MemoryEstimate.training(ModelCheckpoint.modelConfig(outDir, cfgJson), ModelCheckpoint.methodConfig(outDir, cfgJson),
+                cfg.selfGuided().enabled(), cfg.batchSize(), cfg.seqLen())
+                .require("resuming " + outDir + " (batch " + cfg.batchSize() + " x " + cfg.seqLen() + ")",
+                        "the batch size or sequence length");
         Gpt model = ModelCheckpoint.read(outDir);
         Path opt = outDir.resolve(OPTIMIZER);
         if (!Files.isRegularFile(opt)) throw new IllegalArgumentException(opt + ": missing; cannot resume the optimizer");
