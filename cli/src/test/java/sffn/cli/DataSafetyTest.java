@@ -346,9 +346,14 @@ class DataSafetyTest {
         Files.writeString(shuffle, "{\"name\": \"blockshuffle\", \"nblocks\": 2, \"rank\": 8}");
         refused("method field that does not apply", run("info", "--config", model.toString(), "--method", shuffle.toString()),
                 "field 'rank' does not apply to blockshuffle");
+        Path wide = tmp.resolve("blockdense-wide.json");
+        Files.writeString(wide, "{\"name\": \"blockdense\", \"nblocks\": 4, \"rank\": 1073741824}");
+        refused("method rank beyond the model", run("info", "--config", model.toString(), "--method", wide.toString()),
+                "field 'rank' (1073741824) exceeds the smaller FFN width");
         Path trainCfg = tmp.resolve("train.json");
         for (String t : List.of("{\"lr\": 1e999}", "{\"tokens\": -10}", "{\"tokens\": 99999999999999999}",
-                "{\"batch_size\": 4294967296}")) {
+                "{\"batch_size\": 4294967296}",
+                "{\"steps\": 2147483647, \"self_guided\": {\"mode\": \"fixedflop\", \"max_step_ratio\": 0.5}}")) {
             Files.writeString(trainCfg, t);
             refused("training config field", run(concat(withoutSteps(train(tmp.resolve("never-cfg"))), "--train-config",
                     trainCfg.toString())), "train.json");

@@ -102,6 +102,8 @@ public record TrainConfig(
         check(evalWindows >= 0, "eval_windows", "must not be negative, got " + evalWindows);
         check(saveEvery >= 0, "save_every", "must not be negative, got " + saveEvery);
         if (selfGuided == null) selfGuided = SelfGuided.OFF;
+        check((long) steps + selfGuided.guidedSteps(steps) <= Integer.MAX_VALUE, "steps",
+                "(" + steps + ") with the repeated guided steps makes more than " + Integer.MAX_VALUE + " steps");
     }
 
     private static void check(boolean ok, String field, String problem) {

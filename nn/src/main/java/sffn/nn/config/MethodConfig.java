@@ -45,7 +45,7 @@ public record MethodConfig(FfnType name, int rank, int nblocks, PostInit postIni
 
     /** Checks the sizes that depend on the model: divisibility of the FFN widths by nblocks. */
     public void checkAgainst(ModelConfig m, String source) {
-        if (name == FfnType.LOWRANK) {
+        if (name == FfnType.LOWRANK || name == FfnType.BLOCKDENSE) {
             int max = Math.min(m.hiddenDim(), m.ffnDim());
             if (rank > max) {
                 throw new ConfigException(source + ": field 'rank' (" + rank + ") exceeds the smaller FFN width " + max
