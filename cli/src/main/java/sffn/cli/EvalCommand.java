@@ -13,6 +13,7 @@ import sffn.decode.CompactWeights;
 import sffn.kernels.WeightFormat;
 import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
+import sffn.nn.MemoryEstimate;
 import sffn.nn.io.ModelCheckpoint;
 import sffn.train.Validation;
 import sffn.train.data.TokenizerMatch;
@@ -48,6 +49,9 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (maxWindows < 0) throw new IllegalArgumentException("--max-windows must be 0 (all) or positive, got " + maxWindows);
+        if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be positive, got " + batchSize);
+        if (seqLen != null && seqLen < 1) throw new IllegalArgumentException("--seq-len must be positive, got " + seqLen);
         TokenizerMatch.require(checkpoint, data);
         JsonNode cfg = ModelCheckpoint.readConfig(checkpoint);
         WeightFormat format = weightsOption.resolve(checkpoint);
@@ -57,19 +61,24 @@ public final class EvalCommand implements Callable<Integer> {
         CompactWeights.of(model, format, checkpoint.resolve(ModelCheckpoint.MODEL));
         int t = seqLen != null ? seqLen
                 : cfg.path("train").path("seq_len").asInt(model.config.maxPositionEmbeddings());
+        if (t < 1 || t > model.config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("window length " + t + " is outside the model's context of 1.."
+                    + model.config.maxPositionEmbeddings() + " tokens; pass --seq-len");
+        }
         if (!Validation.available(data)) {
             throw new IllegalArgumentException(data + " has no validation shards (*_val_*.bin); prepare it with sffn prepare");
         }
         try (Backend backend = backendOptions.create()) {
-            // Exactly --max-windows windows: a batch size that divides it.
-            int batch = batchSize;
-            if (maxWindows > 0) {
-                batch = Math.min(batchSize, maxWindows);
-                while (maxWindows % batch != 0) batch--;
-            }
+            int batch = maxWindows > 0 ? Math.min(batchSize, maxWindows) : batchSize;
+            MemoryEstimate.evaluation(model.config, model.method, batch, t)
+                    .require("evaluating batch " + batch + " x " + t, "--batch-size or --seq-len");
             Validation v = new Validation(model, data, batch, t, null);
             backend.prepare(v.graph().plan);
             long t0 = System.nanoTime();
+            if (maxWindows > v.windowCount()) {
+                System.err.println("note: --max-windows " + maxWindows + " is more than the " + v.windowCount()
+                        + " validation windows; all of them are evaluated");
+            }
             Validation.Result r = v.measure(backend, maxWindows);
             double seconds = (System.nanoTime() - t0) / 1e9;
             if (json) {

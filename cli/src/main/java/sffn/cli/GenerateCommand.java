@@ -21,6 +21,7 @@ import sffn.decode.Sampler;
 import sffn.kernels.WeightFormat;
 import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
+import sffn.nn.MemoryEstimate;
 import sffn.nn.io.ModelCheckpoint;
 import sffn.nn.tokenizer.StreamingDecoder;
 import sffn.nn.tokenizer.Tokenizer;
@@ -71,6 +72,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (prompt == null && !interactive) throw new IllegalArgumentException("give --prompt \"...\" or --interactive");
+        if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be positive, got " + maxTokens);
+        if (batch < 1) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        if (prompt != null) requireValidText(prompt, "--prompt");
         Path tokFile = checkpoint.resolve(TokenizerInfo.FILE_NAME);
         if (!Files.isRegularFile(tokFile)) {
             throw new IllegalArgumentException(tokFile + ": missing; the checkpoint does not say which tokenizer it was trained with");
@@ -79,6 +83,13 @@ public final class GenerateCommand implements Callable<Integer> {
         WeightFormat format = weightsOption.resolve(checkpoint);
         new Sampler.Settings(temperature, topK, topP, seed); // validates the options before any work
         Gpt model = ModelCheckpoint.read(checkpoint);
+        int context = model.config.maxPositionEmbeddings();
+        if (maxTokens >= context) {
+            throw new IllegalArgumentException("--max-tokens " + maxTokens + " leaves no room for the prompt in the model's"
+                    + " context of " + context + " tokens; lower it");
+        }
+        MemoryEstimate.decoding(model.config, model.method, batch, context)
+                .require("generating " + batch + " sequence(s) of up to " + context + " tokens", "--batch");
         CompactWeights weights = CompactWeights.of(model, format, checkpoint.resolve(ModelCheckpoint.MODEL));
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (Backend backend = backendOptions.create()) {
@@ -89,13 +100,20 @@ public final class GenerateCommand implements Callable<Integer> {
             Generator gen = new Generator(model, backend, merged, policy, weights);
             Sampler.Settings settings = new Sampler.Settings(temperature, topK, topP, seed);
             if (interactive) {
-                BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+                BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)));
                 out.print("> ");
                 out.flush();
-                for (String line = in.readLine(); line != null; line = in.readLine()) {
-                    if (!line.isBlank()) run(gen, tokenizer, line, settings, out);
-                    out.print("> ");
-                    out.flush();
+                try {
+                    for (String line = in.readLine(); line != null; line = in.readLine()) {
+                        if (!line.isBlank()) run(gen, tokenizer, line, settings, out);
+                        out.print("> ");
+                        out.flush();
+                    }
+                } catch (java.nio.charset.CharacterCodingException e) {
+                    throw new IllegalArgumentException("standard input is not valid UTF-8 text; check the terminal's"
+                            + " encoding (LANG/LC_ALL should name UTF-8)");
                 }
                 out.println();
             } else {
@@ -105,10 +123,27 @@ public final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * Refuses text that did not decode cleanly: the JVM turns bytes of a command-line argument that
+     * are not valid UTF-8 into U+FFFD, and a lone surrogate cannot be encoded; either would make the
+     * model see tokens the user never typed.
+     */
+    static void requireValidText(String text, String what) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            boolean lone = Character.isHighSurrogate(c) ? i + 1 >= text.length() || !Character.isLowSurrogate(text.charAt(++i))
+                    : Character.isLowSurrogate(c);
+            if (c == '\uFFFD' || lone) {
+                throw new IllegalArgumentException(what + " is not valid UTF-8 text (at character " + i + "); check the"
+                        + " terminal's encoding (LANG/LC_ALL should name UTF-8) or pass the text another way");
+            }
+        }
+    }
+
     private void run(Generator gen, Tokenizer tokenizer, String text, Sampler.Settings settings, PrintStream out) {
         int[] ids = tokenizer.encode(text);
         int context = gen.model().config.maxPositionEmbeddings();
-        if (ids.length + maxTokens > context) {
+        if ((long) ids.length + maxTokens > context) {
             throw new IllegalArgumentException("the prompt (" + ids.length + " tokens) and --max-tokens " + maxTokens
                     + " exceed the model's context of " + context + " tokens");
         }

@@ -30,6 +30,7 @@ public final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (tokens != null) OptionRanges.within("--tokens", tokens, 1, 1e30);
         ModelConfig m = ModelConfig.read(config);
         MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
         f.checkAgainst(m, method == null ? "method" : method.toString());

@@ -36,6 +36,22 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(new UserErrors());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        // Every floating-point option of every command: NaN and infinities are never a setting.
+        cl.registerConverter(Double.class, Main::finite);
+        cl.registerConverter(double.class, Main::finite);
+        cl.setExecutionStrategy(UserErrors::outOfMemoryAsAdvice);
+        cl.setParameterExceptionHandler(UserErrors::badArguments);
         return cl;
+    }
+
+    static Double finite(String text) {
+        double v;
+        try {
+            v = Double.parseDouble(text.strip());
+        } catch (NumberFormatException e) {
+            throw new CommandLine.TypeConversionException("'" + text + "' is not a number");
+        }
+        if (!Double.isFinite(v)) throw new CommandLine.TypeConversionException("'" + text + "' is not a finite number");
+        return v;
     }
 }

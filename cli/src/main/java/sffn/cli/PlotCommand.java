@@ -49,6 +49,7 @@ public final class PlotCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionRanges.within("--smooth", smooth, 0, 0.999);
         System.setProperty("java.awt.headless", "true");
         XYChart chart = new XYChartBuilder().width(1000).height(600).title(title)
                 .xAxisTitle(switch (axis) {

@@ -1,8 +1,8 @@
 package sffn.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -11,11 +11,13 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
+import sffn.nn.MemoryEstimate;
 import sffn.nn.ModelStats;
 import sffn.nn.config.MethodConfig;
 import sffn.nn.config.ModelConfig;
 import sffn.nn.io.ModelCheckpoint;
 import sffn.train.FlopBudget;
+import sffn.train.OutputDirectory;
 import sffn.train.TrainConfig;
 import sffn.train.TrainListener;
 import sffn.train.Trainer;
@@ -118,29 +120,48 @@ public final class TrainCommand implements Callable<Integer> {
         if (comm.size() > 1 && "tornado".equals(backendOptions.backend) && backendOptions.device == null) {
             backendOptions.device = "0:" + localRank();
         }
-        try (Backend backend = backendOptions.create()) {
+        if (stopAt != null && stopAt < 1) {
+            throw new IllegalArgumentException("--stop-at-step must be at least 1, got " + stopAt);
+        }
+        if (!resume && (config == null || data == null)) {
+            throw new IllegalArgumentException("--config and --data are required for a new run (or pass --resume)");
+        }
+        // Everything about --out is settled (and locked) before any training time is spent; rank 0 alone writes,
+        // so it alone claims the directory, and the other ranks read it only once a crashed save is repaired.
+        try (OutputDirectory dir = leader ? OutputDirectory.claim(out, data, resume) : null;
+             Backend backend = backendOptions.create()) {
+            comm.barrier();
+            Path ckpt = dir != null ? dir.path() : out;
             Trainer trainer;
             if (resume) {
                 if (config != null || method != null || trainConfig != null) {
                     say.println("note: --resume continues with the configs saved in " + out
                             + "; --config/--method/--train-config are ignored");
                 }
-                trainer = Trainer.resume(out, backend, data, listener, par);
+                if (data == null && dir != null) { // the run's own data, recorded in the checkpoint, must not overlap it either
+                    JsonNode saved = ModelCheckpoint.readConfig(ckpt);
+                    if (saved.hasNonNull("data")) dir.checkData(Path.of(saved.get("data").asText()));
+                }
+                trainer = Trainer.resume(ckpt, backend, data, listener, par);
             } else {
-                if (config == null || data == null) {
-                    throw new IllegalArgumentException("--config and --data are required for a new run (or pass --resume)");
-                }
-                if (Files.exists(out.resolve(ModelCheckpoint.CONFIG))) {
-                    throw new IllegalArgumentException(out + " already holds a checkpoint; pass --resume to continue it,"
-                            + " or choose another --out");
-                }
                 ModelConfig m = ModelConfig.read(config);
                 MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
                 f.checkAgainst(m, method == null ? "method" : method.toString());
                 TrainConfig c = overrides(trainConfig == null ? TrainConfig.defaults() : TrainConfig.read(trainConfig));
                 if (flopBudget != null) c = FlopBudget.fit(c, m, f, flopBudget, say::println);
+                if (c.seqLen() > m.maxPositionEmbeddings()) {
+                    throw new IllegalArgumentException("seq_len " + c.seqLen() + " exceeds the model's max_position_embeddings "
+                            + m.maxPositionEmbeddings() + "; lower --seq-len");
+                }
+                MemoryEstimate.training(m, f, c.selfGuided().enabled(), c.batchSize(), c.seqLen())
+                        .require("training batch " + c.batchSize() + " x " + c.seqLen(), "--batch-size or --seq-len");
                 Gpt model = new Gpt(m, f).init(c.seed());
-                trainer = Trainer.start(model, c, backend, data, out, listener, par);
+                if (dir != null) dir.checkSpace(checkpointBytes(model));
+                trainer = Trainer.start(model, c, backend, data, ckpt, listener, par);
+            }
+            if (stopAt != null && stopAt > trainer.config().totalSteps()) {
+                say.println("note: --stop-at-step " + stopAt + " is past the run's " + trainer.config().totalSteps()
+                        + " steps; the run ends at step " + trainer.config().totalSteps());
             }
             trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
             if (leader) summary(trainer, console);
@@ -198,6 +219,13 @@ public final class TrainCommand implements Callable<Integer> {
         };
     }
 
+    /** Bytes of a checkpoint of {@code model}: weights and two AdamW moments, as float32. */
+    private static long checkpointBytes(Gpt model) {
+        long n = 0;
+        for (sffn.nn.Parameter p : model.parameters()) n += 3L * 4 * p.value.size();
+        return n;
+    }
+
     private TrainConfig overrides(TrainConfig base) {
         return base.with(b -> {
             if (batchSize != null) b.batchSize = batchSize;
@@ -205,7 +233,9 @@ public final class TrainCommand implements Callable<Integer> {
             if (gradAccum != null) b.gradAccum = gradAccum;
             if (steps != null && tokens != null) throw new IllegalArgumentException("give --steps or --tokens, not both");
             if (steps != null) b.steps = steps;
-            if (tokens != null) b.steps = (int) Math.max(1, tokens / ((long) b.batchSize * b.seqLen * b.gradAccum));
+            if (tokens != null) {
+                b.steps = TrainConfig.stepsForTokens(tokens, (long) b.batchSize * b.seqLen * b.gradAccum, "--tokens");
+            }
             if (lr != null) b.lr = lr;
             if (warmupRatio != null) b.warmupRatio = warmupRatio;
             if (weightDecay != null) b.weightDecay = weightDecay;
@@ -215,6 +245,14 @@ public final class TrainCommand implements Callable<Integer> {
             if (evalWindows != null) b.evalWindows = evalWindows;
             if (saveEvery != null) b.saveEvery = saveEvery;
             TrainConfig.SelfGuided g = b.selfGuided;
+            if (guideRatio != null && !(guideRatio > 0 && guideRatio <= 1)) {
+                throw new IllegalArgumentException("--guide-ratio must be in (0, 1] (guided steps over base steps), got " + guideRatio);
+            }
+            if (Boolean.FALSE.equals(selfGuided) && (guideRatio != null || guideSchedule != null || guideMode != null
+                    || reduceFlop != null)) {
+                System.out.println("warning: --guide-ratio, --guide-schedule, --guide-mode and --reduce-flop do not apply"
+                        + " with --self-guided=false; they are ignored");
+            }
             if (selfGuided != null || guideRatio != null || guideSchedule != null || guideMode != null || reduceFlop != null) {
                 g = new TrainConfig.SelfGuided(selfGuided != null ? selfGuided : true,
                         guideRatio != null ? guideRatio : g.maxStepRatio(),

@@ -87,18 +87,23 @@ public record TrainConfig(
         check(seqLen > 0, "seq_len", "must be positive, got " + seqLen);
         check(gradAccum > 0, "grad_accum", "must be positive, got " + gradAccum);
         check(steps > 0, "steps", "must be positive, got " + steps);
-        check(lr > 0, "lr", "must be positive, got " + lr);
+        check(lr > 0 && Double.isFinite(lr), "lr", "must be a positive finite number, got " + lr);
         check(minLrRatio >= 0 && minLrRatio <= 1, "min_lr_ratio", "must be in [0, 1], got " + minLrRatio);
         check(warmupRatio >= 0 && warmupRatio < 1, "warmup_ratio", "must be in [0, 1), got " + warmupRatio);
         check(beta1 >= 0 && beta1 < 1, "beta1", "must be in [0, 1), got " + beta1);
         check(beta2 >= 0 && beta2 < 1, "beta2", "must be in [0, 1), got " + beta2);
-        check(eps > 0, "eps", "must be positive, got " + eps);
-        check(weightDecay >= 0, "weight_decay", "must not be negative, got " + weightDecay);
-        check(gradClip >= 0, "grad_clip", "must not be negative (0 turns clipping off), got " + gradClip);
+        check(eps > 0 && Double.isFinite(eps), "eps", "must be a positive finite number, got " + eps);
+        check(weightDecay >= 0 && Double.isFinite(weightDecay), "weight_decay", "must be a finite number >= 0, got " + weightDecay);
+        check(gradClip >= 0 && Double.isFinite(gradClip), "grad_clip",
+                "must be a finite number >= 0 (0 turns clipping off), got " + gradClip);
+        check((long) batchSize * seqLen <= Integer.MAX_VALUE - 8, "batch_size",
+                "x seq_len = " + ((long) batchSize * seqLen) + " tokens per micro-batch is more than one buffer can hold");
         check(evalEvery >= 0, "eval_every", "must not be negative, got " + evalEvery);
         check(evalWindows >= 0, "eval_windows", "must not be negative, got " + evalWindows);
         check(saveEvery >= 0, "save_every", "must not be negative, got " + saveEvery);
         if (selfGuided == null) selfGuided = SelfGuided.OFF;
+        check((long) steps + selfGuided.guidedSteps(steps) <= Integer.MAX_VALUE, "steps",
+                "(" + steps + ") with the repeated guided steps makes more than " + Integer.MAX_VALUE + " steps");
     }
 
     private static void check(boolean ok, String field, String problem) {
@@ -133,8 +138,7 @@ public record TrainConfig(
             int steps;
             if (f.has("steps") && f.has("tokens")) throw f.error("tokens", "and 'steps' are both given; give one of them");
             if (f.has("tokens")) {
-                long tokens = f.longValue("tokens", 0);
-                steps = (int) Math.max(1, tokens / ((long) batch * seq * accum));
+                steps = stepsForTokens(f.longValue("tokens", 0), (long) batch * seq * accum, f.source() + ": field 'tokens'");
             } else {
                 steps = f.positive("steps", 1000);
             }
@@ -153,6 +157,21 @@ public record TrainConfig(
             if (m.startsWith("self_guided:")) throw new ConfigException(f.source() + " (self_guided)" + m.substring("self_guided".length()));
             throw e;
         }
+    }
+
+    /**
+     * Steps that train on {@code tokens} tokens at {@code perStep} tokens a step (at least one).
+     *
+     * @param what names the option or field in the message
+     */
+    public static int stepsForTokens(long tokens, long perStep, String what) {
+        if (tokens <= 0) throw new ConfigException(what + " must be positive, got " + tokens);
+        long steps = Math.max(1, tokens / perStep);
+        if (steps > Integer.MAX_VALUE) {
+            throw new ConfigException(what + " = " + tokens + " makes " + steps + " steps of " + perStep
+                    + " tokens, more than the " + Integer.MAX_VALUE + " a run can have; raise the batch or lower the tokens");
+        }
+        return (int) steps;
     }
 
     public static TrainConfig defaults() {

@@ -13,11 +13,13 @@ import sffn.kernels.StepScalars;
 import sffn.kernels.Tensor;
 import sffn.kernels.backend.Backend;
 import sffn.nn.Gpt;
+import sffn.nn.MemoryEstimate;
 import sffn.nn.ModelStats;
 import sffn.nn.Parameter;
 import sffn.nn.TrainingGraph;
 import sffn.nn.config.JsonFields;
 import sffn.nn.io.AtomicDirectory;
+import sffn.nn.io.IoErrors;
 import sffn.nn.io.ModelCheckpoint;
 import sffn.nn.io.Safetensors;
 import sffn.nn.layers.LinearLayer;
@@ -171,7 +173,11 @@ public final class Trainer {
         if (dataDir == null && !cfgJson.has("data")) {
             throw new IllegalArgumentException(cfgFile + ": field 'data' is missing; pass --data");
         }
-        if (dataDir != null) sffn.train.data.TokenizerMatch.require(outDir, dataDir);
+        sffn.train.data.TokenizerMatch.require(outDir, data);
+        MemoryEstimate.training(ModelCheckpoint.modelConfig(outDir, cfgJson), ModelCheckpoint.methodConfig(outDir, cfgJson),
+                cfg.selfGuided().enabled(), cfg.batchSize(), cfg.seqLen())
+                .require("resuming " + outDir + " (batch " + cfg.batchSize() + " x " + cfg.seqLen() + ")",
+                        "the batch size or sequence length");
         Gpt model = ModelCheckpoint.read(outDir);
         Path opt = outDir.resolve(OPTIMIZER);
         if (!Files.isRegularFile(opt)) throw new IllegalArgumentException(opt + ": missing; cannot resume the optimizer");
@@ -181,10 +187,16 @@ public final class Trainer {
             moments.add(p.adamV());
         }
         Safetensors.loadInto(opt, moments);
+        ModelCheckpoint.requireFinite(opt, moments);
         TrainerState state = TrainerState.read(outDir);
+        if (state.step() > cfg.totalSteps()) {
+            throw new IllegalArgumentException(outDir.resolve(TrainerState.FILE) + ": field 'step' is " + state.step()
+                    + ", beyond the run's " + cfg.totalSteps() + " steps (config.json); the files do not belong together");
+        }
         List<String> lines = Files.isRegularFile(outDir.resolve(METRICS))
                 ? Files.readAllLines(outDir.resolve(METRICS)) : List.of();
         Trainer t = new Trainer(model, cfg, backend, data, outDir, listener, state, lines, par);
+        t.lastSaved = state.step();
         t.restoreGuideSwitches();
         return t;
     }
@@ -251,6 +263,7 @@ public final class Trainer {
         int total = cfg.totalSteps();
         untilStep = Math.min(untilStep, total);
         listener.started(describe(), step, total);
+        if (!hasValidation) listener.message("note: " + dataDir + " has no validation shards; the run is not evaluated");
         while (step < untilStep) {
             trainStep();
             boolean last = step == total;
@@ -327,9 +340,8 @@ public final class Trainer {
         }
         double loss = comm.allReduceSum(lossSum) / ((double) rows * cfg.gradAccum() * comm.size());
         if (!Double.isFinite(loss)) {
-            throw new TrainingDiverged("loss is " + loss + " at step " + step + "; stopping. The last good checkpoint in "
-                    + outDir + " is kept (step " + lastSavedStep() + "); lower the learning rate (now "
-                    + String.format(Locale.ROOT, "%.3g", lr) + ") or check the data");
+            throw new TrainingDiverged("loss is " + loss + " at step " + (step + 1) + "; stopping. " + keptCheckpoint()
+                    + "; lower the learning rate (now " + String.format(Locale.ROOT, "%.3g", lr) + ") or check the data");
         }
         if (exchange != null && par.zeroStage() == 1) {
             // Each rank holds only its shard of the summed gradients: the norm's squares are summed over the ranks.
@@ -342,8 +354,8 @@ public final class Trainer {
         }
         double norm = s[StepScalars.GRAD_NORM];
         if (!Double.isFinite(norm)) {
-            throw new TrainingDiverged("gradient norm is " + norm + " at step " + step + " (loss " + loss
-                    + "); stopping before the weights change. The last good checkpoint in " + outDir + " is kept");
+            throw new TrainingDiverged("gradient norm is " + norm + " at step " + (step + 1) + " (loss " + loss
+                    + "); stopping before the weights change. " + keptCheckpoint());
         }
         backend.run(optimizer.update);
         if (exchange != null && par.zeroStage() == 1) exchange.allGatherWeights();
@@ -379,14 +391,20 @@ public final class Trainer {
 
     private int lastSaved = -1;
 
-    private String lastSavedStep() {
-        return lastSaved < 0 ? "none yet" : Integer.toString(lastSaved);
+    /** What is on disk after a stop for divergence; never claims a checkpoint that was not written. */
+    private String keptCheckpoint() {
+        return lastSaved < 0 ? "No checkpoint was saved in " + outDir + " (none before this step)"
+                : "The last good checkpoint in " + outDir + " (step " + lastSaved + ") is kept";
     }
 
     /** Validation loss over the first eval_windows windows (all when 0); NaN without validation shards. */
     public double evaluate() {
         if (validation == null) return Double.NaN;
         Validation.Result r = validation.measure(backend, cfg.evalWindows(), comm);
+        if (!Double.isFinite(r.loss())) {
+            throw new TrainingDiverged("validation loss is " + r.loss() + " after step " + step + "; stopping without"
+                    + " saving. " + keptCheckpoint() + "; lower the learning rate or check the data");
+        }
         lastValLoss = r.loss();
         ObjectNode m = JSON.createObjectNode();
         m.put("step", step);
@@ -414,6 +432,21 @@ public final class Trainer {
             all.add(p.adamV());
         }
         backend.toHost(optimizer.update, all.toArray());
+        for (Parameter p : model.parameters()) {
+            String bad = nonFinite(p.value, "weights");
+            if (bad == null) bad = nonFinite(p.adamM(), "first moments");
+            if (bad == null) bad = nonFinite(p.adamV(), "second moments");
+            if (bad != null) {
+                throw new TrainingDiverged("after step " + step + " the " + bad + "; stopping without saving. "
+                        + keptCheckpoint() + "; lower the learning rate");
+            }
+        }
+        // Finite weights can still be large enough to overflow the forward: the checkpoint must evaluate.
+        double probe = validation == null ? 0 : validation.firstBatch(backend).loss();
+        if (!Double.isFinite(probe)) {
+            throw new TrainingDiverged("after step " + step + " the weights give a validation loss of " + probe
+                    + "; stopping without saving. " + keptCheckpoint() + "; lower the learning rate");
+        }
         ShardLoader.Position pos = trainData.position();
         TrainerState state = new TrainerState(step, tokens, flops, pos.epoch(), pos.position(), rng.state(), elapsed,
                 comm.size());
@@ -421,21 +454,35 @@ public final class Trainer {
         extra.set("train", cfg.toJson());
         extra.put("data", dataDir.toAbsolutePath().normalize().toString());
         if (model.guided()) extra.put("guide_weight", model.scalars().data[StepScalars.GUIDE_ALPHA]);
-        AtomicDirectory.write(outDir, dir -> {
-            ModelCheckpoint.write(dir, model, extra);
-            List<Tensor> moments = new ArrayList<>();
-            for (Parameter p : model.parameters()) {
-                moments.add(p.adamM());
-                moments.add(p.adamV());
-            }
-            Safetensors.write(dir.resolve(OPTIMIZER), moments, java.util.Map.of("step", Integer.toString(step)));
-            state.write(dir);
-            Files.write(dir.resolve(METRICS), metrics);
-            Path tok = dataDir.resolve(TokenizerInfo.FILE_NAME);
-            if (Files.isRegularFile(tok)) Files.copy(tok, dir.resolve(TokenizerInfo.FILE_NAME));
-        });
+        try {
+            AtomicDirectory.write(outDir, OutputDirectory::replaceable, dir -> {
+                ModelCheckpoint.write(dir, model, extra);
+                List<Tensor> moments = new ArrayList<>();
+                for (Parameter p : model.parameters()) {
+                    moments.add(p.adamM());
+                    moments.add(p.adamV());
+                }
+                Safetensors.write(dir.resolve(OPTIMIZER), moments, java.util.Map.of("step", Integer.toString(step)));
+                state.write(dir);
+                Files.write(dir.resolve(METRICS), metrics);
+                Path tok = dataDir.resolve(TokenizerInfo.FILE_NAME);
+                if (Files.isRegularFile(tok)) Files.copy(tok, dir.resolve(TokenizerInfo.FILE_NAME));
+            });
+        } catch (IOException e) {
+            throw new IOException("could not save the checkpoint of step " + step + " to " + outDir + ": "
+                    + IoErrors.describe(e) + ". " + keptCheckpoint(), e);
+        }
         lastSaved = step;
         listener.saved(step, outDir);
+    }
+
+    /** "tensor's kind hold x at element i", or null when every element is finite. */
+    private static String nonFinite(Tensor t, String kind) {
+        float[] d = t.data;
+        for (int i = 0; i < d.length; i++) {
+            if (!Float.isFinite(d[i])) return kind + " of " + t.name + " hold " + d[i] + " at element " + i;
+        }
+        return null;
     }
 
     /** Training stopped on a non-finite loss or gradient; the last checkpoint is untouched. */

@@ -60,7 +60,12 @@ public record TrainerState(int step, long tokens, double flops, long loaderEpoch
         loader.rejectUnknown();
         f.rejectUnknown();
         if (s.step < 0) throw new ConfigException(file + ": field 'step' must not be negative");
-        if (s.worldSize < 1) throw new ConfigException(file + ": field 'world_size' must be at least 1");
+        if (s.worldSize < 1) throw f.error("world_size", "must be at least 1, got " + s.worldSize);
+        if (s.tokens < 0) throw f.error("tokens", "must not be negative, got " + s.tokens);
+        if (s.flops < 0) throw f.error("flops", "must not be negative, got " + s.flops);
+        if (s.elapsedSeconds < 0) throw f.error("elapsed_seconds", "must not be negative, got " + s.elapsedSeconds);
+        if (s.loaderEpoch < 0) throw loader.error("epoch", "must not be negative, got " + s.loaderEpoch);
+        if (s.loaderPosition < 0) throw loader.error("position", "must not be negative, got " + s.loaderPosition);
         return s;
     }
 

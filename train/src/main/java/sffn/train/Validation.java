@@ -40,9 +40,10 @@ public final class Validation {
         this.seqLen = seqLen;
     }
 
-    /** Whether a data directory has validation shards at all. */
+    /** Whether a data directory has validation shards at all ({@code prepare --val-fraction 0} makes none). */
     public static boolean available(Path dataDir) throws IOException {
-        return !ShardLoader.findShards(dataDir, Split.VAL).isEmpty();
+        if (!java.nio.file.Files.isDirectory(dataDir)) ShardLoader.findShards(dataDir, Split.VAL); // says what is wrong
+        return ShardLoader.hasShards(dataDir, Split.VAL);
     }
 
     public EvalGraph graph() {
@@ -53,7 +54,16 @@ public final class Validation {
         return data.windowCount();
     }
 
-    /** Loss over the first {@code maxWindows} windows (0: all), in whole batches (at least one). */
+    /** Loss over the first batch of windows: a cheap check that weights still give a finite loss. */
+    public Result firstBatch(Backend backend) {
+        return measure(backend, Math.min(data.batchSize(), data.windowCount()));
+    }
+
+    /**
+     * Loss over the first {@code maxWindows} windows (0: all), each window counted once whatever
+     * the batch size: a last, partial batch is filled with windows from the start and only its
+     * first rows count.
+     */
     public Result measure(Backend backend, int maxWindows) {
         return measure(backend, maxWindows, new SingleProcess());
     }
@@ -64,19 +74,23 @@ public final class Validation {
      * order of the double additions.
      */
     public Result measure(Backend backend, int maxWindows, Collective comm) {
+        if (maxWindows < 0) throw new IllegalArgumentException("validation windows must not be negative, got " + maxWindows);
         int batch = data.batchSize();
         int windows = maxWindows == 0 ? data.windowCount() : Math.min(maxWindows, data.windowCount());
-        int batches = Math.max(1, windows / batch);
+        int batches = (windows + batch - 1) / batch;
         double sum = 0;
         for (int i = comm.rank(); i < batches; i += comm.size()) {
-            data.seek(new ShardLoader.Position(0, (long) i * batch));
+            int done = i * batch;
+            data.seek(new ShardLoader.Position(0, done));
             data.next(graph.tokens.data, graph.targets.data);
             backend.run(graph.plan);
             backend.toHost(graph.plan, graph.losses);
-            for (float l : graph.losses.data) sum += l;
+            int rows = Math.min(batch, windows - done) * seqLen;
+            float[] l = graph.losses.data;
+            for (int r = 0; r < rows; r++) sum += l[r];
         }
         sum = comm.allReduceSum(sum);
-        long count = (long) batches * batch * seqLen;
+        long count = (long) windows * seqLen;
         return new Result(sum / count, count);
     }
 }

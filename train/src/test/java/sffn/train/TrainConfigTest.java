@@ -25,7 +25,7 @@ class TrainConfigTest {
 
     @Test
     void badTrainingConfigsNameTheFileAndField() throws IOException {
-        assertTrue(error("{\"lr\": -1}").contains("field 'lr' must be positive, got -1.0"));
+        assertTrue(error("{\"lr\": -1}").contains("field 'lr' must be a positive finite number, got -1.0"));
         assertTrue(error("{\"steps\": 10, \"tokens\": 1000}").contains("'tokens' and 'steps' are both given"));
         assertTrue(error("{\"batchsize\": 4}").contains("unknown field 'batchsize'"));
         assertTrue(error("{\"warmup_ratio\": 1.5}").contains("'warmup_ratio' must be in [0, 1)"));

@@ -118,7 +118,7 @@ class TrainerTest {
         byte[] saved = Files.readAllBytes(out.resolve("model.safetensors"));
         model.finalNorm().parameters().get(0).value.data[0] = Float.NaN;
         Trainer.TrainingDiverged e = assertThrows(Trainer.TrainingDiverged.class, t::run);
-        assertTrue(e.getMessage().contains("loss is NaN at step 2"), e.getMessage());
+        assertTrue(e.getMessage().contains("loss is NaN at step 3"), e.getMessage());
         assertTrue(e.getMessage().contains("(step 2)"), e.getMessage());
         assertArrayEquals(saved, Files.readAllBytes(out.resolve("model.safetensors")));
         assertEquals(2, TrainerState.read(out).step());

@@ -1,5 +1,6 @@
 package sffn.cli.bench;
 
+import sffn.cli.OptionRanges;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.lang.reflect.RecordComponent;
@@ -77,6 +78,9 @@ public final class BenchDecodeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionRanges.atLeast("--context", context, 1);
+        OptionRanges.atLeast("--steps", steps, 1);
+        OptionRanges.atLeast("--batch", batches, 1);
         ModelConfig m = ModelConfig.read(config);
         MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
         List<WeightFormat> formats = new ArrayList<>();

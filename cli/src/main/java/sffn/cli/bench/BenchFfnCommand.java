@@ -1,5 +1,6 @@
 package sffn.cli.bench;
 
+import sffn.cli.OptionRanges;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.awt.Color;
@@ -61,6 +62,11 @@ public final class BenchFfnCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionRanges.atLeast("--tokens", tokens, 1);
+        OptionRanges.within("--budget-ms", budget, 1e-3, 1e7);
+        OptionRanges.atLeast("--widths", widths, 1);
+        OptionRanges.atLeast("--token-widths", tokenWidths, 1);
+        OptionRanges.atLeast("--token-counts", tokenCounts, 1);
         if (!List.of("width", "tokens", "both").contains(figure)) {
             throw new IllegalArgumentException("--figure must be width, tokens or both, got " + figure);
         }

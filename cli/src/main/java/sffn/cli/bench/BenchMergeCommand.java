@@ -1,5 +1,6 @@
 package sffn.cli.bench;
 
+import sffn.cli.OptionRanges;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -30,6 +31,7 @@ public final class BenchMergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OptionRanges.atLeast("--max-tokens", maxTokens, 1);
         Gpt model = ModelCheckpoint.read(checkpoint);
         if (model.structuredFfnLinears().isEmpty()) {
             System.out.println(checkpoint + " has a dense FFN: nothing to merge");

@@ -112,6 +112,7 @@ public final class JsonFields {
     public double number(String field) {
         JsonNode v = get(field);
         if (!v.isNumber()) throw error(field, "must be a number, got " + v);
+        if (!Double.isFinite(v.doubleValue())) throw error(field, "must be a finite number, got " + v);
         return v.doubleValue();
     }
 

@@ -45,7 +45,7 @@ public record MethodConfig(FfnType name, int rank, int nblocks, PostInit postIni
 
     /** Checks the sizes that depend on the model: divisibility of the FFN widths by nblocks. */
     public void checkAgainst(ModelConfig m, String source) {
-        if (name == FfnType.LOWRANK) {
+        if (name == FfnType.LOWRANK || name == FfnType.BLOCKDENSE) {
             int max = Math.min(m.hiddenDim(), m.ffnDim());
             if (rank > max) {
                 throw new ConfigException(source + ": field 'rank' (" + rank + ") exceeds the smaller FFN width " + max
@@ -77,6 +77,11 @@ public record MethodConfig(FfnType name, int rank, int nblocks, PostInit postIni
                 case BLOCKDENSE, BLOCKSHUFFLE -> PostInit.ORTHO;
                 case LINEAR -> PostInit.NONE;
             };
+            boolean usesRank = name == FfnType.LOWRANK || name == FfnType.BLOCKDENSE;
+            boolean usesBlocks = name == FfnType.BLOCKDENSE || name == FfnType.BLOCKSHUFFLE;
+            String method = name.name().toLowerCase(Locale.ROOT);
+            if (!usesRank && f.has("rank")) throw f.error("rank", "does not apply to " + method + "; remove it");
+            if (!usesBlocks && f.has("nblocks")) throw f.error("nblocks", "does not apply to " + method + "; remove it");
             MethodConfig c = new MethodConfig(name,
                     f.integer("rank", 0),
                     f.integer("nblocks", 0),

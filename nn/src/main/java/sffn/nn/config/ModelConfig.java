@@ -44,9 +44,26 @@ public record ModelConfig(
                 "(" + numQHeads + ") must be a multiple of num_kv_heads (" + numKvHeads + ")");
         require(posEmb != PositionEmbedding.ROPE || (attnDim / numQHeads) % 2 == 0, src, "attn_dim",
                 "gives an odd head dimension " + (attnDim / numQHeads) + "; rope needs an even one");
-        require(rotaryBase > 1, src, "rotary_base", "must be greater than 1, got " + rotaryBase);
-        require(initializerRange > 0, src, "initializer_range", "must be positive, got " + initializerRange);
+        require(rotaryBase > 1 && Double.isFinite(rotaryBase), src, "rotary_base",
+                "must be a finite number greater than 1, got " + rotaryBase);
+        require(initializerRange > 0 && Double.isFinite(initializerRange), src, "initializer_range",
+                "must be a positive finite number, got " + initializerRange);
+        // Every tensor is one Java array: its element count must fit an int.
+        fits(src, "vocab_size", vocabSize, "hidden_dim", hiddenDim);
+        fits(src, "max_position_embeddings", maxPositionEmbeddings, "hidden_dim", hiddenDim);
+        fits(src, "max_position_embeddings", maxPositionEmbeddings, "head dimension", attnDim / numQHeads);
+        fits(src, "num_q_heads + 2 x num_kv_heads head dims", (long) (numQHeads + 2L * numKvHeads) * (attnDim / numQHeads),
+                "hidden_dim", hiddenDim);
+        fits(src, "ffn_dim", 2L * ffnDim, "hidden_dim", hiddenDim);
         if (ln == null || act == null || posEmb == null) throw new ConfigException(src + ": ln, act and pos_emb are required");
+    }
+
+    private static void fits(String src, String a, long x, String b, long y) {
+        if (x * y > Integer.MAX_VALUE - 8 || x > Integer.MAX_VALUE || y > Integer.MAX_VALUE) {
+            String field = a.contains(" ") ? b : a;
+            throw new ConfigException(src + ": field '" + field + "' is too large: " + a + " (" + x + ") x " + b + " (" + y
+                    + ") = " + x * y + " elements, more than one tensor can hold (2^31 - 9); use a smaller model");
+        }
     }
 
     private static void require(boolean ok, String src, String field, String problem) {

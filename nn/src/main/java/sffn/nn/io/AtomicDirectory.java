@@ -44,7 +44,7 @@ import java.util.regex.Pattern;
  * that persist renames in the order they were made (ext4, xfs, btrfs, APFS).
  *
  * <p>One writer per target at a time: concurrent writes to the same target, from threads or
- * processes, are not supported. Temporary directories of other live processes are left alone;
+ * processes, are not supported; writers hold a {@link CheckpointLock} to exclude each other. Temporary directories of other live processes are left alone;
  * those of dead processes (or of this process, which cleans up after itself) are deleted.
  */
 public final class AtomicDirectory {
@@ -61,6 +61,16 @@ public final class AtomicDirectory {
      * the exception propagates.
      */
     public static void write(Path target, IOConsumer<Path> filler) throws IOException {
+        write(target, name -> true, filler);
+    }
+
+    /**
+     * As {@link #write(Path, IOConsumer)}, but refuses (before the filler runs) to replace a
+     * previous {@code target} that holds an entry whose name {@code replaceable} rejects: the
+     * writer replaces only what it wrote itself, never a file someone else put there.
+     */
+    public static void write(Path target, java.util.function.Predicate<String> replaceable, IOConsumer<Path> filler)
+            throws IOException {
         Path abs = target.toAbsolutePath().normalize();
         Path parent = abs.getParent();
         if (parent == null) {
@@ -71,6 +81,11 @@ public final class AtomicDirectory {
         if (Files.exists(abs, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(abs, LinkOption.NOFOLLOW_LINKS)) {
             throw new IOException("cannot write directory " + target + ": a file of that name exists;"
                     + " move it away or choose another path");
+        }
+        List<String> foreign = foreignEntries(abs, replaceable);
+        if (!foreign.isEmpty()) {
+            throw new IOException("not replacing " + target + ": it holds " + String.join(", ", foreign)
+                    + ", which this writer did not write; move " + (foreign.size() == 1 ? "it" : "them") + " elsewhere");
         }
         String name = abs.getFileName().toString();
         Path temp = parent.resolve(name + TEMP_INFIX + ProcessHandle.current().pid() + "-" + System.nanoTime());
@@ -111,6 +126,20 @@ public final class AtomicDirectory {
         if (hadPrevious) {
             deleteTree(old);
         }
+    }
+
+    /** Entries of directory {@code dir} (none when it is absent) whose names {@code replaceable} rejects, at most 5. */
+    public static List<String> foreignEntries(Path dir, java.util.function.Predicate<String> replaceable) throws IOException {
+        List<String> foreign = new ArrayList<>();
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) return foreign;
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            for (Path p : entries) {
+                String n = p.getFileName().toString();
+                if (!replaceable.test(n)) foreign.add(n);
+                if (foreign.size() == 5) break;
+            }
+        }
+        return foreign;
     }
 
     /**

@@ -50,7 +50,17 @@ public final class ModelCheckpoint {
 
     /** The parsed config.json of a checkpoint directory. */
     public static JsonNode readConfig(Path dir) throws IOException {
-        AtomicDirectory.recover(dir);
+        if (!CheckpointLock.recoverIfFree(dir)) {
+            // A writer holds the directory; during its swap the directory is briefly absent.
+            for (int i = 0; i < 100 && !Files.isDirectory(dir); i++) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException("checkpoint " + dir + " does not exist or is not a directory");
         }
@@ -79,9 +89,20 @@ public final class ModelCheckpoint {
      */
     public static Gpt read(Path dir) throws IOException {
         JsonNode cfg = readConfig(dir);
-        Gpt model = new Gpt(modelConfig(dir, cfg), methodConfig(dir, cfg));
+        ModelConfig mc = modelConfig(dir, cfg);
+        MethodConfig fc = methodConfig(dir, cfg);
+        fc.checkAgainst(mc, dir.resolve(CONFIG) + " (method)");
         Path file = dir.resolve(MODEL);
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": missing from the checkpoint");
+        // The file must be able to hold the model config.json describes; checked before allocating it.
+        long need = 4 * sffn.nn.ModelStats.of(mc, fc).modelParams();
+        if (Files.size(file) < need) {
+            throw new CheckpointFormatException(file, "holds " + Files.size(file) + " bytes, fewer than the " + need
+                    + " the weights of the model in " + dir.resolve(CONFIG) + " take; the files do not belong together"
+                    + " or one is damaged");
+        }
+        new sffn.nn.MemoryEstimate(need * 2, 0).require("loading " + file, null);
+        Gpt model = new Gpt(mc, fc);
         boolean guided;
         try (SafetensorsFile st = Safetensors.open(file)) {
             guided = st.names().stream().anyMatch(n -> n.endsWith(".guide"));
@@ -94,6 +115,24 @@ public final class ModelCheckpoint {
         List<Tensor> expected = new ArrayList<>();
         for (Parameter p : model.parameters()) expected.add(p.value);
         Safetensors.loadInto(file, expected);
+        requireFinite(file, expected);
         return model;
+    }
+
+    /**
+     * Fails on the first NaN or infinite element: such weights only give NaN losses and garbage
+     * text, and come from a run that diverged or a damaged file.
+     */
+    public static void requireFinite(Path file, List<Tensor> tensors) {
+        for (Tensor t : tensors) {
+            float[] d = t.data;
+            for (int i = 0; i < d.length; i++) {
+                if (!Float.isFinite(d[i])) {
+                    throw new CheckpointFormatException(file, "tensor " + t.name + " holds " + d[i] + " at element " + i
+                            + "; the weights are not finite (saved after training diverged, or the file is damaged)."
+                            + " Use an earlier checkpoint or train again with a lower learning rate");
+                }
+            }
+        }
     }
 }

@@ -186,4 +186,35 @@ class AtomicDirectoryTest {
         Safetensors.loadInto(target.resolve("model.safetensors"), List.of(back));
         assertArrayEquals(w.data, back.data);
     }
+
+    @Test
+    void aWriterNeverReplacesEntriesItDidNotWrite() throws IOException {
+        Path target = root.resolve("ckpt");
+        AtomicDirectory.write(target, dir -> fill(dir, OLD));
+        Files.writeString(target.resolve("notes.txt"), "mine");
+        IOException e = assertThrows(IOException.class, () -> AtomicDirectory.write(target,
+                name -> name.equals("config.json") || name.equals("sub") || name.equals("b.txt"), dir -> fill(dir, NEW)));
+        assertEquals("not replacing " + target + ": it holds notes.txt, which this writer did not write; move it elsewhere",
+                e.getMessage());
+        assertEquals("mine", Files.readString(target.resolve("notes.txt")));
+        assertEquals(List.of("ckpt"), siblings(), "nothing written beside it");
+    }
+
+    @Test
+    void aLockIsExclusiveAndReadersRecoverOnlyWhenItIsFree() throws IOException {
+        Path target = root.resolve("ckpt");
+        AtomicDirectory.write(target, dir -> fill(dir, OLD));
+        Files.move(target, root.resolve("ckpt.old")); // a crash between the two renames
+        try (CheckpointLock lock = CheckpointLock.acquire(target)) {
+            assertEquals(root.resolve(".ckpt.lock"), lock.file());
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> CheckpointLock.acquire(target));
+            assertTrue(e.getMessage().contains("pid " + ProcessHandle.current().pid()), e.getMessage());
+            assertTrue(CheckpointLock.recoverIfFree(target), "the holder itself may recover");
+        }
+        assertEquals(OLD, contents(target));
+        Files.move(target, root.resolve("ckpt.old"));
+        assertTrue(CheckpointLock.recoverIfFree(target), "no writer: a reader repairs the crash");
+        assertEquals(OLD, contents(target));
+        assertEquals(List.of(".ckpt.lock", "ckpt"), siblings());
+    }
 }

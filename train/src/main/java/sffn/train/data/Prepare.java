@@ -177,7 +177,9 @@ public final class Prepare {
     }
 
     private static final Pattern SAFE_NAME = Pattern.compile("[A-Za-z0-9._-]+");
-    private static final Pattern SHARD_FILE = Pattern.compile(".+_(train|val)(_\\d+)?\\.bin(\\.tmp)?");
+    private static final Pattern SHARD_FILE = Pattern.compile(".+_(train|val)(_\\d+)?\\.bin");
+    /** What {@link TokenShardWriter} writes a shard as until it is whole; left behind only by a killed run. */
+    private static final Pattern SHARD_TEMP = Pattern.compile(".+_(train|val)(_\\d+)?\\.bin\\.tmp");
     private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
     private static final int DEFAULT_CHUNK_BYTES = 8 << 20;
 
@@ -203,7 +205,8 @@ public final class Prepare {
         long t0 = System.nanoTime();
         Tokenizer tokenizer = Tokenizers.byName(options.tokenizer());
         Path out = options.out();
-        checkOutput(out, options.overwrite());
+        checkOverlap(options.inputs(), out);
+        checkOutput(out, options.overwrite(), warnings);
 
         List<String> skipped = new ArrayList<>();
         Consumer<String> skip = w -> {
@@ -287,12 +290,36 @@ public final class Prepare {
         return t;
     }
 
-    private static void checkOutput(Path out, boolean overwrite) throws IOException {
+    /**
+     * Refuses an output folder equal to, inside or containing an input (links resolved): shards
+     * would mix with the text, and {@code --force} deletes shard-named files there.
+     */
+    private static void checkOverlap(List<Path> inputs, Path out) throws IOException {
+        Path o = sffn.train.OutputDirectory.realPath(out);
+        for (Path input : inputs) {
+            Path i = sffn.train.OutputDirectory.realPath(input);
+            String how = o.equals(i) ? "is" : o.startsWith(i) ? "is inside" : i.startsWith(o) ? "contains" : null;
+            if (how != null) {
+                throw new IllegalArgumentException("output folder " + out + " " + how + " the input " + input
+                        + " (links resolved); choose an output folder apart from the inputs");
+            }
+        }
+    }
+
+    private static void checkOutput(Path out, boolean overwrite, Consumer<String> warnings) throws IOException {
         if (Files.exists(out) && !Files.isDirectory(out)) {
             throw new IllegalArgumentException("output " + out + " exists and is not a folder");
         }
         if (!Files.isDirectory(out)) {
             return;
+        }
+        List<Path> temps;
+        try (Stream<Path> list = Files.list(out)) {
+            temps = list.filter(p -> SHARD_TEMP.matcher(p.getFileName().toString()).matches()).sorted().toList();
+        }
+        for (Path p : temps) {
+            warnings.accept("removing " + p + ", an unfinished shard left by an interrupted prepare");
+            Files.delete(p);
         }
         List<Path> old;
         try (Stream<Path> list = Files.list(out)) {

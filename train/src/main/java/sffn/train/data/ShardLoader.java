@@ -221,6 +221,17 @@ public final class ShardLoader {
         return found;
     }
 
+    /** Whether {@code dir} holds any shard of {@code split} (false, not an error, when it holds none). */
+    public static boolean hasShards(Path dir, Split split) throws IOException {
+        if (!Files.isDirectory(dir)) return false;
+        try (Stream<Path> list = Files.list(dir)) {
+            return list.anyMatch(p -> {
+                Matcher m = SHARD_NAME.matcher(p.getFileName().toString());
+                return m.matches() && m.group(2).equals(split.tag());
+            });
+        }
+    }
+
     private static long shardNumber(Path p) {
         Matcher m = SHARD_NAME.matcher(p.getFileName().toString());
         return m.matches() && m.group(3) != null ? Long.parseLong(m.group(3)) : -1;
