@@ -25,8 +25,10 @@ import sffn.nn.tokenizer.TokenizerInfo;
 public final class OutputDirectory implements AutoCloseable {
     /** Every name a checkpoint directory may hold; a save replaces the directory with all of them. */
     public static final Set<String> CHECKPOINT_FILES = Set.of(ModelCheckpoint.CONFIG, ModelCheckpoint.MODEL,
-            Trainer.OPTIMIZER, TrainerState.FILE, Trainer.METRICS, TokenizerInfo.FILE_NAME,
-            "merge-calibration.json", "merge-calibration.json.tmp");
+            Trainer.OPTIMIZER, TrainerState.FILE, Trainer.METRICS, TokenizerInfo.FILE_NAME);
+    /** The merge crossover that decoding measures and caches beside a checkpoint, one file per weight format. */
+    private static final java.util.regex.Pattern MERGE_CALIBRATION =
+            java.util.regex.Pattern.compile("merge-calibration(-[a-z0-9]+)?\\.json(\\.tmp)?");
 
     private final Path dir;
     private final CheckpointLock lock;
@@ -38,7 +40,7 @@ public final class OutputDirectory implements AutoCloseable {
 
     /** Whether a save may replace an entry of this name (see {@link AtomicDirectory#write(Path, java.util.function.Predicate, sffn.nn.io.IOConsumer)}). */
     public static boolean replaceable(String name) {
-        return CHECKPOINT_FILES.contains(name);
+        return CHECKPOINT_FILES.contains(name) || MERGE_CALIBRATION.matcher(name).matches();
     }
 
     /**
