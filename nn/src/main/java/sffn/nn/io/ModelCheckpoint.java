@@ -95,13 +95,21 @@ public final class ModelCheckpoint {
         Path file = dir.resolve(MODEL);
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": missing from the checkpoint");
         // The file must be able to hold the model config.json describes; checked before allocating it.
-        long need = 4 * sffn.nn.ModelStats.of(mc, fc).modelParams();
+        // An exported decode checkpoint ("weights": bf16 or int8) stores at least 2 or 1 bytes a weight.
+        String weights = cfg.hasNonNull("weights") ? cfg.get("weights").asText() : "fp32";
+        int bytesPerWeight = switch (weights) {
+            case "bf16" -> 2;
+            case "int8" -> 1;
+            default -> 4;
+        };
+        long params = sffn.nn.ModelStats.of(mc, fc).modelParams();
+        long need = bytesPerWeight * params;
         if (Files.size(file) < need) {
             throw new CheckpointFormatException(file, "holds " + Files.size(file) + " bytes, fewer than the " + need
                     + " the weights of the model in " + dir.resolve(CONFIG) + " take; the files do not belong together"
                     + " or one is damaged");
         }
-        new sffn.nn.MemoryEstimate(need * 2, 0).require("loading " + file, null);
+        new sffn.nn.MemoryEstimate(4 * params * 2, 0).require("loading " + file, null);
         Gpt model = new Gpt(mc, fc);
         boolean guided;
         try (SafetensorsFile st = Safetensors.open(file)) {
