@@ -115,7 +115,14 @@ public final class GenerateCommand implements Callable<Integer> {
         out.println(first.finish());
         for (int b = 1; b < r.batch(); b++) {
             out.println("--- sample " + (b + 1) + " ---");
-            out.println(text + tokenizer.decode(r.tokens().get(b)));
+            // decoded as a continuation of the prompt (a stream, as sample 1): tokenizer.decode would drop
+            // the leading space of Llama-style tokens
+            StreamingDecoder d = tokenizer.streamingDecoder();
+            StringBuilder sample = new StringBuilder(text);
+            for (int tok : r.tokens().get(b)) {
+                sample.append(d.accept(tok));
+            }
+            out.println(sample.append(d.finish()));
         }
         out.printf(Locale.ROOT, "[prefill %d tokens x %d: %,.0f tokens/s | decode %d steps x %d: %,.1f tokens/s | structured FFN"
                         + " linears merged: %d in prefill, %d per step]%n",

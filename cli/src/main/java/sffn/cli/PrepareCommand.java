@@ -26,7 +26,10 @@ public final class PrepareCommand implements Callable<Integer> {
     List<Path> inputs;
 
     @Option(names = {"-t", "--tokenizer"}, required = true, paramLabel = "NAME",
-            description = "Tokenizer: byte (UTF-8 bytes, vocabulary 256), gpt2 (r50k_base, 50257), cl100k (cl100k_base, 100277).")
+            description = {"Tokenizer: byte (UTF-8 bytes, vocabulary 256), gpt2 (r50k_base, 50257), cl100k (cl100k_base, 100277),",
+                    "llama32k (the 32,000-token byte-fallback BPE of Llama/Mistral that the paper's model configs assume;"
+                            + " fetched once with npm), or the path of a Hugging Face tokenizer.json (BPE: byte-fallback"
+                            + " or byte-level)."})
     String tokenizer;
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "Output folder (created when missing).")
@@ -59,6 +62,9 @@ public final class PrepareCommand implements Callable<Integer> {
                 force, !noProgress);
         Prepare.Summary summary = Prepare.run(options, warning -> {
             err.println("warning: " + warning);
+            err.flush();
+        }, note -> {
+            err.println(note);
             err.flush();
         });
         spec.commandLine().getOut().println(summary.report());

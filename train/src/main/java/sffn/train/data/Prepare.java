@@ -192,16 +192,26 @@ public final class Prepare {
      *                                  output folder already holding shards (without overwrite)
      */
     public static Summary run(Options options, Consumer<String> warnings) throws IOException {
-        return run(options, warnings, DEFAULT_CHUNK_BYTES);
+        return run(options, warnings, warnings, DEFAULT_CHUNK_BYTES);
+    }
+
+    /** As {@link #run(Options, Consumer)}; {@code notes} receives other messages (a tokenizer being fetched). */
+    public static Summary run(Options options, Consumer<String> warnings, Consumer<String> notes) throws IOException {
+        return run(options, warnings, notes, DEFAULT_CHUNK_BYTES);
+    }
+
+    static Summary run(Options options, Consumer<String> warnings, int chunkBytes) throws IOException {
+        return run(options, warnings, warnings, chunkBytes);
     }
 
     /**
      * @param chunkBytes a document is read and encoded this many bytes at a time, cut only where
      *                   the encodings give the same tokens as for the whole text (see {@link #safeCut})
      */
-    static Summary run(Options options, Consumer<String> warnings, int chunkBytes) throws IOException {
+    static Summary run(Options options, Consumer<String> warnings, Consumer<String> notes, int chunkBytes)
+            throws IOException {
         long t0 = System.nanoTime();
-        Tokenizer tokenizer = Tokenizers.byName(options.tokenizer());
+        Tokenizer tokenizer = Tokenizers.resolve(options.tokenizer(), notes);
         Path out = options.out();
         checkOutput(out, options.overwrite());
 
@@ -238,7 +248,7 @@ public final class Prepare {
                     pending.addTokens(series, byteTokens(blankLine));
                 }
                 started[d.split().ordinal()] = true;
-                readDocument(d, series, chunkBytes, pending);
+                readDocument(d, series, chunkBytes, pending, tokenizer.cutsAfterNewline());
             }
             pending.flush();
             train.close();
@@ -513,9 +523,9 @@ public final class Prepare {
             pieces.add(tokens);
         }
 
-        void addText(ShardSeries to, byte[] utf8, int len) throws IOException {
+        void addText(ShardSeries to, byte[] utf8, int len, boolean documentStart) throws IOException {
             series.add(to);
-            pieces.add(Arrays.copyOf(utf8, len));
+            pieces.add(documentStart ? new DocumentStart(Arrays.copyOf(utf8, len)) : Arrays.copyOf(utf8, len));
             bytes += len;
             if (bytes >= limit) {
                 flush();
@@ -540,15 +550,25 @@ public final class Prepare {
             if (piece instanceof int[] tokens) {
                 return tokens;
             }
+            if (piece instanceof DocumentStart(byte[] utf8)) {
+                return tokenizer instanceof ByteTokenizer ? byteTokens(utf8)
+                        : tokenizer.encode(new String(utf8, StandardCharsets.UTF_8));
+            }
             byte[] utf8 = (byte[]) piece;
             return tokenizer instanceof ByteTokenizer ? byteTokens(utf8)
-                    : tokenizer.encode(new String(utf8, StandardCharsets.UTF_8));
+                    : tokenizer.encodeContinuation(new String(utf8, StandardCharsets.UTF_8));
         }
     }
 
+    /** The first piece of a document's text (encoded with what only a text's start gets). */
+    private record DocumentStart(byte[] utf8) {
+    }
+
     /** Reads a document in chunks of about {@code chunkBytes}, cut where encoding them apart changes nothing. */
-    private static void readDocument(Document d, ShardSeries out, int chunkBytes, Pending pending) throws IOException {
+    private static void readDocument(Document d, ShardSeries out, int chunkBytes, Pending pending, boolean canCut)
+            throws IOException {
         int maxUncut = 8 * chunkBytes;
+        boolean first = true;
         try (FileChannel ch = FileChannel.open(d.file(), StandardOpenOption.READ)) {
             byte[] buf = new byte[(int) Math.min(chunkBytes, d.bytes())];
             int have = 0;
@@ -567,7 +587,7 @@ public final class Prepare {
                 pos += want;
                 have += want;
                 boolean last = pos >= d.end();
-                int cut = last ? have : safeCut(buf, have);
+                int cut = last ? have : canCut ? safeCut(buf, have) : -1;
                 if (cut < 0) {
                     if (have < maxUncut) {
                         continue;
@@ -576,7 +596,8 @@ public final class Prepare {
                     cut = charStart(buf, have);
                 }
                 if (cut > 0) {
-                    pending.addText(out, buf, cut);
+                    pending.addText(out, buf, cut, first);
+                    first = false;
                     System.arraycopy(buf, cut, buf, 0, have - cut);
                     have -= cut;
                 }
