@@ -26,7 +26,7 @@ final class ConsoleTrainListener implements TrainListener {
 
     ConsoleTrainListener(PrintStream out) {
         this.out = out;
-        this.interactive = System.console() != null && System.getenv("SFFN_PLAIN_PROGRESS") == null;
+        this.interactive = Terminal.interactive();
     }
 
     @Override

@@ -52,14 +52,14 @@ public final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace token shards already in the output folder.")
     boolean force;
 
-    @Option(names = "--no-progress", description = "Do not show a progress bar.")
+    @Option(names = "--no-progress", description = "Do not show a progress bar (it is shown only on a terminal anyway).")
     boolean noProgress;
 
     @Override
     public Integer call() throws IOException {
         PrintWriter err = spec.commandLine().getErr();
         Prepare.Options options = new Prepare.Options(inputs, tokenizer, out, name, valFraction, shardTokens, seed,
-                force, !noProgress);
+                force, !noProgress && Terminal.interactive());
         Prepare.Summary summary = Prepare.run(options, warning -> {
             err.println("warning: " + warning);
             err.flush();

@@ -94,7 +94,8 @@ public final class TrainCommand implements Callable<Integer> {
                 f.checkAgainst(m, method == null ? "method" : method.toString());
                 TrainConfig c = overrides(trainConfig == null ? TrainConfig.defaults() : TrainConfig.read(trainConfig));
                 if (flopBudget != null) c = FlopBudget.fit(c, m, f, flopBudget, System.out::println);
-                Gpt model = new Gpt(m, f).init(c.seed());
+                sffn.train.DataCheck.require(data, m, c);
+                Gpt model = InitProgressLine.init(new Gpt(m, f), c.seed(), System.out);
                 trainer = Trainer.start(model, c, backend, data, out, console);
             }
             trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);

@@ -145,8 +145,10 @@ public final class Prepare {
         /** A few lines for the user. */
         public String report() {
             StringBuilder sb = new StringBuilder();
-            sb.append(String.format(Locale.ROOT, "Prepared %d documents (%s of text) with tokenizer %s in %.1f s%n",
-                    documents.size(), bytes(inputBytes), tokenizer, elapsed.toMillis() / 1000.0));
+            double seconds = Math.max(1e-3, elapsed.toNanos() / 1e9);
+            sb.append(String.format(Locale.ROOT, "Prepared %d documents (%s of text) with tokenizer %s in %.1f s:"
+                            + " %,.0f tokens/s, %.1f MiB/s of text%n", documents.size(), bytes(inputBytes), tokenizer,
+                    seconds, (trainTokens + valTokens) / seconds, inputBytes / seconds / 1048576.0));
             line(sb, "train", documentCount(Split.TRAIN), trainTokens, trainShards);
             line(sb, "val", documentCount(Split.VAL), valTokens, valShards);
             if (!warnings.isEmpty()) {
@@ -466,33 +468,34 @@ public final class Prepare {
         return out;
     }
 
+    /** Window read around the target of {@link #tailCut}; a line start is looked for within it. */
+    private static final int TAIL_CUT_WINDOW = 1 << 20;
+
     private static long tailCut(Document d, double valFraction) throws IOException {
         long target = d.end() - Math.max(1, Math.round(valFraction * d.bytes()));
-        byte[] all = new byte[(int) Math.min(d.bytes(), Integer.MAX_VALUE - 8)];
-        if (all.length != d.bytes()) {
-            throw new IllegalArgumentException(d.file() + " is the only document and larger than 2 GiB; split it into"
-                    + " several files so that whole files can go to validation");
-        }
+        long from = Math.max(d.start(), target - TAIL_CUT_WINDOW);
+        long to = Math.min(d.end(), target + TAIL_CUT_WINDOW);
+        byte[] all = new byte[(int) (to - from)];
         try (FileChannel ch = FileChannel.open(d.file(), StandardOpenOption.READ)) {
             ByteBuffer buf = ByteBuffer.wrap(all);
-            while (buf.hasRemaining() && ch.read(buf, d.start() + buf.position()) >= 0) {
+            while (buf.hasRemaining() && ch.read(buf, from + buf.position()) >= 0) {
                 // positional reads may return short counts
             }
         }
-        int t = (int) (target - d.start());
+        int t = (int) (target - from);
         for (int i = Math.max(t, 1); i < all.length; i++) {
             if (all[i - 1] == '\n') {
-                return d.start() + i;
+                return from + i;
             }
         }
         for (int i = Math.min(t, all.length - 1); i > 0; i--) {
             if (all[i - 1] == '\n') {
-                return d.start() + i;
+                return from + i;
             }
         }
         for (int i = Math.max(t, 1); i < all.length; i++) {
             if ((all[i] & 0xC0) != 0x80) {
-                return d.start() + i;
+                return from + i;
             }
         }
         return d.end();
