@@ -40,24 +40,31 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue the run saved in --out.")
     boolean resume;
 
-    @Option(names = "--steps", description = "Optimizer steps of the base run.") Integer steps;
-    @Option(names = "--tokens", description = "Training tokens of the base run (instead of --steps).") Long tokens;
-    @Option(names = "--batch-size", description = "Sequences per micro-batch.") Integer batchSize;
-    @Option(names = "--seq-len", description = "Tokens per sequence.") Integer seqLen;
-    @Option(names = "--grad-accum", description = "Micro-batches per optimizer step.") Integer gradAccum;
-    @Option(names = "--lr", description = "Peak learning rate.") Double lr;
-    @Option(names = "--warmup-ratio", description = "Warmup steps over all steps.") Double warmupRatio;
-    @Option(names = "--weight-decay", description = "AdamW weight decay.") Double weightDecay;
-    @Option(names = "--grad-clip", description = "Max global gradient norm (0: off).") Double gradClip;
-    @Option(names = "--seed", description = "Run seed (init, data order, guide switches).") Long seed;
-    @Option(names = "--eval-every", description = "Steps between evaluations (0: at the end).") Integer evalEvery;
-    @Option(names = "--eval-windows", description = "Validation windows per evaluation (0: all).") Integer evalWindows;
-    @Option(names = "--save-every", description = "Steps between checkpoints (0: at the end).") Integer saveEvery;
-    @Option(names = "--self-guided", description = "Train with a dense guide that decays to zero.") Boolean selfGuided;
-    @Option(names = "--guide-ratio", description = "Guided steps over base steps (max_step_ratio).") Double guideRatio;
-    @Option(names = "--guide-schedule", description = "cosine or linear.") TrainConfig.Schedule guideSchedule;
-    @Option(names = "--guide-mode", description = "fixedstep or fixedflop.") TrainConfig.Mode guideMode;
-    @Option(names = "--reduce-flop", description = "Skip each guide with probability 1 - a.") Boolean reduceFlop;
+    // Defaults (in the descriptions) are those of a training config that leaves the field out; see configs/README.md.
+    @Option(names = "--steps", description = "Optimizer steps of the base run (default 1000). With --resume: extends or"
+            + " shortens the run.") Integer steps;
+    @Option(names = "--tokens", description = "Training tokens of the base run, e.g. 25.5e9 (instead of --steps).") Long tokens;
+    @Option(names = "--batch-size", description = "Sequences per micro-batch (default 16).") Integer batchSize;
+    @Option(names = "--seq-len", description = "Tokens per sequence (default 256).") Integer seqLen;
+    @Option(names = "--grad-accum", description = "Micro-batches per optimizer step (default 1).") Integer gradAccum;
+    @Option(names = "--lr", description = "Peak learning rate (default 6e-4).") Double lr;
+    @Option(names = "--min-lr-ratio", description = "Final learning rate over the peak, cosine decay (default 0.1).") Double minLrRatio;
+    @Option(names = "--warmup-ratio", description = "Warmup steps over all steps (default 0.1).") Double warmupRatio;
+    @Option(names = "--beta1", description = "AdamW beta1 (default 0.9).") Double beta1;
+    @Option(names = "--beta2", description = "AdamW beta2 (default 0.999).") Double beta2;
+    @Option(names = "--eps", description = "AdamW epsilon (default 1e-8).") Double eps;
+    @Option(names = "--weight-decay", description = "AdamW weight decay (default 0.1).") Double weightDecay;
+    @Option(names = "--grad-clip", description = "Max global gradient norm (0: off; default 1.0).") Double gradClip;
+    @Option(names = "--seed", description = "Run seed (init, data order, guide switches; default 1234).") Long seed;
+    @Option(names = "--eval-every", description = "Steps between evaluations (0: at the end; default 0).") Integer evalEvery;
+    @Option(names = "--eval-windows", description = "Validation windows per evaluation (0: all; default 0).") Integer evalWindows;
+    @Option(names = "--save-every", description = "Steps between checkpoints (0: at the end; default 0). Ctrl-C saves"
+            + " one at the end of the current step either way.") Integer saveEvery;
+    @Option(names = "--self-guided", description = "Train with a dense guide that decays to zero (default off).") Boolean selfGuided;
+    @Option(names = "--guide-ratio", description = "Guided steps over base steps (max_step_ratio; default 0.5).") Double guideRatio;
+    @Option(names = "--guide-schedule", description = "cosine or linear (default cosine).") TrainConfig.Schedule guideSchedule;
+    @Option(names = "--guide-mode", description = "fixedstep or fixedflop (default fixedstep).") TrainConfig.Mode guideMode;
+    @Option(names = "--reduce-flop", description = "Skip each guide with probability 1 - a (default off).") Boolean reduceFlop;
     @Option(names = "--flop-budget", paramLabel = "<flops>", description = "Training FLOPs of the whole run, e.g. 3e15:"
             + " sets --steps; with --guide-mode fixedflop it keeps --steps as the base run and sets --guide-ratio instead.")
     Double flopBudget;
@@ -69,6 +76,11 @@ public final class TrainCommand implements Callable<Integer> {
     boolean yardstick;
     @Option(names = "--stop-at-step", description = "Stop this invocation after this step (the run can be resumed).")
     Integer stopAt;
+    @Option(names = "--dry-run", description = "Print the resolved run (model, method, training, data, FLOPs, memory), time"
+            + " the weight initialisation and a few steps, estimate the run's time, and exit without writing --out.")
+    boolean dryRun;
+    @Option(names = "--dry-run-steps", paramLabel = "<n>", description = "Steps timed by --dry-run (default 3; 0: none).")
+    int dryRunSteps = 3;
 
     @Override
     public Integer call() throws Exception {
@@ -80,7 +92,17 @@ public final class TrainCommand implements Callable<Integer> {
                     System.out.println("note: --resume continues with the configs saved in " + out
                             + "; --config/--method/--train-config are ignored");
                 }
-                trainer = Trainer.resume(out, backend, data, console);
+                TrainConfig saved = Trainer.savedConfig(out);
+                TrainConfig requested = overrides(saved);
+                if (flopBudget != null) {
+                    com.fasterxml.jackson.databind.JsonNode json = ModelCheckpoint.readConfig(out);
+                    requested = FlopBudget.fit(requested, ModelCheckpoint.modelConfig(out, json),
+                            ModelCheckpoint.methodConfig(out, json), flopBudget, System.out::println);
+                }
+                sffn.train.RunChange.Result change = sffn.train.RunChange.apply(saved, requested,
+                        sffn.train.TrainerState.read(out).step(), guideRatio != null);
+                change.lines().forEach(System.out::println);
+                trainer = Trainer.resume(out, backend, data, console, c -> change.config());
             } else {
                 if (config == null || data == null) {
                     throw new IllegalArgumentException("--config and --data are required for a new run (or pass --resume)");
@@ -95,10 +117,15 @@ public final class TrainCommand implements Callable<Integer> {
                 TrainConfig c = overrides(trainConfig == null ? TrainConfig.defaults() : TrainConfig.read(trainConfig));
                 if (flopBudget != null) c = FlopBudget.fit(c, m, f, flopBudget, System.out::println);
                 sffn.train.DataCheck.require(data, m, c);
+                if (dryRun) {
+                    return DryRun.run(m, f, c, data, backend, dryRunSteps, System.out);
+                }
                 Gpt model = InitProgressLine.init(new Gpt(m, f), c.seed(), System.out);
                 trainer = Trainer.start(model, c, backend, data, out, console);
             }
-            trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
+            try (StopOnSignal stop = StopOnSignal.install(trainer, System.err)) {
+                trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
+            }
             summary(trainer, console);
         }
         return 0;
@@ -113,6 +140,10 @@ public final class TrainCommand implements Callable<Integer> {
             if (steps != null) b.steps = steps;
             if (tokens != null) b.steps = (int) Math.max(1, tokens / ((long) b.batchSize * b.seqLen * b.gradAccum));
             if (lr != null) b.lr = lr;
+            if (minLrRatio != null) b.minLrRatio = minLrRatio;
+            if (beta1 != null) b.beta1 = beta1;
+            if (beta2 != null) b.beta2 = beta2;
+            if (eps != null) b.eps = eps;
             if (warmupRatio != null) b.warmupRatio = warmupRatio;
             if (weightDecay != null) b.weightDecay = weightDecay;
             if (gradClip != null) b.gradClip = gradClip;

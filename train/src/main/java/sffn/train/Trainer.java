@@ -108,10 +108,23 @@ public final class Trainer {
 
     /** Continues the run saved in {@code outDir}; {@code dataDir} null means the one it was trained on. */
     public static Trainer resume(Path outDir, Backend backend, Path dataDir, TrainListener listener) throws IOException {
+        return resume(outDir, backend, dataDir, listener, c -> c);
+    }
+
+    /** The training config saved in a checkpoint. */
+    public static TrainConfig savedConfig(Path outDir) throws IOException {
         JsonNode cfgJson = ModelCheckpoint.readConfig(outDir);
         Path cfgFile = outDir.resolve(ModelCheckpoint.CONFIG);
         if (!cfgJson.has("train")) throw new IllegalArgumentException(cfgFile + ": field 'train' is missing; not a training checkpoint");
-        TrainConfig cfg = TrainConfig.from(new JsonFields(cfgFile + " (train)", cfgJson.get("train")));
+        return TrainConfig.from(new JsonFields(cfgFile + " (train)", cfgJson.get("train")));
+    }
+
+    /** As {@link #resume(Path, Backend, Path, TrainListener)}, with the saved training config changed by {@code change}. */
+    public static Trainer resume(Path outDir, Backend backend, Path dataDir, TrainListener listener,
+                                 java.util.function.UnaryOperator<TrainConfig> change) throws IOException {
+        JsonNode cfgJson = ModelCheckpoint.readConfig(outDir);
+        Path cfgFile = outDir.resolve(ModelCheckpoint.CONFIG);
+        TrainConfig cfg = change.apply(savedConfig(outDir));
         Path data = dataDir != null ? dataDir : Path.of(cfgJson.path("data").asText(""));
         if (dataDir == null && !cfgJson.has("data")) {
             throw new IllegalArgumentException(cfgFile + ": field 'data' is missing; pass --data");
@@ -191,11 +204,17 @@ public final class Trainer {
         int total = cfg.totalSteps();
         untilStep = Math.min(untilStep, total);
         listener.started(describe(), step, total);
-        while (step < untilStep) {
+        while (step < untilStep && !stopRequested) {
             trainStep();
             boolean last = step == total;
             if (cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0 || last) evaluate();
             if (cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 || last || step == untilStep) save();
+        }
+        if (stopRequested && saveOnStop && lastSaved != step) {
+            save();
+        }
+        if (stopRequested && step < untilStep) {
+            listener.message("stopped on request at step " + step + (saveOnStop ? "; the run can be resumed (--resume)" : ""));
         }
         listener.finished();
     }
@@ -276,11 +295,29 @@ public final class Trainer {
         m.put("tokens_per_s", tps);
         m.put("tokens", tokens);
         m.put("flops", flops);
+        m.put("time", java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS).toString());
+        m.put("elapsed_s", elapsed);
         metrics.add(m.toString());
         listener.step(new TrainListener.Step(step, cfg.totalSteps(), loss, lr, a, norm, tps, tokens, flops, model.guided()));
     }
 
     private int lastSaved = -1;
+    private volatile boolean stopRequested;
+    private volatile boolean saveOnStop = true;
+
+    /**
+     * Ends {@link #runUntil} at the end of the current step (safe to call from any thread, e.g. a
+     * signal handler); with {@code save}, a checkpoint of that step is written first.
+     */
+    public void requestStop(boolean save) {
+        saveOnStop = save;
+        stopRequested = true;
+    }
+
+    /** Whether {@link #requestStop} ended the last {@link #runUntil} early. */
+    public boolean stopRequested() {
+        return stopRequested;
+    }
 
     private String lastSavedStep() {
         return lastSaved < 0 ? "none yet" : Integer.toString(lastSaved);
@@ -298,6 +335,8 @@ public final class Trainer {
         m.put("val_tokens", r.tokens());
         m.put("tokens", tokens);
         m.put("flops", flops);
+        m.put("time", java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS).toString());
+        m.put("elapsed_s", elapsed);
         metrics.add(m.toString());
         listener.evaluated(new TrainListener.Eval(step, r.loss(), r.perplexity(), r.tokens()));
         return r.loss();
