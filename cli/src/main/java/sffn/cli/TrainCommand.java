@@ -76,6 +76,9 @@ public final class TrainCommand implements Callable<Integer> {
     boolean yardstick;
     @Option(names = "--stop-at-step", description = "Stop this invocation after this step (the run can be resumed).")
     Integer stopAt;
+    @Option(names = "--tensorboard", paramLabel = "<dir>", description = "Also write the losses, LR and throughput as"
+            + " TensorBoard event files into <dir> (tensorboard --logdir <dir>).")
+    Path tensorboard;
     @Option(names = "--dry-run", description = "Print the resolved run (model, method, training, data, FLOPs, memory), time"
             + " the weight initialisation and a few steps, estimate the run's time, and exit without writing --out.")
     boolean dryRun;
@@ -85,7 +88,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ConsoleTrainListener console = new ConsoleTrainListener(System.out);
-        try (Backend backend = backendOptions.create()) {
+        TensorBoardListener board = tensorboard == null || dryRun ? null : new TensorBoardListener(tensorboard, console);
+        sffn.train.TrainListener listener = board == null ? console : board;
+        try (Backend backend = backendOptions.create(); AutoCloseable closeBoard = board) {
             Trainer trainer;
             if (resume) {
                 if (config != null || method != null || trainConfig != null) {
@@ -102,7 +107,7 @@ public final class TrainCommand implements Callable<Integer> {
                 sffn.train.RunChange.Result change = sffn.train.RunChange.apply(saved, requested,
                         sffn.train.TrainerState.read(out).step(), guideRatio != null);
                 change.lines().forEach(System.out::println);
-                trainer = Trainer.resume(out, backend, data, console, c -> change.config());
+                trainer = Trainer.resume(out, backend, data, listener, c -> change.config());
             } else {
                 if (config == null || data == null) {
                     throw new IllegalArgumentException("--config and --data are required for a new run (or pass --resume)");
@@ -121,7 +126,7 @@ public final class TrainCommand implements Callable<Integer> {
                     return DryRun.run(m, f, c, data, backend, dryRunSteps, System.out);
                 }
                 Gpt model = InitProgressLine.init(new Gpt(m, f), c.seed(), System.out);
-                trainer = Trainer.start(model, c, backend, data, out, console);
+                trainer = Trainer.start(model, c, backend, data, out, listener);
             }
             try (StopOnSignal stop = StopOnSignal.install(trainer, System.err)) {
                 trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
