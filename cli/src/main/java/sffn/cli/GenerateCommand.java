@@ -29,6 +29,9 @@ import sffn.nn.tokenizer.TokenizerInfo;
         description = "Generate text from a checkpoint with a KV cache, streaming it as it is produced.")
 public final class GenerateCommand implements Callable<Integer> {
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--checkpoint", required = true, paramLabel = "<dir>", description = "Checkpoint directory.")
     Path checkpoint;
 
@@ -38,7 +41,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--interactive", description = "Read prompts line by line from standard input.")
     boolean interactive;
 
-    @Option(names = "--max-tokens", paramLabel = "<n>", description = "Tokens to generate per sequence (default 200).")
+    @Option(names = "--max-tokens", paramLabel = "<n>", description = "Tokens to generate per sequence (default 200); beyond"
+            + " the model's context the window slides (with --batch 1).")
     int maxTokens = 200;
 
     @Option(names = "--temperature", description = "Sampling temperature; 0 is greedy (default 0.8).")
@@ -55,6 +59,10 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--batch", description = "Sequences generated together from the prompt (default 1).")
     int batch = 1;
+
+    @Option(names = "--stop", paramLabel = "<text>", description = "End the text where it produces this string (left out"
+            + " of the output); may be given several times. Escapes \\n and \\t are understood.")
+    java.util.List<String> stop = new java.util.ArrayList<>();
 
     @Option(names = "--ffn-path", paramLabel = "auto|merged|structured",
             description = "Structured FFN form: auto picks per token count by a measured crossover (default auto).")
@@ -100,10 +108,93 @@ public final class GenerateCommand implements Callable<Integer> {
     private void run(Generator gen, Tokenizer tokenizer, String text, Sampler.Settings settings, PrintStream out) {
         int[] ids = tokenizer.encode(text);
         int context = gen.model().config.maxPositionEmbeddings();
-        if (ids.length + maxTokens > context) {
-            throw new IllegalArgumentException("the prompt (" + ids.length + " tokens) and --max-tokens " + maxTokens
-                    + " exceed the model's context of " + context + " tokens");
+        if (ids.length == 0) {
+            throw new IllegalArgumentException("the prompt encodes to no tokens; give some text");
         }
+        if (batch > 1) {
+            if (ids.length + maxTokens > context) {
+                throw new IllegalArgumentException("the prompt (" + ids.length + " tokens) and --max-tokens " + maxTokens
+                        + " exceed the model's context of " + context + " tokens; with --batch 1 the window slides instead");
+            }
+            runBatch(gen, tokenizer, ids, text, settings, out);
+            return;
+        }
+        // batch 1: when prompt and continuation outgrow the context, the window slides: generation goes on
+        // from the last half-context of tokens (prefilled again), as often as needed
+        int keep = Math.max(1, context / 2);
+        int[] window = ids;
+        if (ids.length >= context) {
+            window = java.util.Arrays.copyOfRange(ids, ids.length - keep, ids.length);
+            err().printf(Locale.ROOT, "note: the prompt has %d tokens, more than the context of %d; generating from"
+                    + " its last %d%n", ids.length, context, keep);
+        }
+        StopStrings stops = new StopStrings(stop, out);
+        StreamingDecoder decoder = tokenizer.streamingDecoder();
+        out.print(text);
+        int remaining = maxTokens;
+        int round = 0;
+        int promptTokens = 0;
+        double prefillSeconds = 0;
+        double decodeSeconds = 0;
+        int decodeSteps = 0;
+        boolean slid = false;
+        while (remaining > 0 && !stops.stopped()) {
+            if (window.length >= context) {
+                window = java.util.Arrays.copyOfRange(window, window.length - keep, window.length);
+                if (!slid) {
+                    err().printf(Locale.ROOT, "%nnote: the context of %d tokens is full; the window slides (each time"
+                            + " generation goes on from the last %d tokens)%n", context, keep);
+                    slid = true;
+                }
+            }
+            int n = Math.min(remaining, context - window.length);
+            Sampler.Settings s = new Sampler.Settings(settings.temperature(), settings.topK(), settings.topP(),
+                    settings.seed() + 1_000_003L * round);
+            Generator.Result r = gen.generate(window, 1, n, s, tokenizer.endOfText(), new Generator.TokenSink() {
+                @Override
+                public void accept(int seq, int tok) {
+                    stops.add(decoder.accept(tok));
+                    out.flush();
+                }
+
+                @Override
+                public boolean stop(int seq) {
+                    return stops.stopped();
+                }
+            });
+            int[] produced = r.tokens().get(0);
+            promptTokens += r.promptTokens();
+            prefillSeconds += r.prefillSeconds();
+            decodeSeconds += r.decodeSeconds();
+            decodeSteps += r.decodeSteps();
+            remaining -= produced.length;
+            if (produced.length < n) {
+                break; // the end-of-text token, or a stop string
+            }
+            int[] next = java.util.Arrays.copyOf(window, window.length + produced.length);
+            System.arraycopy(produced, 0, next, window.length, produced.length);
+            window = next;
+            round++;
+        }
+        if (!stops.stopped()) {
+            stops.add(decoder.finish());
+        }
+        stops.finish();
+        out.println();
+        err().printf(Locale.ROOT, "[prefill %d tokens: %,.0f tokens/s | decode %d steps: %,.1f tokens/s%s]%n",
+                promptTokens, promptTokens / Math.max(1e-9, prefillSeconds), decodeSteps,
+                decodeSteps == 0 ? Double.NaN : decodeSteps / decodeSeconds, round > 0 ? " | window slid " + round + "x" : "");
+    }
+
+    /** Notes and the stats line go to standard error, so that standard output holds only the text. */
+    private java.io.PrintWriter err() {
+        java.io.PrintWriter w = spec.commandLine().getErr();
+        w.flush();
+        return w;
+    }
+
+    private void runBatch(Generator gen, Tokenizer tokenizer, int[] ids, String text, Sampler.Settings settings,
+                          PrintStream out) {
         StreamingDecoder first = tokenizer.streamingDecoder();
         out.print(text);
         Generator.Result r = gen.generate(ids, batch, maxTokens, settings, tokenizer.endOfText(), (seq, tok) -> {
@@ -124,7 +215,7 @@ public final class GenerateCommand implements Callable<Integer> {
             }
             out.println(sample.append(d.finish()));
         }
-        out.printf(Locale.ROOT, "[prefill %d tokens x %d: %,.0f tokens/s | decode %d steps x %d: %,.1f tokens/s | structured FFN"
+        err().printf(Locale.ROOT, "[prefill %d tokens x %d: %,.0f tokens/s | decode %d steps x %d: %,.1f tokens/s | structured FFN"
                         + " linears merged: %d in prefill, %d per step]%n",
                 r.promptTokens(), r.batch(), r.prefillTokensPerSecond(), r.decodeSteps(), r.batch(),
                 r.decodeTokensPerSecond(), r.mergedInPrefill(), r.mergedInDecode());

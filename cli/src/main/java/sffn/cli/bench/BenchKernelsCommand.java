@@ -22,8 +22,6 @@ public final class BenchKernelsCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "Fewer shapes and shorter rounds (about 20 s).")
     boolean quick;
 
-    @Option(names = "--threads", paramLabel = "<n>", description = "Threads for sffn and OpenBLAS (default: -Dsffn.threads or all cores).")
-    Integer threads;
 
     @Option(names = "--json", description = "One JSON object per measurement on stdout instead of a table.")
     boolean json;
@@ -40,16 +38,8 @@ public final class BenchKernelsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads != null) {
-            if (threads < 1) throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
-            // The pool is sized once, from this property, when a kernel first runs.
-            System.setProperty("sffn.threads", Integer.toString(threads));
-        }
-        int poolThreads = Workers.pool().threads();
-        if (threads != null && poolThreads != threads) {
-            throw new IllegalStateException("the kernel thread pool already runs " + poolThreads
-                    + " threads; start the JVM with -Dsffn.threads=" + threads + " instead of --threads");
-        }
+        // --threads (of the backend options) sets both sffn's pool and OpenBLAS's threads
+        int poolThreads = backendOptions.applyThreads();
         String coreType = System.getenv("OPENBLAS_CORETYPE");
         if (coreType != null) {
             System.err.println("warning: OPENBLAS_CORETYPE=" + coreType + " is set, so OpenBLAS may not use its best kernels"
