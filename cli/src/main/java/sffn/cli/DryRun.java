@@ -70,7 +70,12 @@ final class DryRun {
                     }
                 }
             };
-            Trainer t = Trainer.start(model, c, backend, data, tmp, timing);
+            // a plan shorter than the timed steps is timed as if it were long enough
+            TrainConfig timed = c.totalSteps() >= timedSteps ? c : c.with(b -> {
+                b.steps = timedSteps;
+                return b;
+            });
+            Trainer t = Trainer.start(model, timed, backend, data, tmp, timing);
             holder[0] = t;
             t.runUntil(timedSteps);
             Runtime rt = Runtime.getRuntime();
