@@ -56,9 +56,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", description = "AdamW weight decay (default 0.1).") Double weightDecay;
     @Option(names = "--grad-clip", description = "Max global gradient norm (0: off; default 1.0).") Double gradClip;
     @Option(names = "--seed", description = "Run seed (init, data order, guide switches; default 1234).") Long seed;
-    @Option(names = "--eval-every", description = "Steps between evaluations (0: at the end; default 0).") Integer evalEvery;
+    @Option(names = "--eval-every", description = "Steps between evaluations (0: only at the end; default "
+            + TrainConfig.DEFAULT_EVAL_EVERY + "). A run also evaluates at its end.") Integer evalEvery;
     @Option(names = "--eval-windows", description = "Validation windows per evaluation (0: all; default 0).") Integer evalWindows;
-    @Option(names = "--save-every", description = "Steps between checkpoints (0: at the end; default 0). Ctrl-C saves"
+    @Option(names = "--save-every", description = "Steps between checkpoints (0: only at the end; default "
+            + TrainConfig.DEFAULT_SAVE_EVERY + "). A run also saves at its end, and Ctrl-C saves"
             + " one at the end of the current step either way.") Integer saveEvery;
     @Option(names = "--self-guided", description = "Train with a dense guide that decays to zero (default off).") Boolean selfGuided;
     @Option(names = "--guide-ratio", description = "Guided steps over base steps (max_step_ratio; default 0.5).") Double guideRatio;
