@@ -14,23 +14,14 @@ final class InitProgressLine {
 
     static Gpt init(Gpt model, long seed, PrintStream out) {
         long t0 = System.nanoTime();
-        boolean terminal = Terminal.interactive();
-        model.init(seed, (done, total) -> {
-            if (terminal) {
-                synchronized (out) {
-                    out.printf(Locale.ROOT, "\r\033[Kinitialising weights: %d/%d linears (%.0f s)", done, total,
-                            (System.nanoTime() - t0) / 1e9);
-                    out.flush();
-                }
-            }
-        });
+        ConsoleLines console = ConsoleLines.of(out);
+        model.init(seed, (done, total) -> console.status(String.format(Locale.ROOT,
+                "initialising weights: %d/%d linears (%.0f s)", done, total, (System.nanoTime() - t0) / 1e9), false));
         double seconds = (System.nanoTime() - t0) / 1e9;
-        if (terminal) {
-            out.print("\r\033[K");
-        }
+        console.clearStatus();
         if (seconds >= 1) {
-            out.printf(Locale.ROOT, "initialised the weights in %.1f s (%d threads)%n", seconds,
-                    java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() + 1);
+            console.message(String.format(Locale.ROOT, "initialised the weights in %.1f s (%d threads)", seconds,
+                    java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() + 1));
         }
         return model;
     }

@@ -23,16 +23,14 @@ final class StopOnSignal implements AutoCloseable {
     static StopOnSignal install(Trainer trainer, PrintStream err) {
         StopOnSignal s = new StopOnSignal();
         AtomicInteger count = new AtomicInteger();
+        ConsoleLines console = ConsoleLines.of(err);
         SignalHandler handler = sig -> {
             if (count.incrementAndGet() == 1) {
-                err.println();
-                err.println("SIG" + sig.getName() + ": stopping at the end of this step and saving a checkpoint"
+                console.error("SIG" + sig.getName() + ": stopping at the end of this step and saving a checkpoint"
                         + " (press Ctrl-C again to quit at once, without saving)");
-                err.flush();
                 trainer.requestStop(true);
             } else {
-                err.println("SIG" + sig.getName() + " again: quitting without saving; the last checkpoint is kept");
-                err.flush();
+                console.error("SIG" + sig.getName() + " again: quitting without saving; the last checkpoint is kept");
                 Runtime.getRuntime().halt(130);
             }
         };
