@@ -81,7 +81,9 @@ public final class GenerateCommand implements Callable<Integer> {
         Tokenizer tokenizer = TokenizerInfo.read(tokFile).tokenizer();
         Gpt model = ModelCheckpoint.read(checkpoint);
         new Sampler.Settings(temperature, topK, topP, seed); // validates the options before any work
-        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        // At a prompt, answers wrap near 80 columns (a model may write hundreds of tokens without a newline)
+        WordWrapStream wrap = interactive ? new WordWrapStream(System.out, WRAP_AT) : null;
+        PrintStream out = new PrintStream(wrap != null ? wrap : System.out, true, StandardCharsets.UTF_8);
         try (Backend backend = backendOptions.create()) {
             MergedWeights merged = new MergedWeights(model);
             MergePolicy policy = MergeCalibration.policyFor(checkpoint, model, merged, backend, ffnPath,
@@ -93,7 +95,11 @@ public final class GenerateCommand implements Callable<Integer> {
                 out.print("> ");
                 out.flush();
                 for (String line = in.readLine(); line != null; line = in.readLine()) {
+                    wrap.lineStarted();
                     if (!line.isBlank()) run(gen, tokenizer, line, settings, out);
+                    // each answer ends its line (run does), and the prompt starts a new one
+                    out.flush();
+                    if (wrap.column() != 0) out.println();
                     out.print("> ");
                     out.flush();
                 }
@@ -104,6 +110,9 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         return 0;
     }
+
+    /** Interactive answers break at the first space from this column on. */
+    static final int WRAP_AT = 72;
 
     private void run(Generator gen, Tokenizer tokenizer, String text, Sampler.Settings settings, PrintStream out) {
         int[] ids = tokenizer.encode(text);
