@@ -177,8 +177,8 @@ public final class GenerateCommand implements Callable<Integer> {
             decodeSeconds += r.decodeSeconds();
             decodeSteps += r.decodeSteps();
             remaining -= produced.length;
-            if (produced.length < n) {
-                break; // the end-of-text token, or a stop string
+            if (produced.length < n || remaining == 0) {
+                break; // the end-of-text token, a stop string, or all tokens made (no slide to count)
             }
             int[] next = java.util.Arrays.copyOf(window, window.length + produced.length);
             System.arraycopy(produced, 0, next, window.length, produced.length);

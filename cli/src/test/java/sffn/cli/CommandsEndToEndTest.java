@@ -115,6 +115,7 @@ class CommandsEndToEndTest {
         assertEquals(0, gen.code(), gen.err());
         assertTrue(gen.out().startsWith("The jury"), gen.out());
         assertTrue(gen.err().contains("[prefill 8 tokens"), "the stats line is on stderr: " + gen.err());
+        assertTrue(!gen.err().contains("slid"), "12 tokens within the context do not slide: " + gen.err());
         Run gen2 = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "12",
                 "--temperature", "0", "--ffn-path", "structured");
         assertEquals(gen.out().lines().findFirst(), gen2.out().lines().findFirst(), "both FFN forms decode the same greedy text");
