@@ -15,8 +15,28 @@ public final class BackendOptions {
             description = "TornadoVM device as 'sffn devices' lists it, e.g. 0:1 (default: TornadoVM's default device).")
     String device;
 
+    @Option(names = "--threads", paramLabel = "<n>",
+            description = "Kernel threads on the CPU (default: -Dsffn.threads, else all cores).")
+    public Integer threads;
+
     /** The backend the options name; throws a user-facing exception when TornadoVM is asked for but absent. */
     public Backend create() {
+        applyThreads();
         return Backends.create(backend, device);
+    }
+
+    /** Sizes the kernel thread pool from {@code --threads} (before its first use) and returns its size. */
+    public int applyThreads() {
+        if (threads != null) {
+            if (threads < 1) throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
+            // The pool is sized once, from this property, when a kernel first runs.
+            System.setProperty("sffn.threads", Integer.toString(threads));
+        }
+        int poolThreads = sffn.kernels.cpu.Workers.pool().threads();
+        if (threads != null && poolThreads != threads) {
+            throw new IllegalStateException("the kernel thread pool already runs " + poolThreads
+                    + " threads; start the JVM with -Dsffn.threads=" + threads + " instead of --threads");
+        }
+        return poolThreads;
     }
 }

@@ -3,21 +3,20 @@ package sffn.cli;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import sffn.train.TrainListener;
 
 /**
- * Shows training on the console: a progress bar with loss, LR, guide weight and ETA on a
- * terminal; plain log lines (about twenty per run, plus every evaluation and checkpoint) when the
- * output is a file or pipe.
+ * Shows training on the console: a status line (bar, steps, ETA, loss, LR, guide weight) under the
+ * messages on a terminal; plain log lines (about twenty per run, plus every evaluation and
+ * checkpoint) when the output is a file or pipe. Everything goes through {@link ConsoleLines}, so
+ * messages and the status line never overwrite each other.
  */
 final class ConsoleTrainListener implements TrainListener {
-    private final PrintStream out;
-    private final boolean interactive;
-    private ProgressBar bar;
+    private final ConsoleLines out;
+    private boolean bar;
     private int total;
+    private int fromStep;
+    private long startNanos;
     private int every;
     private double seconds;
     private double tokens;
@@ -25,20 +24,17 @@ final class ConsoleTrainListener implements TrainListener {
     private double lastFlops = Double.NaN;
 
     ConsoleTrainListener(PrintStream out) {
-        this.out = out;
-        this.interactive = System.console() != null && System.getenv("SFFN_PLAIN_PROGRESS") == null;
+        this.out = ConsoleLines.of(out);
     }
 
     @Override
     public void started(String description, int fromStep, int totalSteps) {
         total = totalSteps;
         every = Math.max(1, totalSteps / 20);
-        out.println("training " + description + (fromStep > 0 ? ", resuming at step " + fromStep : ""));
-        if (interactive) {
-            bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(totalSteps).setStyle(ProgressBarStyle.ASCII)
-                    .setUpdateIntervalMillis(250).setMaxRenderedLength(120).build();
-            bar.stepTo(fromStep);
-        }
+        this.fromStep = fromStep;
+        this.startNanos = System.nanoTime();
+        out.message("training " + description + (fromStep > 0 ? ", resuming at step " + fromStep : ""));
+        bar = out.terminal();
     }
 
     @Override
@@ -58,11 +54,10 @@ final class ConsoleTrainListener implements TrainListener {
         String msg = String.format(Locale.ROOT, "loss %.4f lr %.2e%s %,.0f tok/s%s", s.loss(), s.lr(),
                 s.guided() ? String.format(Locale.ROOT, " a %.3f", s.guideWeight()) : "", s.tokensPerSecond(),
                 s.commWaitSeconds() > 0 ? String.format(Locale.ROOT, " comm wait %.1f ms", 1e3 * s.commWaitSeconds()) : "");
-        if (bar != null) {
-            bar.stepTo(s.step());
-            bar.setExtraMessage(msg);
+        if (bar) {
+            out.status(statusLine(s.step(), msg), s.step() == total);
         } else if (s.step() % every == 0 || s.step() == 1 || s.step() == total) {
-            out.printf(Locale.ROOT, "step %d/%d  %s  grad norm %.3f%n", s.step(), total, msg, s.gradNorm());
+            out.message(String.format(Locale.ROOT, "step %d/%d  %s  grad norm %.3f", s.step(), total, msg, s.gradNorm()));
         }
     }
 
@@ -84,9 +79,9 @@ final class ConsoleTrainListener implements TrainListener {
 
     @Override
     public void finished() {
-        if (bar != null) {
-            bar.close();
-            bar = null;
+        if (bar) {
+            out.clearStatus();
+            bar = false;
         }
     }
 
@@ -111,10 +106,26 @@ final class ConsoleTrainListener implements TrainListener {
     }
 
     private void line(String text) {
-        if (bar != null) {
-            // The bar redraws on its own line; start ours on a fresh one.
-            out.print("\r\033[K");
-        }
-        out.println(text);
+        out.message(text);
+    }
+
+    /** "train  42% [========>            ] 420/1000  ETA 3m05s  loss ..." (ETA from this invocation's pace). */
+    private String statusLine(int step, String msg) {
+        int width = 24;
+        int filled = total == 0 ? width : (int) ((long) width * step / total);
+        StringBuilder b = new StringBuilder(width);
+        for (int i = 0; i < width; i++) b.append(i < filled ? '=' : i == filled ? '>' : ' ');
+        double elapsed = (System.nanoTime() - startNanos) / 1e9;
+        int done = step - fromStep;
+        String eta = done <= 0 ? "?" : duration(elapsed / done * (total - step));
+        return String.format(Locale.ROOT, "train %3d%% [%s] %d/%d  ETA %s  %s", total == 0 ? 100 : 100L * step / total,
+                b, step, total, eta, msg);
+    }
+
+    private static String duration(double seconds) {
+        long s = Math.round(seconds);
+        if (s >= 3600) return String.format(Locale.ROOT, "%dh%02dm", s / 3600, s / 60 % 60);
+        if (s >= 60) return String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60);
+        return s + "s";
     }
 }

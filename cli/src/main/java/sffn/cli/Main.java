@@ -39,6 +39,8 @@ public final class Main implements Runnable {
         // Every floating-point option of every command: NaN and infinities are never a setting.
         cl.registerConverter(Double.class, Main::finite);
         cl.registerConverter(double.class, Main::finite);
+        // Counts may be written 1e4 or 25.5e9.
+        NumberConverters.register(cl);
         cl.setExecutionStrategy(UserErrors::outOfMemoryAsAdvice);
         cl.setParameterExceptionHandler(UserErrors::badArguments);
         return cl;

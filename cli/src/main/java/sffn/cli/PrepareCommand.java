@@ -26,7 +26,10 @@ public final class PrepareCommand implements Callable<Integer> {
     List<Path> inputs;
 
     @Option(names = {"-t", "--tokenizer"}, required = true, paramLabel = "NAME",
-            description = "Tokenizer: byte (UTF-8 bytes, vocabulary 256), gpt2 (r50k_base, 50257), cl100k (cl100k_base, 100277).")
+            description = {"Tokenizer: byte (UTF-8 bytes, vocabulary 256), gpt2 (r50k_base, 50257), cl100k (cl100k_base, 100277),",
+                    "llama32k (the 32,000-token byte-fallback BPE of Llama/Mistral that the paper's model configs assume;"
+                            + " fetched once with npm), or the path of a Hugging Face tokenizer.json (BPE: byte-fallback"
+                            + " or byte-level)."})
     String tokenizer;
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "Output folder (created when missing).")
@@ -49,16 +52,19 @@ public final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace token shards already in the output folder.")
     boolean force;
 
-    @Option(names = "--no-progress", description = "Do not show a progress bar.")
+    @Option(names = "--no-progress", description = "Do not show a progress bar (it is shown only on a terminal anyway).")
     boolean noProgress;
 
     @Override
     public Integer call() throws IOException {
         PrintWriter err = spec.commandLine().getErr();
         Prepare.Options options = new Prepare.Options(inputs, tokenizer, out, name, valFraction, shardTokens, seed,
-                force, !noProgress);
+                force, !noProgress && Terminal.interactive());
         Prepare.Summary summary = Prepare.run(options, warning -> {
             err.println("warning: " + warning);
+            err.flush();
+        }, note -> {
+            err.println(note);
             err.flush();
         });
         spec.commandLine().getOut().println(summary.report());

@@ -47,24 +47,33 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue the run saved in --out.")
     boolean resume;
 
-    @Option(names = "--steps", description = "Optimizer steps of the base run.") Integer steps;
-    @Option(names = "--tokens", description = "Training tokens of the base run (instead of --steps).") Long tokens;
-    @Option(names = "--batch-size", description = "Sequences per micro-batch.") Integer batchSize;
-    @Option(names = "--seq-len", description = "Tokens per sequence.") Integer seqLen;
-    @Option(names = "--grad-accum", description = "Micro-batches per optimizer step.") Integer gradAccum;
-    @Option(names = "--lr", description = "Peak learning rate.") Double lr;
-    @Option(names = "--warmup-ratio", description = "Warmup steps over all steps.") Double warmupRatio;
-    @Option(names = "--weight-decay", description = "AdamW weight decay.") Double weightDecay;
-    @Option(names = "--grad-clip", description = "Max global gradient norm (0: off).") Double gradClip;
-    @Option(names = "--seed", description = "Run seed (init, data order, guide switches).") Long seed;
-    @Option(names = "--eval-every", description = "Steps between evaluations (0: at the end).") Integer evalEvery;
-    @Option(names = "--eval-windows", description = "Validation windows per evaluation (0: all).") Integer evalWindows;
-    @Option(names = "--save-every", description = "Steps between checkpoints (0: at the end).") Integer saveEvery;
-    @Option(names = "--self-guided", description = "Train with a dense guide that decays to zero.") Boolean selfGuided;
-    @Option(names = "--guide-ratio", description = "Guided steps over base steps (max_step_ratio).") Double guideRatio;
-    @Option(names = "--guide-schedule", description = "cosine or linear.") TrainConfig.Schedule guideSchedule;
-    @Option(names = "--guide-mode", description = "fixedstep or fixedflop.") TrainConfig.Mode guideMode;
-    @Option(names = "--reduce-flop", description = "Skip each guide with probability 1 - a.") Boolean reduceFlop;
+    // Defaults (in the descriptions) are those of a training config that leaves the field out; see configs/README.md.
+    @Option(names = "--steps", description = "Optimizer steps of the base run (default 1000). With --resume: extends or"
+            + " shortens the run.") Integer steps;
+    @Option(names = "--tokens", description = "Training tokens of the base run, e.g. 25.5e9 (instead of --steps).") Long tokens;
+    @Option(names = "--batch-size", description = "Sequences per micro-batch (default 16).") Integer batchSize;
+    @Option(names = "--seq-len", description = "Tokens per sequence (default 256).") Integer seqLen;
+    @Option(names = "--grad-accum", description = "Micro-batches per optimizer step (default 1).") Integer gradAccum;
+    @Option(names = "--lr", description = "Peak learning rate (default 6e-4).") Double lr;
+    @Option(names = "--min-lr-ratio", description = "Final learning rate over the peak, cosine decay (default 0.1).") Double minLrRatio;
+    @Option(names = "--warmup-ratio", description = "Warmup steps over all steps (default 0.1).") Double warmupRatio;
+    @Option(names = "--beta1", description = "AdamW beta1 (default 0.9).") Double beta1;
+    @Option(names = "--beta2", description = "AdamW beta2 (default 0.999).") Double beta2;
+    @Option(names = "--eps", description = "AdamW epsilon (default 1e-8).") Double eps;
+    @Option(names = "--weight-decay", description = "AdamW weight decay (default 0.1).") Double weightDecay;
+    @Option(names = "--grad-clip", description = "Max global gradient norm (0: off; default 1.0).") Double gradClip;
+    @Option(names = "--seed", description = "Run seed (init, data order, guide switches; default 1234).") Long seed;
+    @Option(names = "--eval-every", description = "Steps between evaluations (0: only at the end; default "
+            + TrainConfig.DEFAULT_EVAL_EVERY + "). A run also evaluates at its end.") Integer evalEvery;
+    @Option(names = "--eval-windows", description = "Validation windows per evaluation (0: all; default 0).") Integer evalWindows;
+    @Option(names = "--save-every", description = "Steps between checkpoints (0: only at the end; default "
+            + TrainConfig.DEFAULT_SAVE_EVERY + "). A run also saves at its end, and Ctrl-C saves"
+            + " one at the end of the current step either way.") Integer saveEvery;
+    @Option(names = "--self-guided", description = "Train with a dense guide that decays to zero (default off).") Boolean selfGuided;
+    @Option(names = "--guide-ratio", description = "Guided steps over base steps (max_step_ratio; default 0.5).") Double guideRatio;
+    @Option(names = "--guide-schedule", description = "cosine or linear (default cosine).") TrainConfig.Schedule guideSchedule;
+    @Option(names = "--guide-mode", description = "fixedstep or fixedflop (default fixedstep).") TrainConfig.Mode guideMode;
+    @Option(names = "--reduce-flop", description = "Skip each guide with probability 1 - a (default off).") Boolean reduceFlop;
     @Option(names = "--flop-budget", paramLabel = "<flops>", description = "Training FLOPs of the whole run, e.g. 3e15:"
             + " sets --steps; with --guide-mode fixedflop it keeps --steps as the base run and sets --guide-ratio instead.")
     Double flopBudget;
@@ -76,6 +85,14 @@ public final class TrainCommand implements Callable<Integer> {
     boolean yardstick;
     @Option(names = "--stop-at-step", description = "Stop this invocation after this step (the run can be resumed).")
     Integer stopAt;
+    @Option(names = "--tensorboard", paramLabel = "<dir>", description = "Also write the losses, LR and throughput as"
+            + " TensorBoard event files into <dir> (tensorboard --logdir <dir>).")
+    Path tensorboard;
+    @Option(names = "--dry-run", description = "Print the resolved run (model, method, training, data, FLOPs, memory), time"
+            + " the weight initialisation and a few steps, estimate the run's time, and exit without writing --out.")
+    boolean dryRun;
+    @Option(names = "--dry-run-steps", paramLabel = "<n>", description = "Steps timed by --dry-run (default 3; 0: none).")
+    int dryRunSteps = 3;
 
     @Option(names = "--zero", paramLabel = "0|1", description = "Under mpirun: 0 (default) every rank keeps the whole"
             + " optimizer state; 1 (ZeRO-1) each rank keeps and updates its shard, then the weights are all-gathered.")
@@ -115,7 +132,9 @@ public final class TrainCommand implements Callable<Integer> {
         boolean leader = comm.rank() == 0;
         PrintStream say = leader ? System.out : new PrintStream(OutputStream.nullOutputStream());
         ConsoleTrainListener console = new ConsoleTrainListener(say);
-        TrainListener listener = withInjectedFailure(leader ? console : TrainListener.SILENT, comm.rank());
+        TensorBoardListener board = tensorboard == null || dryRun || !leader ? null : new TensorBoardListener(tensorboard, console);
+        TrainListener listener = withInjectedFailure(leader ? (board == null ? console : board) : TrainListener.SILENT,
+                comm.rank());
         Parallelism par = new Parallelism(comm, zero, checkReplicas, (long) (bucketMb * (1 << 20)));
         if (comm.size() > 1 && "tornado".equals(backendOptions.backend) && backendOptions.device == null) {
             backendOptions.device = "0:" + localRank();
@@ -128,8 +147,9 @@ public final class TrainCommand implements Callable<Integer> {
         }
         // Everything about --out is settled (and locked) before any training time is spent; rank 0 alone writes,
         // so it alone claims the directory, and the other ranks read it only once a crashed save is repaired.
-        try (OutputDirectory dir = leader ? OutputDirectory.claim(out, data, resume) : null;
-             Backend backend = backendOptions.create()) {
+        // A dry run writes nothing.
+        try (OutputDirectory dir = leader && !dryRun ? OutputDirectory.claim(out, data, resume) : null;
+             Backend backend = backendOptions.create(); AutoCloseable closeBoard = board) {
             comm.barrier();
             Path ckpt = dir != null ? dir.path() : out;
             Trainer trainer;
@@ -142,7 +162,17 @@ public final class TrainCommand implements Callable<Integer> {
                     JsonNode saved = ModelCheckpoint.readConfig(ckpt);
                     if (saved.hasNonNull("data")) dir.checkData(Path.of(saved.get("data").asText()));
                 }
-                trainer = Trainer.resume(ckpt, backend, data, listener, par);
+                TrainConfig saved = Trainer.savedConfig(ckpt);
+                TrainConfig requested = overrides(saved);
+                if (flopBudget != null) {
+                    JsonNode json = ModelCheckpoint.readConfig(ckpt);
+                    requested = FlopBudget.fit(requested, ModelCheckpoint.modelConfig(ckpt, json),
+                            ModelCheckpoint.methodConfig(ckpt, json), flopBudget, say::println);
+                }
+                sffn.train.RunChange.Result change = sffn.train.RunChange.apply(saved, requested,
+                        sffn.train.TrainerState.read(ckpt).step(), guideRatio != null);
+                change.lines().forEach(say::println);
+                trainer = Trainer.resume(ckpt, backend, data, listener, par, c -> change.config());
             } else {
                 ModelConfig m = ModelConfig.read(config);
                 MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
@@ -153,9 +183,13 @@ public final class TrainCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("seq_len " + c.seqLen() + " exceeds the model's max_position_embeddings "
                             + m.maxPositionEmbeddings() + "; lower --seq-len");
                 }
+                sffn.train.DataCheck.require(data, m, c);
+                if (dryRun) {
+                    return DryRun.run(m, f, c, data, backend, dryRunSteps, say);
+                }
                 MemoryEstimate.training(m, f, c.selfGuided().enabled(), c.batchSize(), c.seqLen())
                         .require("training batch " + c.batchSize() + " x " + c.seqLen(), "--batch-size or --seq-len");
-                Gpt model = new Gpt(m, f).init(c.seed());
+                Gpt model = InitProgressLine.init(new Gpt(m, f), c.seed(), say);
                 if (dir != null) dir.checkSpace(checkpointBytes(model));
                 trainer = Trainer.start(model, c, backend, data, ckpt, listener, par);
             }
@@ -163,7 +197,9 @@ public final class TrainCommand implements Callable<Integer> {
                 say.println("note: --stop-at-step " + stopAt + " is past the run's " + trainer.config().totalSteps()
                         + " steps; the run ends at step " + trainer.config().totalSteps());
             }
-            trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
+            try (StopOnSignal stop = StopOnSignal.install(trainer, System.err)) {
+                trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
+            }
             if (leader) summary(trainer, console);
         }
         return 0;
@@ -237,6 +273,10 @@ public final class TrainCommand implements Callable<Integer> {
                 b.steps = TrainConfig.stepsForTokens(tokens, (long) b.batchSize * b.seqLen * b.gradAccum, "--tokens");
             }
             if (lr != null) b.lr = lr;
+            if (minLrRatio != null) b.minLrRatio = minLrRatio;
+            if (beta1 != null) b.beta1 = beta1;
+            if (beta2 != null) b.beta2 = beta2;
+            if (eps != null) b.eps = eps;
             if (warmupRatio != null) b.warmupRatio = warmupRatio;
             if (weightDecay != null) b.weightDecay = weightDecay;
             if (gradClip != null) b.gradClip = gradClip;

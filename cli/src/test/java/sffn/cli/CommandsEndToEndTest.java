@@ -114,10 +114,33 @@ class CommandsEndToEndTest {
                 "--temperature", "0", "--ffn-path", "merged");
         assertEquals(0, gen.code(), gen.err());
         assertTrue(gen.out().startsWith("The jury"), gen.out());
-        assertTrue(gen.out().contains("[fp32 weights | prefill 8 tokens x 1"), gen.out());
+        assertTrue(gen.err().contains("[fp32 weights | prefill 8 tokens"), "the stats line is on stderr: " + gen.err());
+        assertTrue(!gen.err().contains("slid"), "12 tokens within the context do not slide: " + gen.err());
         Run gen2 = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "12",
                 "--temperature", "0", "--ffn-path", "structured");
         assertEquals(gen.out().lines().findFirst(), gen2.out().lines().findFirst(), "both FFN forms decode the same greedy text");
+
+        // beyond the context of 64 tokens the window slides; greedy decoding is deterministic
+        Run slide = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "150",
+                "--temperature", "0");
+        assertEquals(0, slide.code(), slide.err());
+        assertTrue(slide.err().contains("the window slides"), slide.err());
+        assertTrue(slide.err().contains("window slid"), slide.err());
+        assertTrue(slide.out().startsWith(gen.out().strip()), "the first 12 tokens are those of the short run");
+        // a stop string ends the text before it
+        String continuation = slide.out().substring("The jury".length());
+        int at = 1;
+        while (at < continuation.length() && Character.isWhitespace(continuation.charAt(at))) {
+            at++;
+        }
+        if (at < continuation.length()) {
+            String stop = continuation.substring(at, at + 1);
+            Run stopped = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "150",
+                    "--temperature", "0", "--stop", stop);
+            assertEquals(0, stopped.code(), stopped.err());
+            assertEquals("The jury" + continuation.substring(0, continuation.indexOf(stop)) + System.lineSeparator(),
+                    stopped.out());
+        }
 
         Path png = tmp.resolve("loss.png");
         Run plot = run("plot", "--runs", ckpt.toString(), "--out", png.toString());

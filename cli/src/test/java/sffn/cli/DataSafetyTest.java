@@ -287,7 +287,7 @@ class DataSafetyTest {
                     data.toString()}, c)), "");
         }
         String[][] generateCases = {{"--max-tokens", "2147483647"}, {"--max-tokens", "0"}, {"--max-tokens", "-1"},
-                {"--max-tokens", "64"}, {"--batch", "0"}, {"--batch", "100000000"}, {"--top-k", "-1"}, {"--temperature", "-1"},
+                {"--max-tokens", "64", "--batch", "2"}, {"--batch", "0"}, {"--batch", "100000000"}, {"--top-k", "-1"}, {"--temperature", "-1"},
                 {"--top-p", "0"}, {"--top-p", "1.5"}};
         for (String[] c : generateCases) {
             refused("generate numeric option", run(concat(new String[] {"generate", "--checkpoint", ck.toString(), "--prompt",

@@ -46,7 +46,7 @@ class PrepareCommandTest {
     void userErrorsAreOneLine() {
         int code = run("prepare", "--input", tmp.toString(), "--tokenizer", "sentencepiece", "--out", tmp.resolve("o").toString());
         assertEquals(2, code);
-        assertEquals("sffn prepare: unknown tokenizer 'sentencepiece'; known tokenizers: byte, gpt2, cl100k",
+        assertEquals("sffn prepare: unknown tokenizer 'sentencepiece'; give one of byte, gpt2, cl100k, llama32k or the path of a Hugging Face tokenizer.json",
                 err.toString().strip());
     }
 }

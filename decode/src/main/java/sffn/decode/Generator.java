@@ -19,6 +19,11 @@ public final class Generator {
     @FunctionalInterface
     public interface TokenSink {
         void accept(int sequence, int token);
+
+        /** Asked after each accepted token: true ends that sequence there (e.g. a stop string was produced). */
+        default boolean stop(int sequence) {
+            return false;
+        }
     }
 
     /**
@@ -164,7 +169,7 @@ public final class Generator {
             }
             out.get(b).add(t);
             if (sink != null) sink.accept(b, t);
-            if (out.get(b).size() >= maxTokens) done[b] = true;
+            if (out.get(b).size() >= maxTokens || sink != null && sink.stop(b)) done[b] = true;
             else live++;
         }
         return live;

@@ -123,13 +123,31 @@ public final class Gpt {
 
     /** Draws every weight from the run seed: normal(0, initializer_range), then the method's post-init. */
     public Gpt init(long seed) {
+        return init(seed, (done, total) -> { });
+    }
+
+    /** Told how many of the linears are initialised, as they finish (from any thread). */
+    public interface InitProgress {
+        void initialised(int done, int total);
+    }
+
+    /**
+     * As {@link #init(long)}, the linears in parallel (each draws from its own generator, named for
+     * its parameters, so the weights do not depend on the order or the threads; the SVDs and QR
+     * decompositions of a big model's structured FFNs take minutes on one core).
+     */
+    public Gpt init(long seed, InitProgress progress) {
         double std = config.initializerRange();
         Init.normal(wte.value.data, std, Init.rng(seed, wte.name));
         if (wpe != null) Init.normal(wpe.value.data, std, Init.rng(seed, wpe.name));
         if (lmHead != null) Init.normal(lmHead.value.data, std, Init.rng(seed, lmHead.name));
-        for (Block b : blocks) {
-            for (LinearLayer lin : List.of(b.qkv(), b.o(), b.fc1(), b.fc2())) lin.structure().init(seed, std);
-        }
+        List<LinearLayer> linears = new ArrayList<>();
+        for (Block b : blocks) linears.addAll(List.of(b.qkv(), b.o(), b.fc1(), b.fc2()));
+        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+        linears.parallelStream().forEach(lin -> {
+            lin.structure().init(seed, std);
+            progress.initialised(done.incrementAndGet(), linears.size());
+        });
         return this;
     }
 

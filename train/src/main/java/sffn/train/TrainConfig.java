@@ -14,9 +14,9 @@ import sffn.nn.config.JsonFields;
  * @param batchSize   sequences per micro-batch
  * @param gradAccum   micro-batches accumulated into one optimizer step
  * @param steps       optimizer steps of the base run (fixedflop adds the guided steps again)
- * @param evalEvery   steps between evaluations (0: only at the end)
+ * @param evalEvery   steps between evaluations (0: only at the end; default {@value #DEFAULT_EVAL_EVERY})
  * @param evalWindows validation windows per evaluation (0: all)
- * @param saveEvery   steps between checkpoints (0: only at the end)
+ * @param saveEvery   steps between checkpoints (0: only at the end; default {@value #DEFAULT_SAVE_EVERY})
  */
 public record TrainConfig(
         long seed,
@@ -36,6 +36,14 @@ public record TrainConfig(
         int evalWindows,
         int saveEvery,
         SelfGuided selfGuided) {
+
+    /**
+     * Evaluation and checkpoint cadence when the config leaves it out: often enough that a long run
+     * shows its validation loss and loses at most this many steps to a crash (nanoGPT evaluates and
+     * saves every 2000 iterations of larger batches); a run also evaluates and saves at its end.
+     */
+    public static final int DEFAULT_EVAL_EVERY = 500;
+    public static final int DEFAULT_SAVE_EVERY = 500;
 
     /** Guide schedule shape. */
     public enum Schedule { COSINE, LINEAR }
@@ -147,7 +155,8 @@ public record TrainConfig(
                     f.number("lr", 6e-4), f.number("min_lr_ratio", 0.1), f.number("warmup_ratio", 0.1),
                     f.number("beta1", 0.9), f.number("beta2", 0.999), f.number("eps", 1e-8),
                     f.number("weight_decay", 0.1), f.number("grad_clip", 1.0),
-                    f.integer("eval_every", 0), f.integer("eval_windows", 0), f.integer("save_every", 0),
+                    f.integer("eval_every", DEFAULT_EVAL_EVERY), f.integer("eval_windows", 0),
+                    f.integer("save_every", DEFAULT_SAVE_EVERY),
                     f.has("self_guided") ? SelfGuided.from(f.object("self_guided")) : SelfGuided.OFF);
             f.rejectUnknown();
             return c;

@@ -159,16 +159,32 @@ public final class Trainer {
 
     /** Continues the run saved in {@code outDir}; {@code dataDir} null means the one it was trained on. */
     public static Trainer resume(Path outDir, Backend backend, Path dataDir, TrainListener listener) throws IOException {
-        return resume(outDir, backend, dataDir, listener, Parallelism.single());
+        return resume(outDir, backend, dataDir, listener, Parallelism.single(), c -> c);
     }
 
     /** Continues the run saved in {@code outDir} over the ranks of {@code par} (every rank reads the checkpoint). */
     public static Trainer resume(Path outDir, Backend backend, Path dataDir, TrainListener listener, Parallelism par)
             throws IOException {
+        return resume(outDir, backend, dataDir, listener, par, c -> c);
+    }
+
+    /** The training config saved in a checkpoint. */
+    public static TrainConfig savedConfig(Path outDir) throws IOException {
         JsonNode cfgJson = ModelCheckpoint.readConfig(outDir);
         Path cfgFile = outDir.resolve(ModelCheckpoint.CONFIG);
         if (!cfgJson.has("train")) throw new IllegalArgumentException(cfgFile + ": field 'train' is missing; not a training checkpoint");
-        TrainConfig cfg = TrainConfig.from(new JsonFields(cfgFile + " (train)", cfgJson.get("train")));
+        return TrainConfig.from(new JsonFields(cfgFile + " (train)", cfgJson.get("train")));
+    }
+
+    /**
+     * As {@link #resume(Path, Backend, Path, TrainListener, Parallelism)}, with the saved training config changed by
+     * {@code change}.
+     */
+    public static Trainer resume(Path outDir, Backend backend, Path dataDir, TrainListener listener, Parallelism par,
+                                 java.util.function.UnaryOperator<TrainConfig> change) throws IOException {
+        JsonNode cfgJson = ModelCheckpoint.readConfig(outDir);
+        Path cfgFile = outDir.resolve(ModelCheckpoint.CONFIG);
+        TrainConfig cfg = change.apply(savedConfig(outDir));
         Path data = dataDir != null ? dataDir : Path.of(cfgJson.path("data").asText(""));
         if (dataDir == null && !cfgJson.has("data")) {
             throw new IllegalArgumentException(cfgFile + ": field 'data' is missing; pass --data");
@@ -264,11 +280,17 @@ public final class Trainer {
         untilStep = Math.min(untilStep, total);
         listener.started(describe(), step, total);
         if (!hasValidation) listener.message("note: " + dataDir + " has no validation shards; the run is not evaluated");
-        while (step < untilStep) {
+        while (step < untilStep && !stopNow()) {
             trainStep();
             boolean last = step == total;
             if (cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0 || last) evaluate();
             if (cfg.saveEvery() > 0 && step % cfg.saveEvery() == 0 || last || step == untilStep) save();
+        }
+        if (stopRequested && saveOnStop && lastSaved != step) {
+            save();
+        }
+        if (stopRequested && step < untilStep) {
+            listener.message("stopped on request at step " + step + (saveOnStop ? "; the run can be resumed (--resume)" : ""));
         }
         listener.finished();
     }
@@ -384,12 +406,37 @@ public final class Trainer {
             m.put("comm_copy_s", commSeconds[1]);
             m.put("step_s", seconds);
         }
+        m.put("time", java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS).toString());
+        m.put("elapsed_s", elapsed);
         metrics.add(m.toString());
         listener.step(new TrainListener.Step(step, cfg.totalSteps(), loss, lr, a, norm, tps, tokens, flops, model.guided(),
                 commSeconds[0], seconds));
     }
 
     private int lastSaved = -1;
+    private volatile boolean stopRequested;
+    private volatile boolean saveOnStop = true;
+
+    /**
+     * Ends {@link #runUntil} at the end of the current step (safe to call from any thread, e.g. a
+     * signal handler); with {@code save}, a checkpoint of that step is written first.
+     */
+    public void requestStop(boolean save) {
+        saveOnStop = save;
+        stopRequested = true;
+    }
+
+    /** Whether to stop now: under mpirun, when any rank was asked to (a stop that one rank alone took would hang the others). */
+    private boolean stopNow() {
+        boolean any = par.distributed() ? comm.allReduceSum(stopRequested ? 1 : 0) > 0 : stopRequested;
+        if (any) stopRequested = true; // every rank then saves together
+        return any;
+    }
+
+    /** Whether {@link #requestStop} ended the last {@link #runUntil} early. */
+    public boolean stopRequested() {
+        return stopRequested;
+    }
 
     /** What is on disk after a stop for divergence; never claims a checkpoint that was not written. */
     private String keptCheckpoint() {
@@ -413,6 +460,8 @@ public final class Trainer {
         m.put("val_tokens", r.tokens());
         m.put("tokens", tokens);
         m.put("flops", flops);
+        m.put("time", java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS).toString());
+        m.put("elapsed_s", elapsed);
         metrics.add(m.toString());
         listener.evaluated(new TrainListener.Eval(step, r.loss(), r.perplexity(), r.tokens()));
         return r.loss();

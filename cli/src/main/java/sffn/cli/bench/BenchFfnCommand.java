@@ -27,7 +27,7 @@ import sffn.kernels.backend.Backend;
 /** {@code sffn bench ffn}: the paper's FFN efficiency figures on this runtime. */
 @Command(name = "ffn", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Latency of one FFN forward (FFN width 4 x width) for dense, LowRank, BlockDense and BlockShuffle at"
-                + " 63% and 32% parameters: vs width at a fixed token count (the paper's Figure 4a), and vs token count"
+                + " 63%% and 32%% parameters: vs width at a fixed token count (the paper's Figure 4a), and vs token count"
                 + " with the pre-merged path (structured, merged, auto).", "Writes CSV and PNG files to --out."})
 public final class BenchFfnCommand implements Callable<Integer> {
 

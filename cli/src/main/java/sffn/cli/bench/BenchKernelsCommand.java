@@ -22,8 +22,11 @@ public final class BenchKernelsCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "Fewer shapes and shorter rounds (about 20 s).")
     boolean quick;
 
-    @Option(names = "--threads", paramLabel = "<n>", description = "Threads for sffn and OpenBLAS (default: -Dsffn.threads or all cores).")
-    Integer threads;
+    @Option(names = "--only", split = ",", paramLabel = "<group>", description = "Measure only these groups of ops:"
+            + " matmul, blockdiag, attention, layernorm, crossentropy (default: all). Without matmul the others have no"
+            + " yardstick.")
+    java.util.List<String> only;
+
 
     @Option(names = "--json", description = "One JSON object per measurement on stdout instead of a table.")
     boolean json;
@@ -40,21 +43,21 @@ public final class BenchKernelsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads != null) {
-            if (threads < 1) throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
-            // The pool is sized once, from this property, when a kernel first runs.
-            System.setProperty("sffn.threads", Integer.toString(threads));
-        }
-        int poolThreads = Workers.pool().threads();
-        if (threads != null && poolThreads != threads) {
-            throw new IllegalStateException("the kernel thread pool already runs " + poolThreads
-                    + " threads; start the JVM with -Dsffn.threads=" + threads + " instead of --threads");
-        }
+        // --threads (of the backend options) sets both sffn's pool and OpenBLAS's threads
+        int poolThreads = backendOptions.applyThreads();
         String coreType = System.getenv("OPENBLAS_CORETYPE");
         if (coreType != null) {
             System.err.println("warning: OPENBLAS_CORETYPE=" + coreType + " is set, so OpenBLAS may not use its best kernels"
                     + " for this CPU and the yardstick would be too low; unset it (and OPENBLAS_L2_SIZE) for a fair comparison,"
                     + " e.g. env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE scripts/sffn bench kernels");
+        }
+        if (only != null) {
+            for (String g : only) {
+                if (!KernelBench.GROUPS.contains(g)) {
+                    throw new IllegalArgumentException("--only: unknown group '" + g + "'; choose among "
+                            + String.join(", ", KernelBench.GROUPS));
+                }
+            }
         }
         OpenBlasSgemm.setThreads(poolThreads);
         String vector = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit vectors";
@@ -75,7 +78,7 @@ public final class BenchKernelsCommand implements Callable<Integer> {
         }
         long start = System.nanoTime();
         try (backend) {
-            new KernelBench(quick, backend, this::emit).run();
+            new KernelBench(quick, backend, this::emit).run(only == null ? KernelBench.GROUPS : only);
         }
         if (!json) System.out.printf(Locale.ROOT, "%ntook %.0f s%n", (System.nanoTime() - start) / 1e9);
         return 0;
@@ -88,8 +91,13 @@ public final class BenchKernelsCommand implements Callable<Integer> {
             n.put("shape", r.shape());
             n.put("backend", backendName);
             n.put("gflops", round(r.gflops()));
-            n.put("yardstick_gflops", round(r.yardstickGflops()));
-            n.put("ratio", Math.round(r.ratio() * 1000) / 1000.0);
+            if (Double.isNaN(r.yardstickGflops())) {
+                n.putNull("yardstick_gflops");
+                n.putNull("ratio");
+            } else {
+                n.put("yardstick_gflops", round(r.yardstickGflops()));
+                n.put("ratio", Math.round(r.ratio() * 1000) / 1000.0);
+            }
             n.put("ms", Math.round(r.ms() * 1000) / 1000.0);
             n.put("yardstick", r.yardstick());
             n.put("note", r.note());

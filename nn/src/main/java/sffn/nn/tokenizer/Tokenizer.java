@@ -16,6 +16,24 @@ public interface Tokenizer {
     int[] encode(String text);
 
     /**
+     * Encodes text that continues a text whose earlier part was encoded apart (see
+     * {@link #cutsAfterNewline}): without what only the start of a text gets, such as the
+     * {@code "▁"} that Llama's normalizer puts in front.
+     */
+    default int[] encodeContinuation(String text) {
+        return encode(text);
+    }
+
+    /**
+     * Whether a text cut just after a {@code '\n'} that has printable ASCII on either side encodes to
+     * the same tokens as the whole, when the part before it is encoded with {@link #encode} (or
+     * {@link #encodeContinuation}) and the part after with {@link #encodeContinuation}.
+     */
+    default boolean cutsAfterNewline() {
+        return true;
+    }
+
+    /**
      * Decodes tokens to text. Byte sequences that are not valid UTF-8 (a multi-byte character cut
      * at the end, or ids that stand for partial characters) become U+FFFD; ids inside the vocabulary
      * that stand for nothing become U+FFFD too.

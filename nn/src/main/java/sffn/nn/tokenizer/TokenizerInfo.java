@@ -15,15 +15,22 @@ import java.nio.file.StandardCopyOption;
 /**
  * What a {@code tokenizer.json} records beside token shards and in checkpoints:
  * {@code {"name": "gpt2", "vocab_size": 50257, "eot": 50256}} ({@code "eot": null} when the
- * tokenizer has no end-of-text token).
+ * tokenizer has no end-of-text token). A tokenizer read from a Hugging Face {@code tokenizer.json}
+ * carries that whole file in a field {@code "huggingface"}, so that the shards and every checkpoint
+ * trained on them decode with it without the original file.
  *
- * @param name       a {@link Tokenizers} name
- * @param vocabSize  the tokenizer's vocabulary size (a model's may be larger, e.g. padded)
- * @param endOfText  the end-of-text id, -1 for none
+ * @param name        a {@link Tokenizers} name, or the name a Hugging Face tokenizer was given
+ * @param vocabSize   the tokenizer's vocabulary size (a model's may be larger, e.g. padded)
+ * @param endOfText   the end-of-text (document separator) id, -1 for none
+ * @param huggingFace the Hugging Face {@code tokenizer.json} it is built from, or null for a built-in one
  */
-public record TokenizerInfo(String name, int vocabSize, int endOfText) {
+public record TokenizerInfo(String name, int vocabSize, int endOfText, JsonNode huggingFace) {
     public static final String FILE_NAME = "tokenizer.json";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    public TokenizerInfo(String name, int vocabSize, int endOfText) {
+        this(name, vocabSize, endOfText, null);
+    }
 
     public TokenizerInfo {
         if (name == null || name.isBlank()) {
@@ -38,7 +45,8 @@ public record TokenizerInfo(String name, int vocabSize, int endOfText) {
     }
 
     public static TokenizerInfo of(Tokenizer tokenizer) {
-        return new TokenizerInfo(tokenizer.name(), tokenizer.vocabSize(), tokenizer.endOfText());
+        return new TokenizerInfo(tokenizer.name(), tokenizer.vocabSize(), tokenizer.endOfText(),
+                tokenizer instanceof HuggingFaceTokenizer hf ? hf.definition() : null);
     }
 
     /**
@@ -48,7 +56,8 @@ public record TokenizerInfo(String name, int vocabSize, int endOfText) {
      *                                  differ from what the named tokenizer has
      */
     public Tokenizer tokenizer() {
-        Tokenizer t = Tokenizers.byName(name);
+        Tokenizer t = huggingFace != null ? HuggingFaceTokenizer.of(name, huggingFace, "tokenizer '" + name + "'")
+                : Tokenizers.byName(name);
         if (t.vocabSize() != vocabSize || t.endOfText() != endOfText) {
             throw new IllegalArgumentException("tokenizer '" + name + "' is recorded with vocab_size " + vocabSize
                     + " and eot " + endOfText + ", but this runtime's '" + name + "' has vocab_size "
@@ -66,6 +75,9 @@ public record TokenizerInfo(String name, int vocabSize, int endOfText) {
             node.put("eot", endOfText);
         } else {
             node.putNull("eot");
+        }
+        if (huggingFace != null) {
+            node.set("huggingface", huggingFace);
         }
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.writeString(tmp, JSON.writeValueAsString(node) + "\n");
@@ -116,6 +128,11 @@ public record TokenizerInfo(String name, int vocabSize, int endOfText) {
             throw new IllegalArgumentException(file + ": field \"eot\" must be null or a token id below vocab_size "
                     + vocab.intValue() + ", found " + eot);
         }
-        return new TokenizerInfo(name.asText(), vocab.intValue(), eotId);
+        JsonNode hf = root.get("huggingface");
+        if (hf != null && !hf.isObject()) {
+            throw new IllegalArgumentException(file + ": field \"huggingface\" must be the object of a Hugging Face"
+                    + " tokenizer.json, found " + hf.getNodeType());
+        }
+        return new TokenizerInfo(name.asText(), vocab.intValue(), eotId, hf);
     }
 }

@@ -145,8 +145,10 @@ public final class Prepare {
         /** A few lines for the user. */
         public String report() {
             StringBuilder sb = new StringBuilder();
-            sb.append(String.format(Locale.ROOT, "Prepared %d documents (%s of text) with tokenizer %s in %.1f s%n",
-                    documents.size(), bytes(inputBytes), tokenizer, elapsed.toMillis() / 1000.0));
+            double seconds = Math.max(1e-3, elapsed.toNanos() / 1e9);
+            sb.append(String.format(Locale.ROOT, "Prepared %d documents (%s of text) with tokenizer %s in %.1f s:"
+                            + " %,.0f tokens/s, %.1f MiB/s of text%n", documents.size(), bytes(inputBytes), tokenizer,
+                    seconds, (trainTokens + valTokens) / seconds, inputBytes / seconds / 1048576.0));
             line(sb, "train", documentCount(Split.TRAIN), trainTokens, trainShards);
             line(sb, "val", documentCount(Split.VAL), valTokens, valShards);
             if (!warnings.isEmpty()) {
@@ -194,16 +196,26 @@ public final class Prepare {
      *                                  output folder already holding shards (without overwrite)
      */
     public static Summary run(Options options, Consumer<String> warnings) throws IOException {
-        return run(options, warnings, DEFAULT_CHUNK_BYTES);
+        return run(options, warnings, warnings, DEFAULT_CHUNK_BYTES);
+    }
+
+    /** As {@link #run(Options, Consumer)}; {@code notes} receives other messages (a tokenizer being fetched). */
+    public static Summary run(Options options, Consumer<String> warnings, Consumer<String> notes) throws IOException {
+        return run(options, warnings, notes, DEFAULT_CHUNK_BYTES);
+    }
+
+    static Summary run(Options options, Consumer<String> warnings, int chunkBytes) throws IOException {
+        return run(options, warnings, warnings, chunkBytes);
     }
 
     /**
      * @param chunkBytes a document is read and encoded this many bytes at a time, cut only where
      *                   the encodings give the same tokens as for the whole text (see {@link #safeCut})
      */
-    static Summary run(Options options, Consumer<String> warnings, int chunkBytes) throws IOException {
+    static Summary run(Options options, Consumer<String> warnings, Consumer<String> notes, int chunkBytes)
+            throws IOException {
         long t0 = System.nanoTime();
-        Tokenizer tokenizer = Tokenizers.byName(options.tokenizer());
+        Tokenizer tokenizer = Tokenizers.resolve(options.tokenizer(), notes);
         Path out = options.out();
         checkOverlap(options.inputs(), out);
         checkOutput(out, options.overwrite(), warnings);
@@ -241,7 +253,7 @@ public final class Prepare {
                     pending.addTokens(series, byteTokens(blankLine));
                 }
                 started[d.split().ordinal()] = true;
-                readDocument(d, series, chunkBytes, pending);
+                readDocument(d, series, chunkBytes, pending, tokenizer.cutsAfterNewline());
             }
             pending.flush();
             train.close();
@@ -483,33 +495,34 @@ public final class Prepare {
         return out;
     }
 
+    /** Window read around the target of {@link #tailCut}; a line start is looked for within it. */
+    private static final int TAIL_CUT_WINDOW = 1 << 20;
+
     private static long tailCut(Document d, double valFraction) throws IOException {
         long target = d.end() - Math.max(1, Math.round(valFraction * d.bytes()));
-        byte[] all = new byte[(int) Math.min(d.bytes(), Integer.MAX_VALUE - 8)];
-        if (all.length != d.bytes()) {
-            throw new IllegalArgumentException(d.file() + " is the only document and larger than 2 GiB; split it into"
-                    + " several files so that whole files can go to validation");
-        }
+        long from = Math.max(d.start(), target - TAIL_CUT_WINDOW);
+        long to = Math.min(d.end(), target + TAIL_CUT_WINDOW);
+        byte[] all = new byte[(int) (to - from)];
         try (FileChannel ch = FileChannel.open(d.file(), StandardOpenOption.READ)) {
             ByteBuffer buf = ByteBuffer.wrap(all);
-            while (buf.hasRemaining() && ch.read(buf, d.start() + buf.position()) >= 0) {
+            while (buf.hasRemaining() && ch.read(buf, from + buf.position()) >= 0) {
                 // positional reads may return short counts
             }
         }
-        int t = (int) (target - d.start());
+        int t = (int) (target - from);
         for (int i = Math.max(t, 1); i < all.length; i++) {
             if (all[i - 1] == '\n') {
-                return d.start() + i;
+                return from + i;
             }
         }
         for (int i = Math.min(t, all.length - 1); i > 0; i--) {
             if (all[i - 1] == '\n') {
-                return d.start() + i;
+                return from + i;
             }
         }
         for (int i = Math.max(t, 1); i < all.length; i++) {
             if ((all[i] & 0xC0) != 0x80) {
-                return d.start() + i;
+                return from + i;
             }
         }
         return d.end();
@@ -540,9 +553,9 @@ public final class Prepare {
             pieces.add(tokens);
         }
 
-        void addText(ShardSeries to, byte[] utf8, int len) throws IOException {
+        void addText(ShardSeries to, byte[] utf8, int len, boolean documentStart) throws IOException {
             series.add(to);
-            pieces.add(Arrays.copyOf(utf8, len));
+            pieces.add(documentStart ? new DocumentStart(Arrays.copyOf(utf8, len)) : Arrays.copyOf(utf8, len));
             bytes += len;
             if (bytes >= limit) {
                 flush();
@@ -567,15 +580,25 @@ public final class Prepare {
             if (piece instanceof int[] tokens) {
                 return tokens;
             }
+            if (piece instanceof DocumentStart(byte[] utf8)) {
+                return tokenizer instanceof ByteTokenizer ? byteTokens(utf8)
+                        : tokenizer.encode(new String(utf8, StandardCharsets.UTF_8));
+            }
             byte[] utf8 = (byte[]) piece;
             return tokenizer instanceof ByteTokenizer ? byteTokens(utf8)
-                    : tokenizer.encode(new String(utf8, StandardCharsets.UTF_8));
+                    : tokenizer.encodeContinuation(new String(utf8, StandardCharsets.UTF_8));
         }
     }
 
+    /** The first piece of a document's text (encoded with what only a text's start gets). */
+    private record DocumentStart(byte[] utf8) {
+    }
+
     /** Reads a document in chunks of about {@code chunkBytes}, cut where encoding them apart changes nothing. */
-    private static void readDocument(Document d, ShardSeries out, int chunkBytes, Pending pending) throws IOException {
+    private static void readDocument(Document d, ShardSeries out, int chunkBytes, Pending pending, boolean canCut)
+            throws IOException {
         int maxUncut = 8 * chunkBytes;
+        boolean first = true;
         try (FileChannel ch = FileChannel.open(d.file(), StandardOpenOption.READ)) {
             byte[] buf = new byte[(int) Math.min(chunkBytes, d.bytes())];
             int have = 0;
@@ -594,7 +617,7 @@ public final class Prepare {
                 pos += want;
                 have += want;
                 boolean last = pos >= d.end();
-                int cut = last ? have : safeCut(buf, have);
+                int cut = last ? have : canCut ? safeCut(buf, have) : -1;
                 if (cut < 0) {
                     if (have < maxUncut) {
                         continue;
@@ -603,7 +626,8 @@ public final class Prepare {
                     cut = charStart(buf, have);
                 }
                 if (cut > 0) {
-                    pending.addText(out, buf, cut);
+                    pending.addText(out, buf, cut, first);
+                    first = false;
                     System.arraycopy(buf, cut, buf, 0, have - cut);
                     have -= cut;
                 }

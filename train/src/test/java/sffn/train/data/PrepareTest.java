@@ -85,8 +85,10 @@ class PrepareTest {
     @Test
     void shardsHoldTheDirectTokenizationOfEachSplit() throws Exception {
         Path in = corpus(9, 1);
-        for (String name : Tokenizers.NAMES) {
-            Tokenizer t = Tokenizers.byName(name);
+        List<String> names = new ArrayList<>(Tokenizers.NAMES);
+        names.add("llama32k"); // a Hugging Face tokenizer.json, fetched with npm
+        for (String name : names) {
+            Tokenizer t = Tokenizers.resolve(name, System.err::println);
             Path out = tmp.resolve("out-" + name);
             // tiny chunks and shards: documents are encoded in many pieces and run across shard ends
             Prepare.Summary s = Prepare.run(Prepare.Options.of(List.of(in), name, out).withValFraction(0.2)
@@ -187,10 +189,11 @@ class PrepareTest {
     }
 
     @Test
-    void chunkCutsGiveTheTokensOfTheWholeText() {
+    void chunkCutsGiveTheTokensOfTheWholeText() throws Exception {
         SplittableRandom rnd = new SplittableRandom(8);
-        for (String name : List.of("gpt2", "cl100k")) {
-            Tokenizer t = Tokenizers.byName(name);
+        for (String name : List.of("gpt2", "cl100k", "llama32k")) {
+            Tokenizer t = Tokenizers.resolve(name, System.err::println);
+            assertTrue(t.cutsAfterNewline(), name);
             for (int trial = 0; trial < 30; trial++) {
                 byte[] bytes = text(rnd, 200).getBytes(StandardCharsets.UTF_8);
                 int cut = Prepare.safeCut(bytes, rnd.nextInt(2, bytes.length));
@@ -199,7 +202,7 @@ class PrepareTest {
                 }
                 int[] whole = t.encode(new String(bytes, StandardCharsets.UTF_8));
                 int[] a = t.encode(new String(bytes, 0, cut, StandardCharsets.UTF_8));
-                int[] b = t.encode(new String(bytes, cut, bytes.length - cut, StandardCharsets.UTF_8));
+                int[] b = t.encodeContinuation(new String(bytes, cut, bytes.length - cut, StandardCharsets.UTF_8));
                 int[] joined = Arrays.copyOf(a, a.length + b.length);
                 System.arraycopy(b, 0, joined, a.length, b.length);
                 assertArrayEquals(whole, joined, name + " cut at " + cut);
@@ -213,7 +216,7 @@ class PrepareTest {
         Path out = tmp.resolve("o");
         assertEquals("input " + tmp.resolve("missing") + " does not exist", assertThrows(IllegalArgumentException.class,
                 () -> Prepare.run(Prepare.Options.of(List.of(tmp.resolve("missing")), "byte", out), w -> { })).getMessage());
-        assertEquals("unknown tokenizer 'bpe'; known tokenizers: byte, gpt2, cl100k", assertThrows(IllegalArgumentException.class,
+        assertEquals("unknown tokenizer 'bpe'; give one of byte, gpt2, cl100k, llama32k or the path of a Hugging Face tokenizer.json", assertThrows(IllegalArgumentException.class,
                 () -> Prepare.run(Prepare.Options.of(List.of(in), "bpe", out), w -> { })).getMessage());
         assertThrows(IllegalArgumentException.class, () -> Prepare.Options.of(List.of(in), "byte", out).withValFraction(1.0));
         Path empty = Files.createDirectories(tmp.resolve("empty"));
