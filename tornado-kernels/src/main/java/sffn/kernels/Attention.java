@@ -152,14 +152,15 @@ public final class Attention {
         }
     }
 
-    // ---- CPU bodies: query tiles (forward, dQ) and key tiles (dK, dV), streaming in blocks -----
+    // ---- CPU bodies: query tiles (forward) and key tiles (backward), streaming in blocks --------
     //
-    // A query tile of about TILE rows walks the keys it can see in blocks of BLOCK: the score
-    // block S = Q K^T [rows, BLOCK] and, in backward, dP = dout V^T stay in a per-thread scratch
-    // that fits L2, and each block's products are register-blocked GEMMs over strided views of
-    // qkv (Sgemm.gemmSerial; the tiles run in parallel). A key tile likewise walks the queries
-    // that see it. Tile and block sizes depend on the shape alone, blocks are summed in order and
-    // the group's heads in head order, so results do not depend on the thread count.
+    // Forward: a query tile of about TILE rows walks the keys it can see in blocks of BLOCK;
+    // backward: a key tile of about TILE keys walks the queries that see it in blocks of BLOCK.
+    // The score block S = Q K^T and, in backward, dP = dout V^T stay in a per-thread scratch that
+    // fits L2, and each block's products are register-blocked GEMMs over strided views of qkv
+    // (Sgemm.gemmSerial; the tiles or heads run in parallel). Tile and block sizes depend on the
+    // shape alone, blocks are summed in order and the group's heads in head order, so results do
+    // not depend on the thread count.
 
     /** Queries (or keys) per tile, about: big enough for the GEMM micro-tiles, small enough to balance. */
     private static final int TILE = 96;
@@ -222,6 +223,25 @@ public final class Attention {
         });
     }
 
+    /** The calling thread's per-head dK and dV {@code [B, nq, T, 2d]}, before a group's heads are summed. */
+    private static final ThreadLocal<float[]> HEAD_GRADS = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] headGrads(int size) {
+        float[] p = HEAD_GRADS.get();
+        if (p.length < size) {
+            p = new float[size];
+            HEAD_GRADS.set(p);
+        }
+        return p;
+    }
+
+    /**
+     * One pass per (batch, query head): delta, then for each key tile (in order) and each block
+     * of the queries that see it, S and dP are recomputed once and feed all three products: dK
+     * and dV of the tile (summed over blocks into the head's own rows of a scratch) and dQ of the
+     * block (summed over key tiles in order; this head is its only writer). A second pass sums
+     * the group's heads in head order into dK and dV.
+     */
     public static void backwardCpu(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
                                    int batch, int seqLen, int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
@@ -230,77 +250,72 @@ public final class Attention {
         int tq = tileRows(seqLen);
         int tiles = (seqLen + tq - 1) / tq;
         int heads = batch * nq;
-        // delta = rowsum(dout * out), then dQ = scale sum_blocks dS K: per query tile, last first.
-        Workers.pool().parallelFor(heads * tiles, 1, (from, to) -> {
+        int d2 = 2 * d;
+        float[] part = headGrads(heads * seqLen * d2);
+        Workers.pool().parallelFor(heads, 1, (from, to) -> {
             float[] sc = SCRATCH.get();
             int dpOff = TILE * BLOCK;
-            for (int item = from; item < to; item++) {
-                int tile = tiles - 1 - item / heads;
-                int bh = item % heads;
+            for (int bh = from; bh < to; bh++) {
                 int b = bh / nq;
                 int h = bh - b * nq;
                 int g = h / group;
-                int t0 = tile * tq;
-                int rows = Math.min(seqLen, t0 + tq) - t0;
-                int qOff = (b * seqLen + t0) * stride + h * d;
-                int gOff = (b * seqLen + t0) * nq * d + h * d;
-                int rowOff = bh * seqLen + t0;
-                for (int r = 0; r < rows; r++) {
-                    delta[rowOff + r] = Vec.dot(dout, gOff + r * nq * d, out, gOff + r * nq * d, d);
+                int rowBase = bh * seqLen;
+                int qHead = b * seqLen * stride + h * d;
+                int gHead = b * seqLen * nq * d + h * d;
+                for (int t = 0; t < seqLen; t++) {
+                    delta[rowBase + t] = Vec.dot(dout, gHead + t * nq * d, out, gHead + t * nq * d, d);
                 }
-                for (int u0 = 0; u0 < t0 + rows; u0 += BLOCK) {
-                    int n = Math.min(t0 + rows, u0 + BLOCK) - u0;
-                    int kvRow = (b * seqLen + u0) * stride;
-                    Sgemm.gemmSerial(false, true, rows, n, d, qkv, qOff, stride, qkv, kvRow + (nq + g) * d, stride,
-                            sc, 0, BLOCK, false);
-                    Sgemm.gemmSerial(false, true, rows, n, d, dout, gOff, nq * d, qkv, kvRow + (nq + nkv + g) * d,
-                            stride, sc, dpOff, BLOCK, false);
-                    SoftmaxRows.backwardBlock(sc, 0, dpOff, BLOCK, rows, t0, u0, n, scale, lse, delta, rowOff);
-                    Sgemm.gemmSerial(false, false, rows, d, n, sc, dpOff, BLOCK, qkv, kvRow + (nq + g) * d, stride,
-                            dqkv, qOff, stride, u0 > 0);
-                }
-                for (int r = 0; r < rows; r++) SoftmaxRows.scale(dqkv, qOff + r * stride, d, scale);
-            }
-        });
-        // dK = scale sum_h dS_h^T Q_h, dV = sum_h P_h^T dout_h over blocks of queries t >= u0, per
-        // key tile, heads and blocks in order; the first key tiles are the most work.
-        int kvHeads = batch * nkv;
-        Workers.pool().parallelFor(kvHeads * tiles, 1, (from, to) -> {
-            float[] sc = SCRATCH.get();
-            int dpOff = TILE * BLOCK;
-            for (int item = from; item < to; item++) {
-                int tile = item / kvHeads;
-                int bg = item % kvHeads;
-                int b = bg / nkv;
-                int g = bg - b * nkv;
-                int u0 = tile * tq;
-                int keys = Math.min(seqLen, u0 + tq) - u0;
-                int kOut = (b * seqLen + u0) * stride + (nq + g) * d;
-                int vOut = (b * seqLen + u0) * stride + (nq + nkv + g) * d;
-                boolean accumulate = false;
-                for (int hh = 0; hh < group; hh++) {
-                    int h = g * group + hh;
+                for (int tile = 0; tile < tiles; tile++) {
+                    int u0 = tile * tq;
+                    int keys = Math.min(seqLen, u0 + tq) - u0;
+                    int kOff = (b * seqLen + u0) * stride + (nq + g) * d;
+                    int vOff = kOff + nkv * d;
+                    int pOff = (rowBase + u0) * d2;
                     for (int t0 = u0; t0 < seqLen; t0 += BLOCK) {
                         int rows = Math.min(seqLen, t0 + BLOCK) - t0;
-                        int qOff = (b * seqLen + t0) * stride + h * d;
-                        int gOff = (b * seqLen + t0) * nq * d + h * d;
-                        // Blocks [rows = queries, TILE-wide = keys], leading dimension TILE.
-                        Sgemm.gemmSerial(false, true, rows, keys, d, qkv, qOff, stride, qkv, kOut, stride,
+                        int qOff = qHead + t0 * stride;
+                        int gOff = gHead + t0 * nq * d;
+                        // Blocks [rows = queries, keys], leading dimension TILE: S, then P and dS.
+                        Sgemm.gemmSerial(false, true, rows, keys, d, qkv, qOff, stride, qkv, kOff, stride,
                                 sc, 0, TILE, false);
-                        Sgemm.gemmSerial(false, true, rows, keys, d, dout, gOff, nq * d, qkv, vOut, stride,
+                        Sgemm.gemmSerial(false, true, rows, keys, d, dout, gOff, nq * d, qkv, vOff, stride,
                                 sc, dpOff, TILE, false);
-                        SoftmaxRows.backwardBlock(sc, 0, dpOff, TILE, rows, t0, u0, keys, scale, lse, delta,
-                                (b * nq + h) * seqLen + t0);
+                        SoftmaxRows.backwardBlock(sc, 0, dpOff, TILE, rows, t0, u0, keys, scale, lse, delta, rowBase + t0);
+                        boolean more = t0 > u0;
                         Sgemm.gemmSerial(true, false, keys, d, rows, sc, dpOff, TILE, qkv, qOff, stride,
-                                dqkv, kOut, stride, accumulate);
+                                part, pOff, d2, more);
                         Sgemm.gemmSerial(true, false, keys, d, rows, sc, 0, TILE, dout, gOff, nq * d,
-                                dqkv, vOut, stride, accumulate);
-                        accumulate = true;
+                                part, pOff + d, d2, more);
+                        // Key tile 0 is seen by every query: it starts dQ.
+                        Sgemm.gemmSerial(false, false, rows, d, keys, sc, dpOff, TILE, qkv, kOff, stride,
+                                dqkv, qOff, stride, tile > 0);
                     }
                 }
-                for (int u = 0; u < keys; u++) SoftmaxRows.scale(dqkv, kOut + u * stride, d, scale);
+                for (int t = 0; t < seqLen; t++) SoftmaxRows.scale(dqkv, qHead + t * stride, d, scale);
+            }
+        });
+        // dK = scale sum_h dK_h, dV = sum_h dV_h over the group's heads, in head order, per key row.
+        int kvHeads = batch * nkv;
+        Workers.pool().parallelFor(kvHeads * seqLen, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int bg = item / seqLen;
+                int u = item - bg * seqLen;
+                int b = bg / nkv;
+                int g = bg - b * nkv;
+                int kOut = (b * seqLen + u) * stride + (nq + g) * d;
+                int vOut = kOut + nkv * d;
+                for (int hh = 0; hh < group; hh++) {
+                    int src = ((b * nq + g * group + hh) * seqLen + u) * d2;
+                    if (hh == 0) {
+                        System.arraycopy(part, src, dqkv, kOut, d);
+                        System.arraycopy(part, src + d, dqkv, vOut, d);
+                    } else {
+                        Vec.axpy(1f, part, src, dqkv, kOut, d);
+                        Vec.axpy(1f, part, src + d, dqkv, vOut, d);
+                    }
+                }
+                SoftmaxRows.scale(dqkv, kOut, d, scale);
             }
         });
     }
-
 }
