@@ -174,8 +174,8 @@ public final class Attention {
         return (rows + 5) / 6 * 6;
     }
 
-    /** The calling thread's scratch: two score blocks and three per-row vectors. */
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[2 * TILE * BLOCK + 3 * TILE]);
+    /** The calling thread's scratch: two score blocks (S and dP) of at most TILE x BLOCK each. */
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[2 * TILE * BLOCK]);
 
     public static void forwardCpu(float[] qkv, float[] out, float[] lse, int batch, int seqLen, int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
