@@ -278,8 +278,8 @@ public final class Gpt {
                     config.numQHeads() + config.numKvHeads(), config.headDim(), config.qkvDim(), 1f));
         }
         Tensor att = buf.get(p + ".att", rows, config.attnDim());
-        Tensor probs = buf.get(p + ".probs", batch, config.numQHeads(), seqLen, seqLen);
-        plan.add(new AttentionForward(qkv, att, probs, batch, seqLen, config.numQHeads(), config.numKvHeads(), config.headDim()));
+        Tensor lse = buf.get(p + ".lse", batch, config.numQHeads(), seqLen);
+        plan.add(new AttentionForward(qkv, att, lse, batch, seqLen, config.numQHeads(), config.numKvHeads(), config.headDim()));
         Tensor proj = buf.get("branch.out", rows, c);
         b.o().forward(plan, buf, scalars, att, proj, rows);
         Tensor mid = buf.get(p + ".res.mid", rows, c);
@@ -354,10 +354,10 @@ public final class Gpt {
         Tensor datt = buf.get("grad.att", rows, config.attnDim());
         b.o().backward(plan, buf, scalars, att, dres, datt, rows, false);
         Tensor qkv = buf.get(p + ".qkv", rows, config.qkvDim());
-        Tensor probs = buf.get(p + ".probs", batch, config.numQHeads(), seqLen, seqLen);
-        Tensor dscores = buf.get("grad.scores", batch, config.numQHeads(), seqLen, seqLen);
+        Tensor lse = buf.get(p + ".lse", batch, config.numQHeads(), seqLen);
+        Tensor delta = buf.get("grad.attn.delta", batch, config.numQHeads(), seqLen);
         Tensor dqkv = buf.get("grad.qkv", rows, config.qkvDim());
-        plan.add(new AttentionBackward(datt, qkv, probs, dscores, dqkv, batch, seqLen,
+        plan.add(new AttentionBackward(datt, qkv, att, lse, delta, dqkv, batch, seqLen,
                 config.numQHeads(), config.numKvHeads(), config.headDim()));
         if (ropeCos != null) {
             plan.add(new RopeRotate(dqkv, ropeCos, ropeSin, rows, seqLen, 0,

@@ -2,6 +2,7 @@ package sffn.kernels;
 
 import sffn.kernels.cpu.Sgemm;
 import sffn.kernels.cpu.SoftmaxRows;
+import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
@@ -9,21 +10,25 @@ import uk.ac.manchester.tornado.api.annotations.Parallel;
  * Causal self-attention with grouped-query heads over the fused projection
  * {@code qkv [B*T, (nq + 2 nkv) d]} (per row: nq query heads, then nkv key heads, then nkv
  * value heads). Query head h reads key/value head {@code h / (nq / nkv)}; scores are scaled by
- * {@code 1/sqrt(d)}. Output {@code out [B*T, nq d]}. Forward saves the probabilities
- * {@code probs [B, nq, T, T]} (zero above the diagonal) for backward.
+ * {@code 1/sqrt(d)}. Output {@code out [B*T, nq d]}.
  *
- * <p>Backward, with {@code dP = dout . V^T} and {@code dS = P * (dP - rowsum(P * dP))}:
- * {@code dQ = scale dS K}, {@code dK = scale dS^T Q}, {@code dV = P^T dout}, summed over the
- * query heads of a group. It runs as three kernels (scores, queries, keys and values) so that
- * every output element has one writer; {@code dscores} has the shape of probs.
+ * <p>FlashAttention-style: no T x T matrix is ever stored. Forward streams over the keys with an
+ * online softmax and saves only the log-sum-exp of each row's scaled scores,
+ * {@code lse [B, nq, T]}. Backward recomputes {@code P = exp(scale q.k - lse)} where it needs it;
+ * with {@code dP = dout . V^T}, {@code delta_t = rowsum(P * dP) = dout_t . out_t} and
+ * {@code dS = P * (dP - delta)}: {@code dQ = scale dS K}, {@code dK = scale dS^T Q},
+ * {@code dV = P^T dout}, summed over the query heads of a group. It runs as two kernels, queries
+ * (which also writes {@code delta [B, nq, T]}) then keys and values, so that every output element
+ * has one writer.
  */
 public final class Attention {
     private Attention() {
     }
 
-    // ---- portable bodies -------------------------------------------------------------------
+    // ---- portable bodies: one work item per (batch, head, row), streaming over the other side ---
 
-    public static void forward(float[] qkv, float[] out, float[] probs, int batch, int seqLen, int nq, int nkv, int d) {
+    /** Per (b, h, t): online softmax over keys u <= t, accumulating in out's row; lse saved. */
+    public static void forward(float[] qkv, float[] out, float[] lse, int batch, int seqLen, int nq, int nkv, int d) {
         for (@Parallel int bh = 0; bh < batch * nq; bh++) {
             for (@Parallel int t = 0; t < seqLen; t++) {
                 int b = bh / nq;
@@ -32,76 +37,46 @@ public final class Attention {
                 int stride = (nq + 2 * nkv) * d;
                 float scale = 1f / (float) Math.sqrt(d);
                 int qo = (b * seqLen + t) * stride + h * d;
-                int pb = (bh * seqLen + t) * seqLen;
+                int oo = (b * seqLen + t) * nq * d + h * d;
+                for (int e = 0; e < d; e++) {
+                    out[oo + e] = 0f;
+                }
                 float max = Float.NEGATIVE_INFINITY;
+                float sum = 0f;
                 for (int u = 0; u <= t; u++) {
                     int ko = (b * seqLen + u) * stride + (nq + g) * d;
+                    int vo = (b * seqLen + u) * stride + (nq + nkv + g) * d;
                     float s = 0f;
                     for (int e = 0; e < d; e++) {
                         s += qkv[qo + e] * qkv[ko + e];
                     }
                     s = s * scale;
-                    probs[pb + u] = s;
-                    max = Math.max(max, s);
-                }
-                float sum = 0f;
-                for (int u = 0; u <= t; u++) {
-                    float p = (float) Math.exp(probs[pb + u] - max);
-                    probs[pb + u] = p;
+                    if (s > max) {
+                        // Rescale what was summed under the old max (nothing before the first key).
+                        float c = (float) Math.exp(max - s);
+                        sum = sum * c;
+                        for (int e = 0; e < d; e++) {
+                            out[oo + e] = out[oo + e] * c;
+                        }
+                        max = s;
+                    }
+                    float p = (float) Math.exp(s - max);
                     sum += p;
+                    for (int e = 0; e < d; e++) {
+                        out[oo + e] += p * qkv[vo + e];
+                    }
                 }
                 float inv = 1f / sum;
-                for (int u = 0; u < seqLen; u++) {
-                    if (u <= t) {
-                        probs[pb + u] = probs[pb + u] * inv;
-                    } else {
-                        probs[pb + u] = 0f;
-                    }
-                }
-                int oo = (b * seqLen + t) * nq * d + h * d;
                 for (int e = 0; e < d; e++) {
-                    float acc = 0f;
-                    for (int u = 0; u <= t; u++) {
-                        acc += probs[pb + u] * qkv[(b * seqLen + u) * stride + (nq + nkv + g) * d + e];
-                    }
-                    out[oo + e] = acc;
+                    out[oo + e] = out[oo + e] * inv;
                 }
+                lse[bh * seqLen + t] = max + (float) Math.log(sum);
             }
         }
     }
 
-    public static void backwardScores(float[] dout, float[] qkv, float[] probs, float[] dscores,
-                                      int batch, int seqLen, int nq, int nkv, int d) {
-        for (@Parallel int bh = 0; bh < batch * nq; bh++) {
-            for (@Parallel int t = 0; t < seqLen; t++) {
-                int b = bh / nq;
-                int h = bh - b * nq;
-                int g = h / (nq / nkv);
-                int stride = (nq + 2 * nkv) * d;
-                int go = (b * seqLen + t) * nq * d + h * d;
-                int pb = (bh * seqLen + t) * seqLen;
-                float dot = 0f;
-                for (int u = 0; u <= t; u++) {
-                    int vo = (b * seqLen + u) * stride + (nq + nkv + g) * d;
-                    float dp = 0f;
-                    for (int e = 0; e < d; e++) {
-                        dp += dout[go + e] * qkv[vo + e];
-                    }
-                    dscores[pb + u] = dp;
-                    dot += dp * probs[pb + u];
-                }
-                for (int u = 0; u < seqLen; u++) {
-                    if (u <= t) {
-                        dscores[pb + u] = probs[pb + u] * (dscores[pb + u] - dot);
-                    } else {
-                        dscores[pb + u] = 0f;
-                    }
-                }
-            }
-        }
-    }
-
-    public static void backwardQuery(float[] dscores, float[] qkv, float[] dqkv,
+    /** Per (b, h, t): delta = dout.out, then dq = scale sum_(u <= t) dS_u k_u. */
+    public static void backwardQuery(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
                                      int batch, int seqLen, int nq, int nkv, int d) {
         for (@Parallel int bh = 0; bh < batch * nq; bh++) {
             for (@Parallel int t = 0; t < seqLen; t++) {
@@ -110,20 +85,35 @@ public final class Attention {
                 int g = h / (nq / nkv);
                 int stride = (nq + 2 * nkv) * d;
                 float scale = 1f / (float) Math.sqrt(d);
-                int pb = (bh * seqLen + t) * seqLen;
                 int qo = (b * seqLen + t) * stride + h * d;
+                int go = (b * seqLen + t) * nq * d + h * d;
+                float dl = 0f;
                 for (int e = 0; e < d; e++) {
-                    float acc = 0f;
-                    for (int u = 0; u <= t; u++) {
-                        acc += dscores[pb + u] * qkv[(b * seqLen + u) * stride + (nq + g) * d + e];
+                    dl += dout[go + e] * out[go + e];
+                    dqkv[qo + e] = 0f;
+                }
+                delta[bh * seqLen + t] = dl;
+                float m = lse[bh * seqLen + t];
+                for (int u = 0; u <= t; u++) {
+                    int ko = (b * seqLen + u) * stride + (nq + g) * d;
+                    int vo = (b * seqLen + u) * stride + (nq + nkv + g) * d;
+                    float s = 0f;
+                    float dp = 0f;
+                    for (int e = 0; e < d; e++) {
+                        s += qkv[qo + e] * qkv[ko + e];
+                        dp += dout[go + e] * qkv[vo + e];
                     }
-                    dqkv[qo + e] = acc * scale;
+                    float ds = (float) Math.exp(s * scale - m) * (dp - dl) * scale;
+                    for (int e = 0; e < d; e++) {
+                        dqkv[qo + e] += ds * qkv[ko + e];
+                    }
                 }
             }
         }
     }
 
-    public static void backwardKeyValue(float[] dout, float[] qkv, float[] probs, float[] dscores, float[] dqkv,
+    /** Per (b, g, u): over the group's heads and queries t >= u, dk = scale sum dS q_t, dv = sum P dout_t. */
+    public static void backwardKeyValue(float[] dout, float[] qkv, float[] lse, float[] delta, float[] dqkv,
                                         int batch, int seqLen, int nq, int nkv, int d) {
         for (@Parallel int bg = 0; bg < batch * nkv; bg++) {
             for (@Parallel int u = 0; u < seqLen; u++) {
@@ -135,83 +125,71 @@ public final class Attention {
                 int ko = (b * seqLen + u) * stride + (nq + g) * d;
                 int vo = (b * seqLen + u) * stride + (nq + nkv + g) * d;
                 for (int e = 0; e < d; e++) {
-                    float dk = 0f;
-                    float dv = 0f;
-                    for (int hh = 0; hh < group; hh++) {
-                        int h = g * group + hh;
-                        for (int t = u; t < seqLen; t++) {
-                            int pi = ((b * nq + h) * seqLen + t) * seqLen + u;
-                            int ro = (b * seqLen + t);
-                            dk += dscores[pi] * qkv[ro * stride + h * d + e];
-                            dv += probs[pi] * dout[ro * nq * d + h * d + e];
+                    dqkv[ko + e] = 0f;
+                    dqkv[vo + e] = 0f;
+                }
+                for (int hh = 0; hh < group; hh++) {
+                    int h = g * group + hh;
+                    for (int t = u; t < seqLen; t++) {
+                        int qo = (b * seqLen + t) * stride + h * d;
+                        int go = (b * seqLen + t) * nq * d + h * d;
+                        int row = (b * nq + h) * seqLen + t;
+                        float s = 0f;
+                        float dp = 0f;
+                        for (int e = 0; e < d; e++) {
+                            s += qkv[qo + e] * qkv[ko + e];
+                            dp += dout[go + e] * qkv[vo + e];
+                        }
+                        float p = (float) Math.exp(s * scale - lse[row]);
+                        float ds = p * (dp - delta[row]) * scale;
+                        for (int e = 0; e < d; e++) {
+                            dqkv[ko + e] += ds * qkv[qo + e];
+                            dqkv[vo + e] += p * dout[go + e];
                         }
                     }
-                    dqkv[ko + e] = dk * scale;
-                    dqkv[vo + e] = dv;
                 }
             }
         }
     }
 
-    // ---- CPU bodies: tiles of queries (forward, dS, dQ) and of keys (dK, dV) as GEMMs ----------
+    // ---- CPU bodies: query tiles (forward) and key tiles (backward), streaming in blocks --------
     //
-    // Each tile is a few GEMMs over strided views of qkv (Sgemm.gemmSerial; the tiles run in
-    // parallel), skipping the causal upper triangle at tile granularity: a query tile [t0, t1)
-    // needs keys [0, t1), a key tile [u0, u1) only queries [u0, T). Softmax rows use Vec's exp
-    // and fixed-order lane sums, which give the same bits in every JIT tier. Tile sizes depend
-    // on the shape alone, and the group's heads are summed into dK and dV in head order, so
-    // results do not depend on the thread count.
+    // Forward: a query tile of about TILE rows walks the keys it can see in blocks of BLOCK;
+    // backward: a key tile of about TILE keys walks the queries that see it in blocks of BLOCK.
+    // The score block S = Q K^T and, in backward, dP = dout V^T stay in a per-thread scratch that
+    // fits L2, and each block's products are register-blocked GEMMs over strided views of qkv
+    // (Sgemm.gemmSerial; the tiles or heads run in parallel). Tile and block sizes depend on the
+    // shape alone, blocks are summed in order and the group's heads in head order, so results do
+    // not depend on the thread count.
 
     /** Queries (or keys) per tile, about: big enough for the GEMM micro-tiles, small enough to balance. */
     private static final int TILE = 96;
+    /** Keys (or queries) per block of a tile's stream: a multiple of the 48-wide GEMM micro-tile. */
+    private static final int BLOCK = 192;
 
-    /** Rows per tile for a sequence: near-equal tiles of at most about TILE rows, a multiple of 6. */
+    /** Rows per tile for a sequence: near-equal tiles of at most TILE rows, a multiple of 6. */
     static int tileRows(int seqLen) {
         int tiles = (seqLen + TILE - 1) / TILE;
         int rows = (seqLen + tiles - 1) / tiles;
         return (rows + 5) / 6 * 6;
     }
 
-    /** The calling thread's buffer for keys (forward) or values (backward) packed once per head. */
-    private static final ThreadLocal<float[]> PACKED = ThreadLocal.withInitial(() -> new float[0]);
+    /** The calling thread's scratch: two score blocks (S and dP) of at most TILE x BLOCK each. */
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[2 * TILE * BLOCK]);
 
-    private static float[] packed(int size) {
-        float[] p = PACKED.get();
-        if (p.length < size) {
-            p = new float[size];
-            PACKED.set(p);
-        }
-        return p;
-    }
-
-    /**
-     * Packs the transposed key (or value) rows of every (batch, kv head) once, as the B operand of
-     * the score (or dP) GEMMs of all its query tiles and all query heads of its group.
-     */
-    private static float[] packTransposed(float[] qkv, int batch, int seqLen, int nkv, int d, int stride, int headOffset) {
-        int size = Sgemm.packedBSize(d, seqLen);
-        float[] packs = packed(batch * nkv * size);
-        Workers.pool().parallelFor(batch * nkv, 1, (from, to) -> {
-            for (int bg = from; bg < to; bg++) {
-                int b = bg / nkv;
-                int g = bg - b * nkv;
-                Sgemm.packB(true, d, seqLen, qkv, b * seqLen * stride + headOffset + g * d, stride, packs, bg * size);
-            }
-        });
-        return packs;
-    }
-
-    public static void forwardCpu(float[] qkv, float[] out, float[] probs, int batch, int seqLen, int nq, int nkv, int d) {
+    public static void forwardCpu(float[] qkv, float[] out, float[] lse, int batch, int seqLen, int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
         int group = nq / nkv;
         float scale = 1f / (float) Math.sqrt(d);
         int tq = tileRows(seqLen);
         int tiles = (seqLen + tq - 1) / tq;
         int heads = batch * nq;
-        int size = Sgemm.packedBSize(d, seqLen);
-        float[] keys = packTransposed(qkv, batch, seqLen, nkv, d, stride, nq * d);
         // The last query tiles are the most work (the most keys): hand them out first.
         Workers.pool().parallelFor(heads * tiles, 1, (from, to) -> {
+            float[] sc = SCRATCH.get();
+            float[] m = new float[TILE];
+            float[] l = new float[TILE];
+            float[] corr = new float[TILE];
             for (int item = from; item < to; item++) {
                 int tile = tiles - 1 - item / heads;
                 int bh = item % heads;
@@ -219,20 +197,52 @@ public final class Attention {
                 int h = bh - b * nq;
                 int g = h / group;
                 int t0 = tile * tq;
-                int t1 = Math.min(seqLen, t0 + tq);
-                int pOff = (bh * seqLen + t0) * seqLen;
-                // Raw scores q.k for keys [0, t1); the softmax below scales them and zeroes u > t.
-                Sgemm.gemmSerialPackedB(false, t1 - t0, t1, d, qkv, (b * seqLen + t0) * stride + h * d, stride,
-                        keys, (b * nkv + g) * size, seqLen, probs, pOff, seqLen, false);
-                SoftmaxRows.causalForward(probs, pOff, seqLen, t1 - t0, t0, seqLen, scale);
-                Sgemm.gemmSerial(false, false, t1 - t0, d, t1, probs, pOff, seqLen,
-                        qkv, b * seqLen * stride + (nq + nkv + g) * d, stride,
-                        out, (b * seqLen + t0) * nq * d + h * d, nq * d, false);
+                int rows = Math.min(seqLen, t0 + tq) - t0;
+                int qOff = (b * seqLen + t0) * stride + h * d;
+                int oOff = (b * seqLen + t0) * nq * d + h * d;
+                java.util.Arrays.fill(m, Float.NEGATIVE_INFINITY);
+                java.util.Arrays.fill(l, 0f);
+                for (int u0 = 0; u0 < t0 + rows; u0 += BLOCK) {
+                    int n = Math.min(t0 + rows, u0 + BLOCK) - u0;
+                    int kvRow = (b * seqLen + u0) * stride;
+                    Sgemm.gemmSerial(false, true, rows, n, d, qkv, qOff, stride, qkv, kvRow + (nq + g) * d, stride,
+                            sc, 0, BLOCK, false);
+                    SoftmaxRows.onlineBlock(sc, BLOCK, rows, t0, u0, n, scale, m, l, corr);
+                    if (u0 > 0) {
+                        for (int r = 0; r < rows; r++) SoftmaxRows.scale(out, oOff + r * nq * d, d, corr[r]);
+                    }
+                    // out = out corr + P V (the first block overwrites).
+                    Sgemm.gemmSerial(false, false, rows, d, n, sc, 0, BLOCK, qkv, kvRow + (nq + nkv + g) * d, stride,
+                            out, oOff, nq * d, u0 > 0);
+                }
+                for (int r = 0; r < rows; r++) {
+                    SoftmaxRows.scale(out, oOff + r * nq * d, d, 1f / l[r]);
+                    lse[bh * seqLen + t0 + r] = m[r] + (float) Math.log(l[r]);
+                }
             }
         });
     }
 
-    public static void backwardCpu(float[] dout, float[] qkv, float[] probs, float[] dscores, float[] dqkv,
+    /** The calling thread's per-head dK and dV {@code [B, nq, T, 2d]}, before a group's heads are summed. */
+    private static final ThreadLocal<float[]> HEAD_GRADS = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] headGrads(int size) {
+        float[] p = HEAD_GRADS.get();
+        if (p.length < size) {
+            p = new float[size];
+            HEAD_GRADS.set(p);
+        }
+        return p;
+    }
+
+    /**
+     * One pass per (batch, query head): delta, then for each key tile (in order) and each block
+     * of the queries that see it, S and dP are recomputed once and feed all three products: dK
+     * and dV of the tile (summed over blocks into the head's own rows of a scratch) and dQ of the
+     * block (summed over key tiles in order; this head is its only writer). A second pass sums
+     * the group's heads in head order into dK and dV.
+     */
+    public static void backwardCpu(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
                                    int batch, int seqLen, int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
         int group = nq / nkv;
@@ -240,51 +250,71 @@ public final class Attention {
         int tq = tileRows(seqLen);
         int tiles = (seqLen + tq - 1) / tq;
         int heads = batch * nq;
-        int size = Sgemm.packedBSize(d, seqLen);
-        float[] values = packTransposed(qkv, batch, seqLen, nkv, d, stride, (nq + nkv) * d);
-        // dP = dout V^T, dS = P * (dP - rowsum(P * dP)), dQ = scale dS K: per query tile, last first.
-        Workers.pool().parallelFor(heads * tiles, 1, (from, to) -> {
-            for (int item = from; item < to; item++) {
-                int tile = tiles - 1 - item / heads;
-                int bh = item % heads;
+        int d2 = 2 * d;
+        float[] part = headGrads(heads * seqLen * d2);
+        Workers.pool().parallelFor(heads, 1, (from, to) -> {
+            float[] sc = SCRATCH.get();
+            int dpOff = TILE * BLOCK;
+            for (int bh = from; bh < to; bh++) {
                 int b = bh / nq;
                 int h = bh - b * nq;
                 int g = h / group;
-                int t0 = tile * tq;
-                int t1 = Math.min(seqLen, t0 + tq);
-                int pOff = (bh * seqLen + t0) * seqLen;
-                int qOff = (b * seqLen + t0) * stride + h * d;
-                Sgemm.gemmSerialPackedB(false, t1 - t0, t1, d, dout, (b * seqLen + t0) * nq * d + h * d, nq * d,
-                        values, (b * nkv + g) * size, seqLen, dscores, pOff, seqLen, false);
-                SoftmaxRows.causalBackward(probs, dscores, pOff, seqLen, t1 - t0, t0, seqLen);
-                Sgemm.gemmSerial(false, false, t1 - t0, d, t1, dscores, pOff, seqLen,
-                        qkv, b * seqLen * stride + (nq + g) * d, stride, dqkv, qOff, stride, false);
-                for (int t = t0; t < t1; t++) SoftmaxRows.scale(dqkv, qOff + (t - t0) * stride, d, scale);
+                int rowBase = bh * seqLen;
+                int qHead = b * seqLen * stride + h * d;
+                int gHead = b * seqLen * nq * d + h * d;
+                for (int t = 0; t < seqLen; t++) {
+                    delta[rowBase + t] = Vec.dot(dout, gHead + t * nq * d, out, gHead + t * nq * d, d);
+                }
+                for (int tile = 0; tile < tiles; tile++) {
+                    int u0 = tile * tq;
+                    int keys = Math.min(seqLen, u0 + tq) - u0;
+                    int kOff = (b * seqLen + u0) * stride + (nq + g) * d;
+                    int vOff = kOff + nkv * d;
+                    int pOff = (rowBase + u0) * d2;
+                    for (int t0 = u0; t0 < seqLen; t0 += BLOCK) {
+                        int rows = Math.min(seqLen, t0 + BLOCK) - t0;
+                        int qOff = qHead + t0 * stride;
+                        int gOff = gHead + t0 * nq * d;
+                        // Blocks [rows = queries, keys], leading dimension TILE: S, then P and dS.
+                        Sgemm.gemmSerial(false, true, rows, keys, d, qkv, qOff, stride, qkv, kOff, stride,
+                                sc, 0, TILE, false);
+                        Sgemm.gemmSerial(false, true, rows, keys, d, dout, gOff, nq * d, qkv, vOff, stride,
+                                sc, dpOff, TILE, false);
+                        SoftmaxRows.backwardBlock(sc, 0, dpOff, TILE, rows, t0, u0, keys, scale, lse, delta, rowBase + t0);
+                        boolean more = t0 > u0;
+                        Sgemm.gemmSerial(true, false, keys, d, rows, sc, dpOff, TILE, qkv, qOff, stride,
+                                part, pOff, d2, more);
+                        Sgemm.gemmSerial(true, false, keys, d, rows, sc, 0, TILE, dout, gOff, nq * d,
+                                part, pOff + d, d2, more);
+                        // Key tile 0 is seen by every query: it starts dQ.
+                        Sgemm.gemmSerial(false, false, rows, d, keys, sc, dpOff, TILE, qkv, kOff, stride,
+                                dqkv, qOff, stride, tile > 0);
+                    }
+                }
+                for (int t = 0; t < seqLen; t++) SoftmaxRows.scale(dqkv, qHead + t * stride, d, scale);
             }
         });
-        // dK = scale sum_h dS_h^T Q_h, dV = sum_h P_h^T dout_h over queries t >= u0, per key tile,
-        // the group's heads accumulated in head order; the first key tiles are the most work.
+        // dK = scale sum_h dK_h, dV = sum_h dV_h over the group's heads, in head order, per key row.
         int kvHeads = batch * nkv;
-        Workers.pool().parallelFor(kvHeads * tiles, 1, (from, to) -> {
+        Workers.pool().parallelFor(kvHeads * seqLen, (from, to) -> {
             for (int item = from; item < to; item++) {
-                int tile = item / kvHeads;
-                int bg = item % kvHeads;
+                int bg = item / seqLen;
+                int u = item - bg * seqLen;
                 int b = bg / nkv;
                 int g = bg - b * nkv;
-                int u0 = tile * tq;
-                int u1 = Math.min(seqLen, u0 + tq);
-                int kOut = (b * seqLen + u0) * stride + (nq + g) * d;
-                int vOut = (b * seqLen + u0) * stride + (nq + nkv + g) * d;
+                int kOut = (b * seqLen + u) * stride + (nq + g) * d;
+                int vOut = kOut + nkv * d;
                 for (int hh = 0; hh < group; hh++) {
-                    int h = g * group + hh;
-                    // Element [t = u0, u = u0] of this head's [T, T] matrices; rows t >= u0 only.
-                    int pAt = ((b * nq + h) * seqLen + u0) * seqLen + u0;
-                    Sgemm.gemmSerial(true, false, u1 - u0, d, seqLen - u0, dscores, pAt, seqLen,
-                            qkv, (b * seqLen + u0) * stride + h * d, stride, dqkv, kOut, stride, hh > 0);
-                    Sgemm.gemmSerial(true, false, u1 - u0, d, seqLen - u0, probs, pAt, seqLen,
-                            dout, (b * seqLen + u0) * nq * d + h * d, nq * d, dqkv, vOut, stride, hh > 0);
+                    int src = ((b * nq + g * group + hh) * seqLen + u) * d2;
+                    if (hh == 0) {
+                        System.arraycopy(part, src, dqkv, kOut, d);
+                        System.arraycopy(part, src + d, dqkv, vOut, d);
+                    } else {
+                        Vec.axpy(1f, part, src, dqkv, kOut, d);
+                        Vec.axpy(1f, part, src + d, dqkv, vOut, d);
+                    }
                 }
-                for (int u = u0; u < u1; u++) SoftmaxRows.scale(dqkv, kOut + (u - u0) * stride, d, scale);
+                SoftmaxRows.scale(dqkv, kOut, d, scale);
             }
         });
     }

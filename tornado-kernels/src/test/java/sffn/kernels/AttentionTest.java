@@ -19,6 +19,12 @@ class AttentionTest {
      */
     static final double TOL = 1e-5;
 
+    /**
+     * For T up to a few hundred the same bound, (d + T) u with d = 64 and T = 230, is 1.7e-5;
+     * 4e-5 bounds it (the online softmax adds a few rescalings per row, each a few u).
+     */
+    static final double TOL_LONG = 4e-5;
+
     /** The float64 forward and backward over qkv [B*T, (nq + 2 nkv) d], with error scales. */
     record Shape(int batch, int seqLen, int nq, int nkv, int d) {
         int stride() {
@@ -56,8 +62,9 @@ class AttentionTest {
 
     /**
      * Per (b, h, t): s_u = q.k_u / sqrt(d) for u <= t, p = softmax(s), out = sum_u p_u v_u;
-     * p_u = 0 for u > t. Returns {out, probs} and, for the error scales, the per-row factor
-     * f = 1 + 2 max_u sum_e |q_e k_ue| / sqrt(d) by which score rounding grows through exp.
+     * p_u = 0 for u > t. Returns {out, probs, factor, lse} and, for the error scales, the per-row
+     * factor f = 1 + 2 max_u sum_e |q_e k_ue| / sqrt(d) by which score rounding grows through exp;
+     * lse = log sum_u exp(s_u), whose error is at most f u absolute plus u relative.
      */
     static Expected[] forward(double[] qkv, Shape s) {
         double[] out = new double[s.batch * s.seqLen * s.nq * s.d];
@@ -65,6 +72,8 @@ class AttentionTest {
         double[] probs = new double[s.batch * s.nq * s.seqLen * s.seqLen];
         double[] probsMag = new double[probs.length];
         double[] factor = new double[s.batch * s.nq * s.seqLen];
+        double[] lse = new double[factor.length];
+        double[] lseMag = new double[factor.length];
         for (int b = 0; b < s.batch; b++) {
             for (int h = 0; h < s.nq; h++) {
                 int g = s.group(h);
@@ -87,6 +96,9 @@ class AttentionTest {
                     factor[(b * s.nq + h) * s.seqLen + t] = f;
                     double sum = 0;
                     for (int u = 0; u <= t; u++) sum += Math.exp(sc[u] - max);
+                    int row = (b * s.nq + h) * s.seqLen + t;
+                    lse[row] = max + Math.log(sum);
+                    lseMag[row] = f + Math.abs(lse[row]);
                     for (int u = 0; u <= t; u++) {
                         double p = Math.exp(sc[u] - max) / sum;
                         probs[s.prob(b, h, t, u)] = p;
@@ -106,13 +118,14 @@ class AttentionTest {
                 }
             }
         }
-        return new Expected[] {new Expected(out, outMag), new Expected(probs, probsMag), new Expected(factor, factor)};
+        return new Expected[] {new Expected(out, outMag), new Expected(probs, probsMag), new Expected(factor, factor),
+                new Expected(lse, lseMag)};
     }
 
     /**
      * dP_u = dout.v_u, dS_u = p_u (dP_u - sum_w p_w dP_w), dq = scale sum_u dS_u k_u,
      * dk_u = scale sum_(h in group, t >= u) dS q_t, dv_u = sum_(h in group, t >= u) p dout_t.
-     * Returns {dqkv, dscores}.
+     * Returns {dqkv, dscores, delta}, delta_t = sum_u p_u dP_u (= dout_t . out_t).
      */
     static Expected[] backward(double[] dout, double[] qkv, Shape s) {
         Expected[] fw = forward(qkv, s);
@@ -122,6 +135,8 @@ class AttentionTest {
         double[] dqkvMag = new double[qkv.length];
         double[] ds = new double[probs.length];
         double[] dsMag = new double[probs.length];
+        double[] delta = new double[factor.length];
+        double[] deltaMag = new double[factor.length];
         double scale = s.scale();
         for (int b = 0; b < s.batch; b++) {
             for (int h = 0; h < s.nq; h++) {
@@ -141,6 +156,8 @@ class AttentionTest {
                         dot += probs[s.prob(b, h, t, u)] * dp[u];
                         dotAbs += probs[s.prob(b, h, t, u)] * dpAbs[u];
                     }
+                    delta[(b * s.nq + h) * s.seqLen + t] = dot;
+                    deltaMag[(b * s.nq + h) * s.seqLen + t] = (f + 1) * dotAbs;
                     for (int u = 0; u <= t; u++) {
                         double p = probs[s.prob(b, h, t, u)];
                         double d = p * (dp[u] - dot);
@@ -159,7 +176,7 @@ class AttentionTest {
                 }
             }
         }
-        return new Expected[] {new Expected(dqkv, dqkvMag), new Expected(ds, dsMag)};
+        return new Expected[] {new Expected(dqkv, dqkvMag), new Expected(ds, dsMag), new Expected(delta, deltaMag)};
     }
 
     // ---- tests -------------------------------------------------------------------------------
@@ -168,34 +185,52 @@ class AttentionTest {
     @ParameterizedTest(name = "batch={0} seqLen={1} nq={2} nkv={3} d={4}")
     @CsvSource({"1,1,1,1,8", "2,7,3,1,8", "1,17,6,2,24", "3,5,4,4,40", "1,33,2,1,24", "2,1,3,1,40"})
     void forwardAndBackwardMatchFloat64(int batch, int seqLen, int nq, int nkv, int d) {
-        Shape s = new Shape(batch, seqLen, nq, nkv, d);
+        checkAgainstFloat64(new Shape(batch, seqLen, nq, nkv, d), TOL);
+    }
+
+    /**
+     * Shapes spanning several query/key tiles (about 96) and score blocks (192) with ragged last
+     * ones, GQA 4:2 and 6:1, d 24, 40 and 64 (64 a multiple of every vector length, the others not).
+     */
+    @ParameterizedTest(name = "batch={0} seqLen={1} nq={2} nkv={3} d={4}")
+    @CsvSource({"1,230,4,2,40", "2,97,6,1,24", "1,201,6,1,64", "1,389,4,2,24"})
+    void longSequencesMatchFloat64(int batch, int seqLen, int nq, int nkv, int d) {
+        checkAgainstFloat64(new Shape(batch, seqLen, nq, nkv, d), TOL_LONG);
+    }
+
+    /** Both bodies against float64, from NaN-poisoned outputs; lse and delta are checked too. */
+    private static void checkAgainstFloat64(Shape s, double tol) {
+        int batch = s.batch;
+        int seqLen = s.seqLen;
+        int nq = s.nq;
+        int nkv = s.nkv;
+        int d = s.d;
         SplittableRandom r = Check.rng("attention", batch, seqLen, nq, nkv, d);
         float[] qkv = randn(r, batch * seqLen * s.stride(), 1.5);
         float[] dout = randn(r, batch * seqLen * nq * d);
         int nOut = dout.length;
-        int nProbs = batch * nq * seqLen * seqLen;
+        int nRows = batch * nq * seqLen;
 
         float[] outCpu = poisoned(nOut);
         float[] outPortable = poisoned(nOut);
-        float[] probsCpu = poisoned(nProbs);
-        float[] probsPortable = poisoned(nProbs);
-        Attention.forwardCpu(qkv, outCpu, probsCpu, batch, seqLen, nq, nkv, d);
-        Attention.forward(qkv, outPortable, probsPortable, batch, seqLen, nq, nkv, d);
+        float[] lseCpu = poisoned(nRows);
+        float[] lsePortable = poisoned(nRows);
+        Attention.forwardCpu(qkv, outCpu, lseCpu, batch, seqLen, nq, nkv, d);
+        Attention.forward(qkv, outPortable, lsePortable, batch, seqLen, nq, nkv, d);
         Expected[] fw = forward(toDouble(qkv), s);
-        assertBodiesMatch("attention out", outCpu, outPortable, fw[0], TOL);
-        assertBodiesMatch("attention probs (zero above the diagonal)", probsCpu, probsPortable, fw[1], TOL);
+        assertBodiesMatch("attention out", outCpu, outPortable, fw[0], tol);
+        assertBodiesMatch("attention lse", lseCpu, lsePortable, fw[3], tol);
 
-        float[] dscoresCpu = poisoned(nProbs);
+        float[] deltaCpu = poisoned(nRows);
         float[] dqkvCpu = poisoned(qkv.length);
-        Attention.backwardCpu(dout, qkv, probsCpu, dscoresCpu, dqkvCpu, batch, seqLen, nq, nkv, d);
-        float[] dscoresPortable = poisoned(nProbs);
+        Attention.backwardCpu(dout, qkv, outCpu, lseCpu, deltaCpu, dqkvCpu, batch, seqLen, nq, nkv, d);
+        float[] deltaPortable = poisoned(nRows);
         float[] dqkvPortable = poisoned(qkv.length);
-        Attention.backwardScores(dout, qkv, probsPortable, dscoresPortable, batch, seqLen, nq, nkv, d);
-        Attention.backwardQuery(dscoresPortable, qkv, dqkvPortable, batch, seqLen, nq, nkv, d);
-        Attention.backwardKeyValue(dout, qkv, probsPortable, dscoresPortable, dqkvPortable, batch, seqLen, nq, nkv, d);
+        Attention.backwardQuery(dout, qkv, outPortable, lsePortable, deltaPortable, dqkvPortable, batch, seqLen, nq, nkv, d);
+        Attention.backwardKeyValue(dout, qkv, lsePortable, deltaPortable, dqkvPortable, batch, seqLen, nq, nkv, d);
         Expected[] bw = backward(toDouble(dout), toDouble(qkv), s);
-        assertBodiesMatch("attention dscores", dscoresCpu, dscoresPortable, bw[1], TOL);
-        assertBodiesMatch("attention dqkv", dqkvCpu, dqkvPortable, bw[0], TOL);
+        assertBodiesMatch("attention delta", deltaCpu, deltaPortable, bw[2], tol);
+        assertBodiesMatch("attention dqkv", dqkvCpu, dqkvPortable, bw[0], tol);
     }
 
     /** L = sum dout * attention(qkv), with every element of q, k and v perturbed. */

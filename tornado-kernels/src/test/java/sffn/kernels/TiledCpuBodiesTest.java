@@ -9,7 +9,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The CPU bodies that split their work into tiles (attention: query and key tiles of about 96;
+ * The CPU bodies that split their work into tiles (attention: query and key tiles of about 96
+ * streaming over blocks of 192;
  * block-diagonal matmul: row tiles of about 384, dw row tiles) agree with the portable bodies on
  * shapes spanning several tiles with ragged last tiles, and give the same bits on every run.
  *
@@ -29,36 +30,35 @@ class TiledCpuBodiesTest {
         int stride = (nq + 2 * nkv) * d;
         float[] qkv = random(r, batch * seqLen * stride, 1.5);
         float[] dout = random(r, batch * seqLen * nq * d, 1.0);
-        int nProbs = batch * nq * seqLen * seqLen;
+        int nRows = batch * nq * seqLen;
 
         float[] out = nan(dout.length);
-        float[] probs = nan(nProbs);
-        Attention.forwardCpu(qkv, out, probs, batch, seqLen, nq, nkv, d);
+        float[] lse = nan(nRows);
+        Attention.forwardCpu(qkv, out, lse, batch, seqLen, nq, nkv, d);
         float[] outRef = new float[dout.length];
-        float[] probsRef = new float[nProbs];
-        Attention.forward(qkv, outRef, probsRef, batch, seqLen, nq, nkv, d);
+        float[] lseRef = new float[nRows];
+        Attention.forward(qkv, outRef, lseRef, batch, seqLen, nq, nkv, d);
         close("attention out", out, outRef);
-        close("attention probs", probs, probsRef);
+        close("attention lse", lse, lseRef);
 
-        float[] dscores = nan(nProbs);
+        float[] delta = nan(nRows);
         float[] dqkv = nan(qkv.length);
-        Attention.backwardCpu(dout, qkv, probs, dscores, dqkv, batch, seqLen, nq, nkv, d);
-        float[] dscoresRef = new float[nProbs];
+        Attention.backwardCpu(dout, qkv, out, lse, delta, dqkv, batch, seqLen, nq, nkv, d);
+        float[] deltaRef = new float[nRows];
         float[] dqkvRef = new float[qkv.length];
-        Attention.backwardScores(dout, qkv, probsRef, dscoresRef, batch, seqLen, nq, nkv, d);
-        Attention.backwardQuery(dscoresRef, qkv, dqkvRef, batch, seqLen, nq, nkv, d);
-        Attention.backwardKeyValue(dout, qkv, probsRef, dscoresRef, dqkvRef, batch, seqLen, nq, nkv, d);
-        close("attention dscores", dscores, dscoresRef);
+        Attention.backwardQuery(dout, qkv, outRef, lseRef, deltaRef, dqkvRef, batch, seqLen, nq, nkv, d);
+        Attention.backwardKeyValue(dout, qkv, lseRef, deltaRef, dqkvRef, batch, seqLen, nq, nkv, d);
+        close("attention delta", delta, deltaRef);
         close("attention dqkv", dqkv, dqkvRef);
 
         float[] out2 = nan(dout.length);
-        float[] probs2 = nan(nProbs);
-        Attention.forwardCpu(qkv, out2, probs2, batch, seqLen, nq, nkv, d);
-        float[] dscores2 = nan(nProbs);
+        float[] lse2 = nan(nRows);
+        Attention.forwardCpu(qkv, out2, lse2, batch, seqLen, nq, nkv, d);
+        float[] delta2 = nan(nRows);
         float[] dqkv2 = nan(qkv.length);
-        Attention.backwardCpu(dout, qkv, probs2, dscores2, dqkv2, batch, seqLen, nq, nkv, d);
+        Attention.backwardCpu(dout, qkv, out2, lse2, delta2, dqkv2, batch, seqLen, nq, nkv, d);
         assertArrayEquals(out, out2, "attention out differs between runs");
-        assertArrayEquals(probs, probs2, "attention probs differ between runs");
+        assertArrayEquals(lse, lse2, "attention lse differs between runs");
         assertArrayEquals(dqkv, dqkv2, "attention dqkv differs between runs");
     }
 

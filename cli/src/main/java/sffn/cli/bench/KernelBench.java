@@ -281,16 +281,16 @@ final class KernelBench {
             Tensor qkv = tensor(r, "qkv", batch * seqLen, (nq + 2 * nkv) * d);
             Tensor out = new Tensor("out", batch * seqLen, nq * d);
             Tensor dout = tensor(r, "dout", batch * seqLen, nq * d);
-            Tensor probs = new Tensor("probs", batch, nq, seqLen, seqLen);
-            Tensor dscores = new Tensor("dscores", batch, nq, seqLen, seqLen);
+            Tensor lse = new Tensor("lse", batch, nq, seqLen);
+            Tensor delta = new Tensor("delta", batch, nq, seqLen);
             Tensor dqkv = new Tensor("dqkv", batch * seqLen, (nq + 2 * nkv) * d);
             double causal = (double) seqLen * (seqLen + 1) / 2;
             double fwd = 4.0 * batch * nq * d * causal;
-            Runnable forward = op(new KernelCall.AttentionForward(qkv, out, probs, batch, seqLen, nq, nkv, d));
+            Runnable forward = op(new KernelCall.AttentionForward(qkv, out, lse, batch, seqLen, nq, nkv, d));
             single("attention.forward", shape, fwd, forward, "causal matmul FLOPs");
-            forward.run(); // backward reads the probabilities the forward saved
+            forward.run(); // backward reads the output and log-sum-exp the forward saved
             single("attention.backward", shape, 2 * fwd,
-                    op(new KernelCall.AttentionBackward(dout, qkv, probs, dscores, dqkv, batch, seqLen, nq, nkv, d)),
+                    op(new KernelCall.AttentionBackward(dout, qkv, out, lse, delta, dqkv, batch, seqLen, nq, nkv, d)),
                     "causal matmul FLOPs");
             releaseAll();
         }

@@ -5,11 +5,12 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Row operations of a softmax and its backward, vectorised with {@link Vec#exp} and lane sums in
- * a fixed order, so they give the same bits whatever the JIT tier (see {@link Vec}). The lanes
- * are summed through memory, in lane order: a helper taking the vector itself (such as
- * {@code Vec.sumLanes}) boxes it whenever the JIT declines to inline the call, which costs more
- * than the row.
+ * Row operations of a causal softmax over a block of scores (queries t0 + r, keys u0 + i) and
+ * of its backward, vectorised with {@link Vec#exp} and lane sums in a fixed order, so they give
+ * the same bits whatever the JIT tier (see {@link Vec}). The lanes are summed through memory, in
+ * lane order: a helper taking the vector itself (such as {@code Vec.sumLanes}) boxes it whenever
+ * the JIT declines to inline the call, which costs more than the row. Key u is visible to query
+ * t when {@code u <= t}; invisible entries become exactly 0.
  */
 public final class SoftmaxRows {
     private static final VectorSpecies<Float> S = Vec.S;
@@ -24,6 +25,11 @@ public final class SoftmaxRows {
         return s;
     }
 
+    /** Keys of the block [u0, u0 + n) visible to query t: a prefix of this length. */
+    private static int visible(int t, int u0, int n) {
+        return Math.max(0, Math.min(n, t - u0 + 1));
+    }
+
     /** {@code x[off+i] *= s}. */
     public static void scale(float[] x, int off, int n, float s) {
         FloatVector vs = FloatVector.broadcast(S, s);
@@ -33,69 +39,77 @@ public final class SoftmaxRows {
     }
 
     /**
-     * Causal softmax of a block of score rows in place: row r (at {@code p[off + r*ld]}) holds
-     * raw scores for keys [0, n0 + r + 1); they become {@code softmax(scale * s)} there and zero
-     * for keys up to {@code width}. One call per block keeps the per-row cost down.
+     * One key block of an online softmax. Row r of {@code s} (at {@code s[r*ld]}, n keys) holds raw
+     * scores q.k; with the running max {@code m[r]} (of scaled scores, -inf before the first block)
+     * and denominator {@code l[r]}, it becomes {@code p = exp(scale s - m')} (0 where invisible) for
+     * the new max {@code m' = max(m, scale max s)}, {@code l = l corr + sum p} and
+     * {@code corr[r] = exp(m - m')}, the factor by which the row's output so far must be scaled.
      */
-    public static void causalForward(float[] p, int off, int ld, int rows, int n0, int width, float scale) {
+    public static void onlineBlock(float[] s, int ld, int rows, int t0, int u0, int n, float scale,
+                                   float[] m, float[] l, float[] corr) {
         float[] lanes = new float[L];
         FloatVector vs = FloatVector.broadcast(S, scale);
         for (int r = 0; r < rows; r++) {
-            int o = off + r * ld;
-            int n = n0 + r + 1;
+            int o = r * ld;
+            int nv = visible(t0 + r, u0, n);
+            if (nv == 0) {
+                java.util.Arrays.fill(s, o, o + n, 0f);
+                corr[r] = 1f;
+                continue;
+            }
             // max commutes with scaling by a positive float (rounding is monotonic).
-            float max = Vec.max(p, o, n) * scale;
-            FloatVector vm = FloatVector.broadcast(S, max);
+            float mNew = Math.max(m[r], Vec.max(s, o, nv) * scale);
+            corr[r] = m[r] == Float.NEGATIVE_INFINITY ? 0f : Vec.exp(m[r] - mNew);
+            m[r] = mNew;
+            FloatVector vm = FloatVector.broadcast(S, mNew);
             FloatVector acc = FloatVector.zero(S);
             int i = 0;
-            for (; i <= n - L; i += L) {
-                FloatVector e = Vec.exp(FloatVector.fromArray(S, p, o + i).mul(vs).sub(vm));
-                e.intoArray(p, o + i);
+            for (; i <= nv - L; i += L) {
+                FloatVector e = Vec.exp(FloatVector.fromArray(S, s, o + i).mul(vs).sub(vm));
+                e.intoArray(s, o + i);
                 acc = acc.add(e);
             }
-            if (i < n) {
-                VectorMask<Float> m = S.indexInRange(i, n);
-                FloatVector e = Vec.exp(FloatVector.fromArray(S, p, o + i, m).mul(vs).sub(vm));
-                e.intoArray(p, o + i, m);
-                acc = acc.add(e, m);
+            if (i < nv) {
+                VectorMask<Float> mask = S.indexInRange(i, nv);
+                FloatVector e = Vec.exp(FloatVector.fromArray(S, s, o + i, mask).mul(vs).sub(vm));
+                e.intoArray(s, o + i, mask);
+                acc = acc.add(e, mask);
             }
             acc.intoArray(lanes, 0);
-            FloatVector inv = FloatVector.broadcast(S, 1f / sumInOrder(lanes));
-            i = 0;
-            for (; i <= n - L; i += L) FloatVector.fromArray(S, p, o + i).mul(inv).intoArray(p, o + i);
-            for (; i < n; i++) p[o + i] *= inv.lane(0);
-            java.util.Arrays.fill(p, o + n, o + width, 0f);
+            l[r] = l[r] * corr[r] + sumInOrder(lanes);
+            java.util.Arrays.fill(s, o + nv, o + n, 0f);
         }
     }
 
     /**
-     * Causal softmax backward of a block of rows in place: {@code ds} holds dP for keys
-     * [0, n0 + r + 1) of row r and becomes {@code dS = P (dP - rowsum(P dP))} there, zero up to
-     * {@code width}.
+     * Softmax backward of a block from the saved log-sum-exp: row r of the scores (at
+     * {@code buf[sOff + r*ld]}, n keys) holds raw scores and becomes {@code P = exp(scale s - lse[t])};
+     * row r of dP (at {@code buf[dpOff + r*ld]}) holds dP = dout.v and becomes {@code dS = P (dP - delta[t])}, where {@code delta[t] = rowsum(P dP) = dout_t . out_t}
+     * and t = t0 + r indexes {@code lse} and {@code delta} from {@code rowOff}. Invisible entries: 0.
      */
-    public static void causalBackward(float[] p, float[] ds, int off, int ld, int rows, int n0, int width) {
-        float[] lanes = new float[L];
+    public static void backwardBlock(float[] buf, int sOff, int dpOff, int ld, int rows, int t0, int u0, int n, float scale,
+                                     float[] lse, float[] delta, int rowOff) {
+        FloatVector vs = FloatVector.broadcast(S, scale);
         for (int r = 0; r < rows; r++) {
-            int o = off + r * ld;
-            int n = n0 + r + 1;
-            FloatVector acc = FloatVector.zero(S);
+            int o = sOff + r * ld;
+            int q = dpOff + r * ld;
+            int nv = visible(t0 + r, u0, n);
+            FloatVector vl = FloatVector.broadcast(S, lse[rowOff + r]);
+            FloatVector vd = FloatVector.broadcast(S, delta[rowOff + r]);
             int i = 0;
-            for (; i <= n - L; i += L) {
-                acc = FloatVector.fromArray(S, p, o + i).fma(FloatVector.fromArray(S, ds, o + i), acc);
+            for (; i <= nv - L; i += L) {
+                FloatVector p = Vec.exp(FloatVector.fromArray(S, buf, o + i).mul(vs).sub(vl));
+                p.intoArray(buf, o + i);
+                p.mul(FloatVector.fromArray(S, buf, q + i).sub(vd)).intoArray(buf, q + i);
             }
-            if (i < n) {
-                VectorMask<Float> m = S.indexInRange(i, n);
-                acc = FloatVector.fromArray(S, p, o + i, m).fma(FloatVector.fromArray(S, ds, o + i, m), acc);
+            if (i < nv) {
+                VectorMask<Float> mask = S.indexInRange(i, nv);
+                FloatVector p = Vec.exp(FloatVector.fromArray(S, buf, o + i, mask).mul(vs).sub(vl));
+                p.intoArray(buf, o + i, mask);
+                p.mul(FloatVector.fromArray(S, buf, q + i, mask).sub(vd)).intoArray(buf, q + i, mask);
             }
-            acc.intoArray(lanes, 0);
-            float dot = sumInOrder(lanes);
-            FloatVector vc = FloatVector.broadcast(S, dot);
-            i = 0;
-            for (; i <= n - L; i += L) {
-                FloatVector.fromArray(S, p, o + i).mul(FloatVector.fromArray(S, ds, o + i).sub(vc)).intoArray(ds, o + i);
-            }
-            for (; i < n; i++) ds[o + i] = p[o + i] * (ds[o + i] - dot);
-            java.util.Arrays.fill(ds, o + n, o + width, 0f);
+            java.util.Arrays.fill(buf, o + nv, o + n, 0f);
+            java.util.Arrays.fill(buf, q + nv, q + n, 0f);
         }
     }
 }

@@ -202,17 +202,19 @@ public sealed interface KernelCall {
         }
     }
 
-    record AttentionForward(Tensor qkv, Tensor out, Tensor probs, int batch, int seqLen, int nq, int nkv, int d)
+    /** Saves {@code lse [B, nq, T]}, the log-sum-exp of each row's scaled scores, for backward. */
+    record AttentionForward(Tensor qkv, Tensor out, Tensor lse, int batch, int seqLen, int nq, int nkv, int d)
             implements KernelCall {
         public void runCpu() {
-            Attention.forwardCpu(qkv.data, out.data, probs.data, batch, seqLen, nq, nkv, d);
+            Attention.forwardCpu(qkv.data, out.data, lse.data, batch, seqLen, nq, nkv, d);
         }
     }
 
-    record AttentionBackward(Tensor dout, Tensor qkv, Tensor probs, Tensor dscores, Tensor dqkv,
+    /** Reads the forward's out and lse; {@code delta [B, nq, T]} is scratch (dout . out per row). */
+    record AttentionBackward(Tensor dout, Tensor qkv, Tensor out, Tensor lse, Tensor delta, Tensor dqkv,
                              int batch, int seqLen, int nq, int nkv, int d) implements KernelCall {
         public void runCpu() {
-            Attention.backwardCpu(dout.data, qkv.data, probs.data, dscores.data, dqkv.data, batch, seqLen, nq, nkv, d);
+            Attention.backwardCpu(dout.data, qkv.data, out.data, lse.data, delta.data, dqkv.data, batch, seqLen, nq, nkv, d);
         }
     }
 

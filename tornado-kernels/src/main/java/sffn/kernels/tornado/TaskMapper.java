@@ -236,14 +236,13 @@ final class TaskMapper {
             case RopeRotate c -> graph.task(name("rope"), Rope::rotateHeads, c.x().data, c.cos().data, c.sin().data,
                     c.rows(), c.seqLen(), c.posOffset(), c.heads(), c.d(), c.rowStride(), c.sign());
             case AttentionForward c -> graph.task(name("attention_fwd"), Attention::forward, c.qkv().data,
-                    c.out().data, c.probs().data, c.batch(), c.seqLen(), c.nq(), c.nkv(), c.d());
+                    c.out().data, c.lse().data, c.batch(), c.seqLen(), c.nq(), c.nkv(), c.d());
             case AttentionBackward c -> {
-                graph.task(name("attention_bwd_scores"), Attention::backwardScores, c.dout().data, c.qkv().data,
-                        c.probs().data, c.dscores().data, c.batch(), c.seqLen(), c.nq(), c.nkv(), c.d());
-                graph.task(name("attention_bwd_q"), Attention::backwardQuery, c.dscores().data, c.qkv().data,
-                        c.dqkv().data, c.batch(), c.seqLen(), c.nq(), c.nkv(), c.d());
+                graph.task(name("attention_bwd_q"), Attention::backwardQuery, c.dout().data, c.qkv().data,
+                        c.out().data, c.lse().data, c.delta().data, c.dqkv().data, c.batch(), c.seqLen(), c.nq(),
+                        c.nkv(), c.d());
                 graph.task(name("attention_bwd_kv"), Attention::backwardKeyValue, c.dout().data, c.qkv().data,
-                        c.probs().data, c.dscores().data, c.dqkv().data, c.batch(), c.seqLen(), c.nq(), c.nkv(),
+                        c.lse().data, c.delta().data, c.dqkv().data, c.batch(), c.seqLen(), c.nq(), c.nkv(),
                         c.d());
             }
             case CrossEntropyForward c -> {

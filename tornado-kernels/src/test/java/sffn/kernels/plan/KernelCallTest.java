@@ -183,12 +183,12 @@ class KernelCallTest {
                 batch * seq, seq, 2, nq + nkv, d, stride, -1f),
                 a -> Rope.rotateCpu(f(a, 0), f(a, 1), f(a, 2), batch * seq, seq, 2, nq + nkv, d, stride, -1f)));
         c.add(new Case(new KernelCall.AttentionForward(t("qkv", batch * seq, stride), t("out", batch * seq, nq * d),
-                t("probs", batch, nq, seq, seq), batch, seq, nq, nkv, d),
+                t("lse", batch, nq, seq), batch, seq, nq, nkv, d),
                 a -> Attention.forwardCpu(f(a, 0), f(a, 1), f(a, 2), batch, seq, nq, nkv, d)));
         c.add(new Case(new KernelCall.AttentionBackward(t("dout", batch * seq, nq * d), t("qkv", batch * seq, stride),
-                positive("probs", batch, nq, seq, seq), t("dscores", batch, nq, seq, seq), t("dqkv", batch * seq, stride),
-                batch, seq, nq, nkv, d),
-                a -> Attention.backwardCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), batch, seq, nq, nkv, d)));
+                t("out", batch * seq, nq * d), positive("lse", batch, nq, seq), t("delta", batch, nq, seq),
+                t("dqkv", batch * seq, stride), batch, seq, nq, nkv, d),
+                a -> Attention.backwardCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), f(a, 5), batch, seq, nq, nkv, d)));
 
         int v = 19;
         IntTensor targets = ints("targets", v, rows);
