@@ -174,7 +174,7 @@ class CommandsEndToEndTest {
             String[] gen = {"--prompt", "The jury", "--max-tokens", "10", "--temperature", "0", "--ffn-path", "structured"};
             Run fromExport = run(concat(new String[] {"generate", "--checkpoint", out.toString()}, gen));
             assertEquals(0, fromExport.code(), fromExport.err());
-            assertTrue(fromExport.out().contains("[" + w + " weights"), fromExport.out());
+            assertTrue(fromExport.err().contains("[" + w + " weights"), fromExport.err());
             Run fromFloat = run(concat(new String[] {"generate", "--checkpoint", ckpt.toString(), "--weights", w}, gen));
             assertEquals(0, fromFloat.code(), fromFloat.err());
             assertEquals(fromFloat.out().lines().findFirst(), fromExport.out().lines().findFirst(),
