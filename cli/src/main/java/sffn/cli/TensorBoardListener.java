@@ -7,13 +7,12 @@ import sffn.train.TensorBoardWriter;
 import sffn.train.TrainListener;
 
 /** Passes everything on to {@code next} and writes the training and validation scalars to a TensorBoard event file. */
-final class TensorBoardListener implements TrainListener, AutoCloseable {
+final class TensorBoardListener extends TrainListener.Forwarding implements AutoCloseable {
     private final TensorBoardWriter writer;
-    private final TrainListener next;
 
     TensorBoardListener(Path dir, TrainListener next) throws IOException {
+        super(next);
         this.writer = new TensorBoardWriter(dir);
-        this.next = next;
     }
 
     private static double now() {
@@ -52,21 +51,6 @@ final class TensorBoardListener implements TrainListener, AutoCloseable {
             throw new UncheckedIOException(x);
         }
         next.evaluated(e);
-    }
-
-    @Override
-    public void saved(int step, Path dir) {
-        next.saved(step, dir);
-    }
-
-    @Override
-    public void message(String text) {
-        next.message(text);
-    }
-
-    @Override
-    public void finished() {
-        next.finished();
     }
 
     @Override

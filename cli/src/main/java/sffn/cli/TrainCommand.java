@@ -219,38 +219,13 @@ public final class TrainCommand implements Callable<Integer> {
         String[] parts = injectFailure.split(":");
         int failRank = Integer.parseInt(parts[0]);
         int failStep = Integer.parseInt(parts[1]);
-        return new TrainListener() {
-            @Override
-            public void started(String description, int fromStep, int totalSteps) {
-                inner.started(description, fromStep, totalSteps);
-            }
-
+        return new TrainListener.Forwarding(inner) {
             @Override
             public void step(Step s) {
-                inner.step(s);
+                next.step(s);
                 if (rank == failRank && s.step() == failStep) {
                     throw new IllegalStateException("injected failure (--inject-failure " + injectFailure + ")");
                 }
-            }
-
-            @Override
-            public void evaluated(Eval e) {
-                inner.evaluated(e);
-            }
-
-            @Override
-            public void saved(int step, Path dir) {
-                inner.saved(step, dir);
-            }
-
-            @Override
-            public void message(String text) {
-                inner.message(text);
-            }
-
-            @Override
-            public void finished() {
-                inner.finished();
             }
         };
     }

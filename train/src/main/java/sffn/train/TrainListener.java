@@ -36,4 +36,43 @@ public interface TrainListener {
 
     TrainListener SILENT = new TrainListener() {
     };
+
+    /** Passes every call on to {@code next}; a subclass overrides what it adds. */
+    abstract class Forwarding implements TrainListener {
+        protected final TrainListener next;
+
+        protected Forwarding(TrainListener next) {
+            this.next = next;
+        }
+
+        @Override
+        public void started(String description, int fromStep, int totalSteps) {
+            next.started(description, fromStep, totalSteps);
+        }
+
+        @Override
+        public void step(Step s) {
+            next.step(s);
+        }
+
+        @Override
+        public void evaluated(Eval e) {
+            next.evaluated(e);
+        }
+
+        @Override
+        public void saved(int step, java.nio.file.Path dir) {
+            next.saved(step, dir);
+        }
+
+        @Override
+        public void message(String text) {
+            next.message(text);
+        }
+
+        @Override
+        public void finished() {
+            next.finished();
+        }
+    }
 }
