@@ -49,6 +49,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        backendOptions.applyThreads(); // --threads sizes the kernel pool before anything starts it
         if (maxWindows < 0) throw new IllegalArgumentException("--max-windows must be 0 (all) or positive, got " + maxWindows);
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be positive, got " + batchSize);
         if (seqLen != null && seqLen < 1) throw new IllegalArgumentException("--seq-len must be positive, got " + seqLen);

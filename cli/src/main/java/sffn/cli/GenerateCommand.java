@@ -79,6 +79,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        backendOptions.applyThreads(); // --threads sizes the kernel pool before anything starts it
         if (prompt == null && !interactive) throw new IllegalArgumentException("give --prompt \"...\" or --interactive");
         if (maxTokens < 1 || maxTokens > MAX_TOKENS) {
             throw new IllegalArgumentException("--max-tokens must be between 1 and " + MAX_TOKENS + ", got " + maxTokens);

@@ -109,6 +109,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        backendOptions.applyThreads(); // --threads sizes the kernel pool before anything starts it
         Collective comm = Collective.fromEnvironment();
         try {
             int code = train(comm);

@@ -78,6 +78,7 @@ public final class BenchDecodeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        backendOptions.applyThreads(); // --threads sizes the kernel pool before anything starts it
         OptionRanges.atLeast("--context", context, 1);
         OptionRanges.atLeast("--steps", steps, 1);
         OptionRanges.atLeast("--batch", batches, 1);

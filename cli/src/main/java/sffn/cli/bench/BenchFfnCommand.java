@@ -62,6 +62,7 @@ public final class BenchFfnCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        backendOptions.applyThreads(); // --threads sizes the kernel pool before anything starts it
         OptionRanges.atLeast("--tokens", tokens, 1);
         OptionRanges.within("--budget-ms", budget, 1e-3, 1e7);
         OptionRanges.atLeast("--widths", widths, 1);

@@ -31,6 +31,7 @@ public final class BenchMergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        backendOptions.applyThreads(); // --threads sizes the kernel pool before anything starts it
         OptionRanges.atLeast("--max-tokens", maxTokens, 1);
         Gpt model = ModelCheckpoint.read(checkpoint);
         if (model.structuredFfnLinears().isEmpty()) {
