@@ -283,7 +283,7 @@ public final class SafetensorsFile implements AutoCloseable {
         Entry e = entry(name);
         checkShape(e, dest.shape());
         checkReadsAsFloat(name);
-        read(e, dest.data, null);
+        read(e, dest.data);
     }
 
     /** Reads tensor {@code name} into a new tensor of the file's shape. */
@@ -291,7 +291,7 @@ public final class SafetensorsFile implements AutoCloseable {
         Entry e = entry(name);
         checkReadsAsFloat(name);
         Tensor t = new Tensor(name, e.shape);
-        read(e, t.data, null);
+        read(e, t.data);
         return t;
     }
 
@@ -300,7 +300,7 @@ public final class SafetensorsFile implements AutoCloseable {
         Entry e = entry(name);
         checkShape(e, dest.shape());
         checkInt(e);
-        read(e, null, dest.data);
+        read(e, dest.data);
     }
 
     /** Reads I32 tensor {@code name} into a new int tensor of the file's shape. */
@@ -308,7 +308,7 @@ public final class SafetensorsFile implements AutoCloseable {
         Entry e = entry(name);
         checkInt(e);
         IntTensor t = new IntTensor(name, e.shape);
-        read(e, null, t.data);
+        read(e, t.data);
         return t;
     }
 
@@ -317,7 +317,7 @@ public final class SafetensorsFile implements AutoCloseable {
         Entry e = entry(name);
         checkShape(e, dest.shape());
         checkDtype(e, Dtype.BF16);
-        readRaw(e, dest.data, null);
+        read(e, dest.data);
     }
 
     /** Reads I8 tensor {@code name} into {@code dest} of the file's exact shape. */
@@ -325,37 +325,12 @@ public final class SafetensorsFile implements AutoCloseable {
         Entry e = entry(name);
         checkShape(e, dest.shape());
         checkDtype(e, Dtype.I8);
-        readRaw(e, null, dest.data);
+        read(e, dest.data);
     }
 
     private void checkDtype(Entry e, Dtype want) {
         if (e.dtype != want) {
             throw new CheckpointFormatException(file, "tensor " + e.name + " has dtype " + e.dtype + " but is read as " + want);
-        }
-    }
-
-    /** Streams a BF16 entry's bits into {@code shorts} or an I8 entry's bytes into {@code bytes}. */
-    private void readRaw(Entry e, short[] shorts, byte[] bytes) throws IOException {
-        if (chunk == null) {
-            chunk = ByteBuffer.allocateDirect(Safetensors.IO_CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        }
-        long pos = dataStart + e.begin;
-        long remaining = e.end - e.begin;
-        int out = 0;
-        while (remaining > 0) {
-            int n = (int) Math.min(chunk.capacity(), remaining);
-            chunk.clear().limit(n);
-            readFully(file, channel, chunk, pos, e.name);
-            chunk.flip();
-            if (shorts != null) {
-                chunk.asShortBuffer().get(shorts, out, n / 2);
-                out += n / 2;
-            } else {
-                chunk.get(bytes, out, n);
-                out += n;
-            }
-            pos += n;
-            remaining -= n;
         }
     }
 
@@ -391,8 +366,11 @@ public final class SafetensorsFile implements AutoCloseable {
         return e;
     }
 
-    /** Streams the entry's bytes through the chunk buffer into exactly one of floats or ints. */
-    private void read(Entry e, float[] floats, int[] ints) throws IOException {
+    /**
+     * Streams the entry's bytes through the chunk buffer into {@code dest}: a float[] (F32, F16 or
+     * BF16 widened), an int[] (I32), or, stored as they are, a short[] (BF16 bits) or a byte[] (I8).
+     */
+    private void read(Entry e, Object dest) throws IOException {
         if (chunk == null) {
             chunk = ByteBuffer.allocateDirect(Safetensors.IO_CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         }
@@ -405,21 +383,28 @@ public final class SafetensorsFile implements AutoCloseable {
             readFully(file, channel, chunk, pos, e.name);
             chunk.flip();
             int n = bytes / e.dtype.bytes;
-            switch (e.dtype) {
-                case F32 -> chunk.asFloatBuffer().get(floats, out, n);
-                case I32 -> chunk.asIntBuffer().get(ints, out, n);
-                case F16 -> {
-                    for (int i = 0; i < n; i++) {
-                        floats[out + i] = Float.float16ToFloat(chunk.getShort(2 * i));
+            switch (dest) {
+                case short[] shorts -> chunk.asShortBuffer().get(shorts, out, n);
+                case byte[] raw -> chunk.get(raw, out, n);
+                case int[] ints -> chunk.asIntBuffer().get(ints, out, n);
+                case float[] floats -> {
+                    switch (e.dtype) {
+                        case F32 -> chunk.asFloatBuffer().get(floats, out, n);
+                        case F16 -> {
+                            for (int i = 0; i < n; i++) {
+                                floats[out + i] = Float.float16ToFloat(chunk.getShort(2 * i));
+                            }
+                        }
+                        // bfloat16 is the upper half of a float32.
+                        case BF16 -> {
+                            for (int i = 0; i < n; i++) {
+                                floats[out + i] = Float.intBitsToFloat((chunk.getShort(2 * i) & 0xffff) << 16);
+                            }
+                        }
+                        default -> throw new IllegalStateException("dtype " + e.dtype + " passed the read checks");
                     }
                 }
-                // bfloat16 is the upper half of a float32.
-                case BF16 -> {
-                    for (int i = 0; i < n; i++) {
-                        floats[out + i] = Float.intBitsToFloat((chunk.getShort(2 * i) & 0xffff) << 16);
-                    }
-                }
-                default -> throw new IllegalStateException("dtype " + e.dtype + " passed the read checks");
+                default -> throw new IllegalArgumentException("cannot read into " + dest.getClass().getSimpleName());
             }
             out += n;
             pos += bytes;
