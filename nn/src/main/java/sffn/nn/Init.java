@@ -60,10 +60,15 @@ public final class Init {
      * {@code dst[off .. off + rows*cols)}: a (semi-)orthogonal matrix, as the paper's ortho init.
      */
     public static void orthogonal(float[] dst, int off, int rows, int cols, double std, Random rng) {
-        Svd d = svd(gaussian(rows, cols, std, rng));
-        DMatrixRMaj q = new DMatrixRMaj(rows, cols);
-        CommonOps_DDRM.mult(d.u(), d.vt(), q);
-        for (int i = 0; i < rows * cols; i++) dst[off + i] = (float) q.data[i];
+        DMatrixRMaj a = gaussian(rows, cols, std, rng);
+        double[] q = GramSvd.polar(a.data, rows, cols);
+        if (q == null) {
+            Svd d = svd(a);
+            DMatrixRMaj uvt = new DMatrixRMaj(rows, cols);
+            CommonOps_DDRM.mult(d.u(), d.vt(), uvt);
+            q = uvt.data;
+        }
+        for (int i = 0; i < rows * cols; i++) dst[off + i] = (float) q[i];
     }
 
     /**
@@ -71,11 +76,22 @@ public final class Init {
      * {@code lr1 = sqrt(S_r) V_r^T} [r, in] and {@code lr2 = U_r sqrt(S_r)} [out, r].
      */
     public static void lowRankSvd(float[] lr1, float[] lr2, int in, int out, int r, double std, Random rng) {
-        Svd d = svd(gaussian(out, in, std, rng));
+        DMatrixRMaj a = gaussian(out, in, std, rng);
+        GramSvd.Top t = GramSvd.top(a.data, out, in, r);
+        if (t == null) {
+            Svd d = svd(a);
+            double[] u = new double[out * r];
+            double[] vt = new double[r * in];
+            for (int o = 0; o < out; o++) {
+                for (int i = 0; i < r; i++) u[o * r + i] = d.u().get(o, i);
+            }
+            System.arraycopy(d.vt().data, 0, vt, 0, r * in);
+            t = new GramSvd.Top(u, java.util.Arrays.copyOf(d.s(), r), vt);
+        }
         for (int i = 0; i < r; i++) {
-            double root = Math.sqrt(d.s()[i]);
-            for (int j = 0; j < in; j++) lr1[i * in + j] = (float) (root * d.vt().get(i, j));
-            for (int o = 0; o < out; o++) lr2[o * r + i] = (float) (d.u().get(o, i) * root);
+            double root = Math.sqrt(t.s()[i]);
+            for (int j = 0; j < in; j++) lr1[i * in + j] = (float) (root * t.vt()[i * in + j]);
+            for (int o = 0; o < out; o++) lr2[o * r + i] = (float) (t.u()[o * r + i] * root);
         }
     }
 }
