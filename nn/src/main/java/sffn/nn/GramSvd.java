@@ -238,14 +238,34 @@ final class GramSvd {
             a23 = p2.fma(q, a23);
             a33 = p3.fma(q, a33);
         }
-        DoubleVector[] acc = {a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33};
-        for (int r = 0; r < 4; r++) {
-            for (int s = 0; s < 4; s++) {
-                double sum = sum(acc[r * 4 + s], lanes);
-                for (int t = k; t < k1; t++) sum += x[(i + r) * len + t] * y[(j + s) * len + t];
-                c[(i + r) * yr + j + s] += sum;
-            }
-        }
+        int co = i * yr + j;
+        add(c, co, a00, x, x0, y, y0, k, k1, lanes);
+        add(c, co + 1, a01, x, x0, y, y1, k, k1, lanes);
+        add(c, co + 2, a02, x, x0, y, y2, k, k1, lanes);
+        add(c, co + 3, a03, x, x0, y, y3, k, k1, lanes);
+        co += yr;
+        add(c, co, a10, x, x1, y, y0, k, k1, lanes);
+        add(c, co + 1, a11, x, x1, y, y1, k, k1, lanes);
+        add(c, co + 2, a12, x, x1, y, y2, k, k1, lanes);
+        add(c, co + 3, a13, x, x1, y, y3, k, k1, lanes);
+        co += yr;
+        add(c, co, a20, x, x2, y, y0, k, k1, lanes);
+        add(c, co + 1, a21, x, x2, y, y1, k, k1, lanes);
+        add(c, co + 2, a22, x, x2, y, y2, k, k1, lanes);
+        add(c, co + 3, a23, x, x2, y, y3, k, k1, lanes);
+        co += yr;
+        add(c, co, a30, x, x3, y, y0, k, k1, lanes);
+        add(c, co + 1, a31, x, x3, y, y1, k, k1, lanes);
+        add(c, co + 2, a32, x, x3, y, y2, k, k1, lanes);
+        add(c, co + 3, a33, x, x3, y, y3, k, k1, lanes);
+    }
+
+    /** {@code c[co] +=} the lanes of {@code acc} plus the scalar tail {@code [k, k1)} of one dot product. */
+    private static void add(double[] c, int co, DoubleVector acc, double[] x, int xo, double[] y, int yo, int k, int k1,
+            double[] lanes) {
+        double sum = sum(acc, lanes);
+        for (int t = k; t < k1; t++) sum += x[xo + t] * y[yo + t];
+        c[co] += sum;
     }
 
     private static double dot(double[] x, int xo, double[] y, int yo, int k0, int k1, double[] lanes) {
