@@ -61,6 +61,13 @@ final class PackedGemm {
     private static final ThreadLocal<float[]> SHARED_B = ThreadLocal.withInitial(() -> new float[KC * NC]);
     /** Rows per work item of {@link #gemmSharedB}: two groups of AG micro-panels. */
     private static final int ROWS_PER_ITEM = 2 * AG * MR;
+    /** The calling thread's packed rows of a transposed A in {@link #gemmSharedAB}, grown on demand. */
+    private static final ThreadLocal<float[]> SHARED_A = ThreadLocal.withInitial(() -> new float[0]);
+    /**
+     * Rows of a transposed A packed at once (a multiple of {@link #ROWS_PER_ITEM}): bounds that
+     * buffer (about 8 MiB) when M is a vocabulary; a row chunk has its own, identical, sums.
+     */
+    private static final int SHARED_A_ROWS = ROWS_PER_ITEM * 36;
 
     private static final class Buffers {
         final float[] bp = new float[KC * NC];
@@ -93,7 +100,7 @@ final class PackedGemm {
             int want = (8 * threads + colBlocks - 1) / colBlocks;
             rowBlocks = Math.max(1, Math.min(want, m / 96));
         }
-        if (rowBlocks > 2) {
+        if (rowBlocks > 2 || (transA && threads > 1 && m >= 4 * AG * MR)) {
             gemmSharedB(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             return;
         }
@@ -132,6 +139,13 @@ final class PackedGemm {
     private static void gemmSharedB(boolean transA, boolean transB, int m, int n, int k,
                                     float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                                     float[] c, int cOff, int ldc, boolean accumulate) {
+        if (transA) {
+            for (int i0 = 0; i0 < m; i0 += SHARED_A_ROWS) {
+                int rows = Math.min(SHARED_A_ROWS, m - i0);
+                gemmSharedAB(transB, rows, n, k, a, aOff + i0, lda, b, bOff, ldb, c, cOff + i0 * ldc, ldc, accumulate);
+            }
+            return;
+        }
         float[] bp = SHARED_B.get();
         int rowItems = (m + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM;
         int kb = kBlock(k);
@@ -155,6 +169,69 @@ final class PackedGemm {
                 });
             }
         }
+    }
+
+    /**
+     * The many-rows schedule for a transposed A (the weight gradient {@code dW = dY^T X}, whose K
+     * is the token count): per K block, all of op(A)'s rows are packed once, k-major, by all
+     * threads, and then every column block multiplies with them as the forward multiplies with
+     * A's rows in place. Packing A inside each column block instead repeated the copy N / NC
+     * times (3 to 11 at the FFN shapes), a fifth of the product. Same per-element arithmetic
+     * as {@link #gemm}: only the order of the (K block, column block) pairs differs.
+     */
+    private static void gemmSharedAB(boolean transB, int m, int n, int k, float[] a, int aOff, int lda,
+                                     float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, boolean accumulate) {
+        float[] bp = SHARED_B.get();
+        int kb = kBlock(k);
+        int ps = apStride(kb);
+        int groupRows = AG * MR;
+        int groups = (m + groupRows - 1) / groupRows;
+        float[] ap = sharedA(groups * AG * ps);
+        // Items of a few micro-panels, handed out dynamically: a block of 112 rows per item left
+        // one thread idle for a seventh of the time at M = 768 on two threads.
+        int microPanels = (m + MR - 1) / MR;
+        int grain = Math.max(1, Math.min(16, microPanels / (8 * Workers.pool().threads())));
+        for (int k0 = 0; k0 < k; k0 += kb) {
+            int kc = Math.min(kb, k - k0);
+            int kk = k0;
+            boolean addC = accumulate || k0 > 0;
+            int aps = apStride(kc);
+            Workers.pool().parallelFor(groups, 1, (from, to) -> {
+                for (int g = from; g < to; g++) {
+                    int g0 = g * groupRows;
+                    packA(a, aOff + kk * lda + g0, lda, kc, Math.min(groupRows, m - g0), ap, g * AG * aps);
+                }
+            });
+            for (int j0 = 0; j0 < n; j0 += NC) {
+                int width = Math.min(n, j0 + NC) - j0;
+                int panels = (width + NR - 1) / NR;
+                int jj = j0;
+                Workers.pool().parallelFor(panels, 1, (from, to) ->
+                        packB(transB, b, bOff, ldb, kk, kc, jj, width, bp, 0, from, to));
+                Workers.pool().parallelFor(microPanels, grain, (from, to) -> {
+                    float[] tile = BUFFERS.get().tile;
+                    for (int mp = from; mp < to; mp++) {
+                        int i = mp * MR;
+                        int rows = Math.min(MR, m - i);
+                        int co = cOff + i * ldc + jj;
+                        for (int p = 0; p < panels; p++) {
+                            kernelKMajor(kc, ap, mp * aps, rows, bp, p * kc * NR, c, co + p * NR, ldc,
+                                    Math.min(NR, width - p * NR), addC, tile);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /** The calling thread's buffer for {@link #gemmSharedAB}'s packed rows of A, at least {@code size} floats. */
+    private static float[] sharedA(int size) {
+        float[] ap = SHARED_A.get();
+        if (ap.length < size) {
+            ap = new float[size];
+            SHARED_A.set(ap);
+        }
+        return ap;
     }
 
     /**
@@ -208,7 +285,7 @@ final class PackedGemm {
         // is read as one contiguous run; one run per micro-panel would touch a page per k.
         for (int g = i0; g < i1; g += AG * MR) {
             int gRows = Math.min(AG * MR, i1 - g);
-            packA(a, aOff + k0 * lda + g, lda, kc, gRows, buf.ap);
+            packA(a, aOff + k0 * lda + g, lda, kc, gRows, buf.ap, 0);
             for (int i = 0; i < gRows; i += MR) {
                 int rows = Math.min(MR, gRows - i);
                 int co = cOff + (g + i) * ldc;
@@ -222,17 +299,17 @@ final class PackedGemm {
 
     /**
      * Micro-panels of op(A)[r, kk] = A[kk*lda + r] (from {@code a[base ..]}) for r < rows:
-     * {@code ap[(r / MR)*apStride(kc) + kk*MR + r % MR]}, rows past {@code rows} zero. Each k's MR
+     * {@code ap[apOff + (r / MR)*apStride(kc) + kk*MR + r % MR]}, rows past {@code rows} zero. Each k's MR
      * values go as one full-width copy, its extra lanes overwritten by the next k (or landing in
      * the panel's padding): masked copies cost a third of the whole product on AMD cores.
      */
-    private static void packA(float[] a, int base, int lda, int kc, int rows, float[] ap) {
+    private static void packA(float[] a, int base, int lda, int kc, int rows, float[] ap, int apOff) {
         int panels = (rows + MR - 1) / MR;
         int full = rows / MR;
         int ps = apStride(kc);
         for (int kk = 0; kk < kc; kk++) {
             int src = base + kk * lda;
-            int dst = kk * MR;
+            int dst = apOff + kk * MR;
             int p = 0;
             if (COPY) {
                 // The last lane read must stay inside a: stop the fast copies early at its end.

@@ -39,6 +39,8 @@ class SgemmTest {
                 // several K blocks, column blocks and row blocks at once: the multi-threaded split,
                 // and with more than two row blocks the schedule that packs each block of B once
                 {193, 420, 400}, {400, 300, 450},
+                // a transposed A of more rows than one shared packing of it holds (row chunks)
+                {4100, 20, 530},
         };
         List<Arguments> out = new ArrayList<>();
         for (int[] s : mnk) {
@@ -168,6 +170,7 @@ class SgemmTest {
                 Arguments.of(200, 500, 500, true, true),
                 Arguments.of(400, 300, 450, false, true),
                 Arguments.of(400, 300, 450, true, false),
+                Arguments.of(4100, 20, 530, true, false),
                 Arguments.of(16, 700, 770, false, true));
     }
 
