@@ -41,6 +41,8 @@ class SgemmTest {
                 {193, 420, 400}, {400, 300, 450},
                 // a transposed A of more rows than one shared packing of it holds (row chunks)
                 {4100, 20, 530},
+                // thin products with a long K (LowRank's weight gradients): K blocks split over threads
+                {64, 300, 1100}, {65, 64, 1030},
         };
         List<Arguments> out = new ArrayList<>();
         for (int[] s : mnk) {
@@ -171,6 +173,8 @@ class SgemmTest {
                 Arguments.of(400, 300, 450, false, true),
                 Arguments.of(400, 300, 450, true, false),
                 Arguments.of(4100, 20, 530, true, false),
+                Arguments.of(64, 300, 1100, true, false),
+                Arguments.of(65, 64, 1030, false, false),
                 Arguments.of(16, 700, 770, false, true));
     }
 
