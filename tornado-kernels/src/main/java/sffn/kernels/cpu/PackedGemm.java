@@ -63,8 +63,12 @@ final class PackedGemm {
     private static final int ROWS_PER_ITEM = 2 * AG * MR;
     /** The calling thread's partial products in {@link #gemmSplitK}, grown on demand. */
     private static final ThreadLocal<float[]> SPLIT_PARTS = ThreadLocal.withInitial(() -> new float[0]);
-    /** Floats of partial products (16 MiB) above which a thin product keeps the other schedules. */
-    private static final long SPLIT_K_MAX = 1 << 22;
+    /**
+     * Floats of partial products (16 MiB) above which a product keeps the other schedules. Not
+     * final: tests lower it to reach those schedules on small shapes (every schedule gives the
+     * same bits, so the setting changes speed only).
+     */
+    static volatile long splitKMax = 1 << 22;
     /** Columns up to which a weight gradient {@code op(A)^T . B} is computed transposed ({@link #gemmSplitK}). */
     static final int THIN = 128;
     /** Rows of C per item of {@link #gemmSplitK}'s transposed additions. */
@@ -115,8 +119,11 @@ final class PackedGemm {
             int want = (8 * threads + colBlocks - 1) / colBlocks;
             rowBlocks = Math.max(1, Math.min(want, m / 96));
         }
-        if (parallel && transA && !transB && n <= THIN && n < m && splitK(m, n, k)) {
-            gemmSplitK(true, transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+        if (parallel && transA && splitK(m, n, k)) {
+            // Weight gradients up to a few million outputs per K block set (all of a small
+            // model's): two barriers in all, where the shared schedule has two per K block.
+            gemmSplitK(!transB && n <= THIN && n < m, transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb,
+                    c, cOff, ldc, accumulate);
             return;
         }
         if (rowBlocks > 2 || (transA && parallel && m >= 4 * AG * MR)) {
@@ -183,12 +190,13 @@ final class PackedGemm {
         int pldb = swap ? lda : ldb;
         int threads = Workers.pool().threads();
         int colBlocks = (pn + NC - 1) / NC;
-        int want = (8 * threads + colBlocks - 1) / colBlocks;
+        int kb = kBlock(k);
+        int kBlocks = (k + kb - 1) / kb;
+        // About eight items per thread; row blocks (each repacking its B blocks) only as needed.
+        int want = (8 * threads + kBlocks * colBlocks - 1) / (kBlocks * colBlocks);
         int rowBlocks = Math.max(1, Math.min(want, pm / 96));
         int mc = (pm + rowBlocks - 1) / rowBlocks;
         int mcr = (mc + MR - 1) / MR * MR;
-        int kb = kBlock(k);
-        int kBlocks = (k + kb - 1) / kb;
         int tiles = ((pm + mcr - 1) / mcr) * colBlocks;
         int mn = m * n;
         float[] part = splitBuffer(kBlocks * mn);
@@ -240,11 +248,11 @@ final class PackedGemm {
         });
     }
 
-    /** Whether {@link #gemmSplitK} applies: several K blocks, and partials within {@link #SPLIT_K_MAX}. */
+    /** Whether {@link #gemmSplitK} applies: several K blocks, and partials within {@link #splitKMax}. */
     private static boolean splitK(int m, int n, int k) {
         int kb = kBlock(k);
         int kBlocks = (k + kb - 1) / kb;
-        return kBlocks > 1 && (long) kBlocks * m * n <= SPLIT_K_MAX;
+        return kBlocks > 1 && (long) kBlocks * m * n <= splitKMax;
     }
 
     /** The calling thread's buffer for {@link #gemmSplitK}'s partial products, at least {@code size} floats. */

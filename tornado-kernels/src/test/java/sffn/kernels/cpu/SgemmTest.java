@@ -164,6 +164,31 @@ class SgemmTest {
         assertArrayEquals(first, c.c, "the single-threaded result differs from the multi-threaded one");
     }
 
+    /**
+     * Products that split K over the threads by default, forced onto the other schedules (the
+     * shared packing of a transposed A, the per-item one): same float64 bound, same bits as the
+     * default and as the single-threaded call.
+     */
+    @ParameterizedTest(name = "m={0} n={1} k={2} transA={3} transB={4}")
+    @CsvSource({"400,300,1100,true,false", "4100,20,530,true,false", "64,300,1100,true,false",
+            "300,64,1030,true,false", "65,64,1030,false,false"})
+    void otherSchedulesGiveTheSameBits(int m, int n, int k, boolean transA, boolean transB) {
+        Case c = new Case(m, n, k, transA, transB, true, new SplittableRandom(7L * m + n));
+        c.run(true);
+        float[] split = c.c.clone();
+        long saved = PackedGemm.splitKMax;
+        PackedGemm.splitKMax = 0;
+        try {
+            c.run(true);
+            c.check();
+            assertArrayEquals(split, c.c, "the split-K schedule and the other one differ");
+        } finally {
+            PackedGemm.splitKMax = saved;
+        }
+        c.run(false);
+        assertArrayEquals(split, c.c, "the single-threaded result differs");
+    }
+
     static Stream<Arguments> determinismShapes() {
         return Stream.of(
                 Arguments.of(200, 500, 500, false, true),
