@@ -21,6 +21,11 @@ import jdk.incubator.vector.VectorSpecies;
  * an array of vectors would live in memory.
  * A transposed B is packed with in-register 16 x 16 transposes ({@link Transpose}); a transposed
  * A needs none: MR consecutive values of one of its rows are the micro-kernel's MR broadcasts.
+ * A transposed A with many rows (a weight gradient, K = tokens) is packed once per K block for
+ * all column blocks ({@link #gemmSharedAB}); products whose row and column blocks are too few
+ * for the threads, and weight gradients of up to a few million outputs, split their K blocks
+ * over the threads instead ({@link #gemmSplitK}), a weight gradient of at most {@link #THIN}
+ * columns computed transposed.
  *
  * <p>Each element of C is owned by one work item and summed in the same order whatever the split:
  * per K block (sizes a function of K alone), a fused multiply-add chain over k in order starting
