@@ -258,6 +258,75 @@ public final class LayerNorm {
         });
     }
 
+    /**
+     * backwardInput and backwardParams (adding into dw and db) in one pass over the rows: each
+     * row's dout and x are read from memory once. The parameter sums are taken per chunk of
+     * {@link NormChunks#ROWS} rows (fixed by the row count alone, not by the threads), then the
+     * chunks' partial sums are added to dw and db in chunk order, so the result is deterministic.
+     */
+    public static void backwardCpu(float[] dout, float[] x, float[] w, float[] mean, float[] rstd, float[] dx,
+                                   float[] dw, float[] db, int rows, int c, boolean accumulateInput) {
+        int chunks = NormChunks.count(rows);
+        float[] part = NormChunks.buffer(chunks * 2 * c);
+        Workers.pool().parallelFor(chunks, 1, (from, to) -> {
+            for (int q = from; q < to; q++) {
+                int pw = q * 2 * c;
+                int pb = pw + c;
+                java.util.Arrays.fill(part, pw, pw + 2 * c, 0f);
+                int i1 = Math.min(rows, (q + 1) * NormChunks.ROWS);
+                for (int i = q * NormChunks.ROWS; i < i1; i++) {
+                    int o = i * c;
+                    float m = mean[i];
+                    float s = rstd[i];
+                    FloatVector vm = FloatVector.broadcast(Vec.S, m);
+                    FloatVector vs = FloatVector.broadcast(Vec.S, s);
+                    FloatVector ag = FloatVector.zero(Vec.S);
+                    FloatVector agx = FloatVector.zero(Vec.S);
+                    int j = 0;
+                    for (; j <= c - Vec.L; j += Vec.L) {
+                        FloatVector d = FloatVector.fromArray(Vec.S, dout, o + j);
+                        FloatVector dn = d.mul(FloatVector.fromArray(Vec.S, w, j));
+                        FloatVector xh = FloatVector.fromArray(Vec.S, x, o + j).sub(vm).mul(vs);
+                        ag = ag.add(dn);
+                        agx = dn.fma(xh, agx);
+                        d.fma(xh, FloatVector.fromArray(Vec.S, part, pw + j)).intoArray(part, pw + j);
+                        d.add(FloatVector.fromArray(Vec.S, part, pb + j)).intoArray(part, pb + j);
+                    }
+                    float g = Vec.sumLanes(ag);
+                    float gx = Vec.sumLanes(agx);
+                    for (; j < c; j++) {
+                        float d = dout[o + j];
+                        float dn = d * w[j];
+                        float xh = (x[o + j] - m) * s;
+                        g += dn;
+                        gx += dn * xh;
+                        part[pw + j] += d * xh;
+                        part[pb + j] += d;
+                    }
+                    g /= c;
+                    gx /= c;
+                    FloatVector vg = FloatVector.broadcast(Vec.S, g);
+                    FloatVector vgx = FloatVector.broadcast(Vec.S, gx);
+                    j = 0;
+                    for (; j <= c - Vec.L; j += Vec.L) {
+                        FloatVector xh = FloatVector.fromArray(Vec.S, x, o + j).sub(vm).mul(vs);
+                        FloatVector d = FloatVector.fromArray(Vec.S, dout, o + j).mul(FloatVector.fromArray(Vec.S, w, j))
+                                .sub(vg).sub(xh.mul(vgx)).mul(vs);
+                        if (accumulateInput) d = d.add(FloatVector.fromArray(Vec.S, dx, o + j));
+                        d.intoArray(dx, o + j);
+                    }
+                    for (; j < c; j++) {
+                        float xh = (x[o + j] - m) * s;
+                        float d = s * (dout[o + j] * w[j] - g - xh * gx);
+                        dx[o + j] = accumulateInput ? dx[o + j] + d : d;
+                    }
+                }
+            }
+        });
+        NormChunks.addInOrder(part, chunks, 2 * c, 0, dw, c);
+        NormChunks.addInOrder(part, chunks, 2 * c, c, db, c);
+    }
+
     public static void backwardParamsCpu(float[] dout, float[] x, float[] mean, float[] rstd, float[] dw, float[] db,
                                          int rows, int c, boolean accumulate) {
         int blocks = (c + COLUMN_BLOCK - 1) / COLUMN_BLOCK;

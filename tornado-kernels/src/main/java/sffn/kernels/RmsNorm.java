@@ -178,6 +178,56 @@ public final class RmsNorm {
         });
     }
 
+    /**
+     * backwardInput and backwardParams (adding into dw) in one pass over the rows, with the
+     * parameter sums taken per fixed chunk of rows and added in chunk order, as
+     * {@link LayerNorm#backwardCpu}.
+     */
+    public static void backwardCpu(float[] dout, float[] x, float[] w, float[] rstd, float[] dx, float[] dw,
+                                   int rows, int c, boolean accumulateInput) {
+        int chunks = NormChunks.count(rows);
+        float[] part = NormChunks.buffer(chunks * c);
+        Workers.pool().parallelFor(chunks, 1, (from, to) -> {
+            for (int q = from; q < to; q++) {
+                int pw = q * c;
+                java.util.Arrays.fill(part, pw, pw + c, 0f);
+                int i1 = Math.min(rows, (q + 1) * NormChunks.ROWS);
+                for (int i = q * NormChunks.ROWS; i < i1; i++) {
+                    int o = i * c;
+                    float s = rstd[i];
+                    FloatVector vs = FloatVector.broadcast(Vec.S, s);
+                    FloatVector acc = FloatVector.zero(Vec.S);
+                    int j = 0;
+                    for (; j <= c - Vec.L; j += Vec.L) {
+                        FloatVector d = FloatVector.fromArray(Vec.S, dout, o + j);
+                        FloatVector xv = FloatVector.fromArray(Vec.S, x, o + j);
+                        acc = d.mul(FloatVector.fromArray(Vec.S, w, j)).fma(xv, acc);
+                        d.fma(xv.mul(vs), FloatVector.fromArray(Vec.S, part, pw + j)).intoArray(part, pw + j);
+                    }
+                    float gx = Vec.sumLanes(acc);
+                    for (; j < c; j++) {
+                        gx += dout[o + j] * w[j] * x[o + j];
+                        part[pw + j] += dout[o + j] * x[o + j] * s;
+                    }
+                    gx = gx * s / c;
+                    FloatVector vk = FloatVector.broadcast(Vec.S, s * gx);
+                    j = 0;
+                    for (; j <= c - Vec.L; j += Vec.L) {
+                        FloatVector d = FloatVector.fromArray(Vec.S, dout, o + j).mul(FloatVector.fromArray(Vec.S, w, j))
+                                .sub(FloatVector.fromArray(Vec.S, x, o + j).mul(vk)).mul(vs);
+                        if (accumulateInput) d = d.add(FloatVector.fromArray(Vec.S, dx, o + j));
+                        d.intoArray(dx, o + j);
+                    }
+                    for (; j < c; j++) {
+                        float d = s * (dout[o + j] * w[j] - x[o + j] * s * gx);
+                        dx[o + j] = accumulateInput ? dx[o + j] + d : d;
+                    }
+                }
+            }
+        });
+        NormChunks.addInOrder(part, chunks, c, 0, dw, c);
+    }
+
     public static void backwardParamsCpu(float[] dout, float[] x, float[] rstd, float[] dw, int rows, int c, boolean accumulate) {
         int blocks = (c + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
         Workers.pool().parallelFor(blocks, 1, (from, to) -> {

@@ -190,6 +190,56 @@ class LayerNormTest {
         }
     }
 
+    /**
+     * The fused CPU backward (dx, then dw and db added to, in one pass with chunked parameter
+     * sums) against float64 and the two portable bodies, with rows over several chunks and not
+     * a multiple of one; the same bits on a second run.
+     */
+    @ParameterizedTest(name = "rows={0} c={1}")
+    @CsvSource({"1,1", "3,17", "67,33", "130,130", "200,17", "2,257"})
+    void fusedBackwardMatchesFloat64(int rows, int c) {
+        // the portable params body sums rows + c terms in one chain
+        double tol = Math.max(TOL, (rows + c) * 6.0e-8);
+        for (int acc = 0; acc <= 1; acc++) {
+            SplittableRandom r = Check.rng("layernorm.fused", rows, c, acc);
+            boolean accumulate = acc == 1;
+            float[] x = randn(r, rows * c, 2.0);
+            float[] w = randn(r, c);
+            float[] b = randn(r, c);
+            float[] dout = randn(r, rows * c);
+            float[] mean = new float[rows];
+            float[] rstd = new float[rows];
+            LayerNorm.forwardCpu(x, w, b, new float[rows * c], mean, rstd, rows, c);
+            double[] xd = toDouble(x);
+            double[] dd = toDouble(dout);
+            float[] dx0 = initialOutput(r, rows * c, accumulate);
+            float[] dw0 = randn(r, c);
+            float[] db0 = randn(r, c);
+            float[] dxCpu = dx0.clone();
+            float[] dwCpu = dw0.clone();
+            float[] dbCpu = db0.clone();
+            LayerNorm.backwardCpu(dout, x, w, mean, rstd, dxCpu, dwCpu, dbCpu, rows, c, accumulate);
+            float[] dxPortable = dx0.clone();
+            float[] dwPortable = dw0.clone();
+            float[] dbPortable = db0.clone();
+            LayerNorm.backwardInput(dout, x, w, mean, rstd, dxPortable, rows, c, acc);
+            LayerNorm.backwardParams(dout, x, mean, rstd, dwPortable, dbPortable, rows, c, 1);
+            assertBodiesMatch("fused layernorm dx accumulate=" + acc, dxCpu, dxPortable,
+                    backwardInput(dd, xd, toDouble(w), accumulate ? toDouble(dx0) : null, rows, c), tol);
+            Expected[] ref = backwardParams(dd, xd, toDouble(dw0), toDouble(db0), rows, c);
+            assertBodiesMatch("fused layernorm dw", dwCpu, dwPortable, ref[0], tol);
+            assertBodiesMatch("fused layernorm db", dbCpu, dbPortable, ref[1], tol);
+
+            float[] dxAgain = dx0.clone();
+            float[] dwAgain = dw0.clone();
+            float[] dbAgain = db0.clone();
+            LayerNorm.backwardCpu(dout, x, w, mean, rstd, dxAgain, dwAgain, dbAgain, rows, c, accumulate);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(dxCpu, dxAgain, "dx differs on a second run");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(dwCpu, dwAgain, "dw differs on a second run");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(dbCpu, dbAgain, "db differs on a second run");
+        }
+    }
+
     /** L = sum dout * layernorm(x, w, b). */
     @ParameterizedTest(name = "rows={0} c={1}")
     @CsvSource({"1,1", "2,3", "3,17", "2,33"})

@@ -147,6 +147,46 @@ class RmsNormTest {
         }
     }
 
+    /**
+     * The fused CPU backward (dx, then dw added to, in one pass with chunked parameter sums)
+     * against float64 and the two portable bodies, rows over several chunks; same bits twice.
+     */
+    @ParameterizedTest(name = "rows={0} c={1}")
+    @CsvSource({"1,1", "3,17", "67,33", "130,130", "200,17", "2,257"})
+    void fusedBackwardMatchesFloat64(int rows, int c) {
+        double tol = Math.max(TOL, (rows + c) * 6.0e-8);
+        for (int acc = 0; acc <= 1; acc++) {
+            SplittableRandom r = Check.rng("rmsnorm.fused", rows, c, acc);
+            boolean accumulate = acc == 1;
+            float[] x = randn(r, rows * c, 2.0);
+            float[] w = randn(r, c);
+            float[] dout = randn(r, rows * c);
+            float[] rstd = new float[rows];
+            RmsNorm.forwardCpu(x, w, new float[rows * c], rstd, rows, c);
+            double[] xd = toDouble(x);
+            double[] dd = toDouble(dout);
+            float[] dx0 = initialOutput(r, rows * c, accumulate);
+            float[] dw0 = randn(r, c);
+            float[] dxCpu = dx0.clone();
+            float[] dwCpu = dw0.clone();
+            RmsNorm.backwardCpu(dout, x, w, rstd, dxCpu, dwCpu, rows, c, accumulate);
+            float[] dxPortable = dx0.clone();
+            float[] dwPortable = dw0.clone();
+            RmsNorm.backwardInput(dout, x, w, rstd, dxPortable, rows, c, acc);
+            RmsNorm.backwardParams(dout, x, rstd, dwPortable, rows, c, 1);
+            assertBodiesMatch("fused rmsnorm dx accumulate=" + acc, dxCpu, dxPortable,
+                    backwardInput(dd, xd, toDouble(w), accumulate ? toDouble(dx0) : null, rows, c), tol);
+            assertBodiesMatch("fused rmsnorm dw", dwCpu, dwPortable,
+                    backwardParams(dd, xd, toDouble(dw0), rows, c), tol);
+
+            float[] dxAgain = dx0.clone();
+            float[] dwAgain = dw0.clone();
+            RmsNorm.backwardCpu(dout, x, w, rstd, dxAgain, dwAgain, rows, c, accumulate);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(dxCpu, dxAgain, "dx differs on a second run");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(dwCpu, dwAgain, "dw differs on a second run");
+        }
+    }
+
     /** L = sum dout * rmsnorm(x, w). */
     @ParameterizedTest(name = "rows={0} c={1}")
     @CsvSource({"1,1", "2,3", "3,17", "2,33"})

@@ -39,8 +39,13 @@ final class KernelBench {
         }
     }
 
-    /** The three matmul shapes (M x N x K of the forward): two of the "s" model's FFN, one decode step. */
-    static final int[][] MATMUL_SHAPES = {{4096, 3072, 768}, {4096, 768, 3072}, {16, 3072, 768}};
+    /**
+     * The matmul shapes (M x N x K of the forward): two of the "s" model's FFN, one decode step,
+     * and the two thin products of a rank-64 LowRank fc1 on the "s" width (x V^T: 768 -> 64, then
+     * h U^T: 64 -> 3072), whose three forms train LowRank models. {@code --quick} skips the thin ones.
+     */
+    static final int[][] MATMUL_SHAPES = {{4096, 3072, 768}, {4096, 768, 3072}, {16, 3072, 768},
+            {4096, 64, 768}, {4096, 3072, 64}};
 
     private final boolean quick;
     private final Backend backend;
@@ -127,6 +132,8 @@ final class KernelBench {
             int m = s[0];
             int n = s[1];
             int k = s[2];
+            boolean isRepresentative = m == 4096 && n == 3072 && k == 768;
+            if (quick && Math.min(n, k) <= 64) continue;
             String shape = m + "x" + n + "x" + k;
             SplittableRandom r = new SplittableRandom(m + 31L * n + 961L * k);
             Tensor a = tensor(r, "a", m, k);
@@ -140,12 +147,12 @@ final class KernelBench {
             try (OpenBlasSgemm ob = new OpenBlasSgemm(false, true, m, n, k, a.data, w.data)) {
                 Result res = paired("matmul.forward", shape, flops, op(new KernelCall.MatmulForward(a, w, null, c, m, n, k, false)),
                         ob::run, "OpenBLAS sgemm NT " + shape);
-                if (m == 4096 && n == 3072) {
+                if (isRepresentative) {
                     representative = res.yardstickGflops();
                     representativeShape = "OpenBLAS sgemm NT " + shape + " (representative)";
                 }
             }
-            if (quick && !(m == 4096 && n == 3072)) {
+            if (quick && !isRepresentative) {
                 releaseAll();
                 continue;
             }

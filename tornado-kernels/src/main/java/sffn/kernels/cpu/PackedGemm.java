@@ -21,6 +21,11 @@ import jdk.incubator.vector.VectorSpecies;
  * an array of vectors would live in memory.
  * A transposed B is packed with in-register 16 x 16 transposes ({@link Transpose}); a transposed
  * A needs none: MR consecutive values of one of its rows are the micro-kernel's MR broadcasts.
+ * A transposed A with many rows (a weight gradient, K = tokens) is packed once per K block for
+ * all column blocks ({@link #gemmSharedAB}); products whose row and column blocks are too few
+ * for the threads, and weight gradients of up to a few million outputs, split their K blocks
+ * over the threads instead ({@link #gemmSplitK}), a weight gradient of at most {@link #THIN}
+ * columns computed transposed.
  *
  * <p>Each element of C is owned by one work item and summed in the same order whatever the split:
  * per K block (sizes a function of K alone), a fused multiply-add chain over k in order starting
@@ -61,11 +66,37 @@ final class PackedGemm {
     private static final ThreadLocal<float[]> SHARED_B = ThreadLocal.withInitial(() -> new float[KC * NC]);
     /** Rows per work item of {@link #gemmSharedB}: two groups of AG micro-panels. */
     private static final int ROWS_PER_ITEM = 2 * AG * MR;
+    /** The calling thread's partial products in {@link #gemmSplitK}, grown on demand. */
+    private static final ThreadLocal<float[]> SPLIT_PARTS = ThreadLocal.withInitial(() -> new float[0]);
+    /**
+     * Floats of partial products (16 MiB) above which a product keeps the other schedules. Not
+     * final: tests lower it to reach those schedules on small shapes (every schedule gives the
+     * same bits, so the setting changes speed only).
+     */
+    static volatile long splitKMax = 1 << 22;
+    /** Columns up to which a weight gradient {@code op(A)^T . B} is computed transposed ({@link #gemmSplitK}). */
+    static final int THIN = 128;
+    /** Rows of C per item of {@link #gemmSplitK}'s transposed additions. */
+    private static final int TRANSPOSE_ROWS = 16;
+    /** Numbers the calls of {@link #gemmSharedAB}, so that a thread knows its packed B block is current. */
+    private static final java.util.concurrent.atomic.AtomicLong CALLS = new java.util.concurrent.atomic.AtomicLong();
+    /** The calling thread's packed rows of a transposed A in {@link #gemmSharedAB}, grown on demand. */
+    private static final ThreadLocal<float[]> SHARED_A = ThreadLocal.withInitial(() -> new float[0]);
+    /**
+     * Rows of a transposed A packed at once (a multiple of {@link #ROWS_PER_ITEM}): bounds that
+     * buffer (about 8 MiB) when M is a vocabulary; a row chunk has its own, identical, sums.
+     */
+    private static final int SHARED_A_ROWS = ROWS_PER_ITEM * 36;
 
     private static final class Buffers {
         final float[] bp = new float[KC * NC];
         final float[] ap = new float[AG * (MR * KC + L)];
         final float[] tile = new float[MR * NR];
+        final float[] rowsT = new float[TRANSPOSE_ROWS * THIN];
+        /** Which B block {@link #bp} holds in {@link #gemmSharedAB}: that call's number, K and column offsets. */
+        long packedCall = -1;
+        int packedK0;
+        int packedJ0;
     }
 
     private PackedGemm() {
@@ -93,13 +124,24 @@ final class PackedGemm {
             int want = (8 * threads + colBlocks - 1) / colBlocks;
             rowBlocks = Math.max(1, Math.min(want, m / 96));
         }
-        if (rowBlocks > 2) {
+        if (parallel && transA && splitK(m, n, k)) {
+            // Weight gradients up to a few million outputs per K block set (all of a small
+            // model's): two barriers in all, where the shared schedule has two per K block.
+            gemmSplitK(!transB && n <= THIN && n < m, transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb,
+                    c, cOff, ldc, accumulate);
+            return;
+        }
+        if (rowBlocks > 2 || (transA && parallel && m >= 4 * AG * MR)) {
             gemmSharedB(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             return;
         }
         int mc = (m + rowBlocks - 1) / rowBlocks;
         int mcr = (mc + MR - 1) / MR * MR;
         int items = ((m + mcr - 1) / mcr) * colBlocks;
+        if (threads > 1 && items < 8 * threads && splitK(m, n, k)) {
+            gemmSplitK(false, transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+            return;
+        }
         Workers.Range body = (from, to) -> {
             Buffers buf = BUFFERS.get();
             for (int it = from; it < to; it++) {
@@ -124,6 +166,111 @@ final class PackedGemm {
     }
 
     /**
+     * The schedule of thin products with a long K (the weight gradients of LowRank's rank-64
+     * factors: M or N = 64, K = tokens), whose row and column blocks are too few to occupy the
+     * threads: each (K block, row block, column block) is an item that writes its K block's
+     * partial product to a buffer; then the partials are added to C in K-block order. That is
+     * the arithmetic of {@link #gemm}'s other schedules (each block's chain from zero, added to
+     * C block after block), so the results are the same bits.
+     *
+     * <p>With {@code swap} it computes the partials of {@code C^T = op(B)^T . op(A)^T} instead
+     * (same products, same order over k) and adds them to C transposed. For {@code dW = dY^T H}
+     * with N = 64 (H the rank-wide activations) that packs the 64 x K operand H^T, small, and
+     * copies dY's rows as B panels (contiguous vectors), instead of transposing all of dY into
+     * micro-panels for only 64 columns: 1.2x the speed on one core.
+     */
+    private static void gemmSplitK(boolean swap, boolean transA, boolean transB, int m, int n, int k,
+                                   float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                                   float[] c, int cOff, int ldc, boolean accumulate) {
+        // The problem the items compute: C'[pm, pn] = op(A')[pm, K] . op(B')[K, pn].
+        int pm = swap ? n : m;
+        int pn = swap ? m : n;
+        boolean pTransA = swap ? !transB : transA;
+        boolean pTransB = swap ? !transA : transB;
+        float[] pa = swap ? b : a;
+        int paOff = swap ? bOff : aOff;
+        int plda = swap ? ldb : lda;
+        float[] pb = swap ? a : b;
+        int pbOff = swap ? aOff : bOff;
+        int pldb = swap ? lda : ldb;
+        int threads = Workers.pool().threads();
+        int colBlocks = (pn + NC - 1) / NC;
+        int kb = kBlock(k);
+        int kBlocks = (k + kb - 1) / kb;
+        // About eight items per thread; row blocks (each repacking its B blocks) only as needed.
+        int want = (8 * threads + kBlocks * colBlocks - 1) / (kBlocks * colBlocks);
+        int rowBlocks = Math.max(1, Math.min(want, pm / 96));
+        int mc = (pm + rowBlocks - 1) / rowBlocks;
+        int mcr = (mc + MR - 1) / MR * MR;
+        int tiles = ((pm + mcr - 1) / mcr) * colBlocks;
+        int mn = m * n;
+        float[] part = splitBuffer(kBlocks * mn);
+        Workers.pool().parallelFor(kBlocks * tiles, 1, (from, to) -> {
+            Buffers buf = BUFFERS.get();
+            for (int it = from; it < to; it++) {
+                int kbi = it / tiles;
+                int t = it % tiles;
+                int i0 = (t / colBlocks) * mcr;
+                int j0 = (t % colBlocks) * NC;
+                int width = Math.min(pn, j0 + NC) - j0;
+                int k0 = kbi * kb;
+                int kc = Math.min(kb, k - k0);
+                packB(pTransB, pb, pbOff, pldb, k0, kc, j0, width, buf.bp, 0, 0, (width + NR - 1) / NR);
+                multiply(pTransA, i0, Math.min(pm, i0 + mcr), k0, kc, pa, paOff, plda, buf.bp, 0, width,
+                        part, kbi * mn + j0, pn, false, buf);
+            }
+        });
+        int chunk = swap ? TRANSPOSE_ROWS : 1;
+        int chunks = (m + chunk - 1) / chunk;
+        Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * threads)), (from, to) -> {
+            float[] rowsT = swap ? BUFFERS.get().rowsT : null;
+            for (int q = from; q < to; q++) {
+                int r0 = q * chunk;
+                int rows = Math.min(chunk, m - r0);
+                for (int kbi = 0; kbi < kBlocks; kbi++) {
+                    boolean addC = accumulate || kbi > 0;
+                    float[] src = part;
+                    int so = kbi * mn + r0 * n;
+                    if (swap) {
+                        // rows r0 .. r0+rows of C are columns of the partial C^T [n, m]
+                        Transpose.transpose(part, kbi * mn + r0, m, rows, n, rowsT, 0, n, rows, n);
+                        src = rowsT;
+                        so = 0;
+                    }
+                    for (int r = 0; r < rows; r++) {
+                        int co = cOff + (r0 + r) * ldc;
+                        int po = so + r * n;
+                        int j = 0;
+                        for (; j <= n - L; j += L) {
+                            FloatVector v = FloatVector.fromArray(S, src, po + j);
+                            if (addC) v = FloatVector.fromArray(S, c, co + j).add(v);
+                            v.intoArray(c, co + j);
+                        }
+                        for (; j < n; j++) c[co + j] = addC ? c[co + j] + src[po + j] : src[po + j];
+                    }
+                }
+            }
+        });
+    }
+
+    /** Whether {@link #gemmSplitK} applies: several K blocks, and partials within {@link #splitKMax}. */
+    private static boolean splitK(int m, int n, int k) {
+        int kb = kBlock(k);
+        int kBlocks = (k + kb - 1) / kb;
+        return kBlocks > 1 && (long) kBlocks * m * n <= splitKMax;
+    }
+
+    /** The calling thread's buffer for {@link #gemmSplitK}'s partial products, at least {@code size} floats. */
+    private static float[] splitBuffer(int size) {
+        float[] p = SPLIT_PARTS.get();
+        if (p.length < size) {
+            p = new float[size];
+            SPLIT_PARTS.set(p);
+        }
+        return p;
+    }
+
+    /**
      * The many-rows schedule: each KC x NC block of B is packed once, its panels shared out among
      * the threads, into a buffer of the calling thread, and then all row blocks multiply with it.
      * Packing B per row block instead would repeat it M / mc times, 3 to 6% of the product at the
@@ -132,6 +279,13 @@ final class PackedGemm {
     private static void gemmSharedB(boolean transA, boolean transB, int m, int n, int k,
                                     float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                                     float[] c, int cOff, int ldc, boolean accumulate) {
+        if (transA) {
+            for (int i0 = 0; i0 < m; i0 += SHARED_A_ROWS) {
+                int rows = Math.min(SHARED_A_ROWS, m - i0);
+                gemmSharedAB(transB, rows, n, k, a, aOff + i0, lda, b, bOff, ldb, c, cOff + i0 * ldc, ldc, accumulate);
+            }
+            return;
+        }
         float[] bp = SHARED_B.get();
         int rowItems = (m + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM;
         int kb = kBlock(k);
@@ -155,6 +309,79 @@ final class PackedGemm {
                 });
             }
         }
+    }
+
+    /**
+     * The many-rows schedule for a transposed A (the weight gradient {@code dW = dY^T X}, whose K
+     * is the token count): per K block, all of op(A)'s rows are packed once, k-major, by all
+     * threads, and then every column block multiplies with them as the forward multiplies with
+     * A's rows in place. Packing A inside each column block instead repeated the copy N / NC
+     * times (3 to 11 at the FFN shapes), a fifth of the product. Same per-element arithmetic
+     * as {@link #gemm}: only the order of the (K block, column block) pairs differs.
+     */
+    private static void gemmSharedAB(boolean transB, int m, int n, int k, float[] a, int aOff, int lda,
+                                     float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, boolean accumulate) {
+        int kb = kBlock(k);
+        int ps = apStride(kb);
+        int groupRows = AG * MR;
+        int groups = (m + groupRows - 1) / groupRows;
+        float[] ap = sharedA(groups * AG * ps);
+        // Items of a few micro-panels of one column block, handed out dynamically (a block of 112
+        // rows per item left one thread idle for a seventh of the time at M = 768 on two
+        // threads), column block by column block. Each thread packs the B block of its item
+        // into its own buffer when the block changes: two barriers per K block rather than two
+        // per (K block, column block), which cost a third of the time on a loaded machine.
+        int microPanels = (m + MR - 1) / MR;
+        int grain = Math.max(1, Math.min(16, microPanels / (8 * Workers.pool().threads())));
+        int chunks = (microPanels + grain - 1) / grain;
+        int colBlocks = (n + NC - 1) / NC;
+        long call = CALLS.incrementAndGet();
+        for (int k0 = 0; k0 < k; k0 += kb) {
+            int kc = Math.min(kb, k - k0);
+            int kk = k0;
+            boolean addC = accumulate || k0 > 0;
+            int aps = apStride(kc);
+            Workers.pool().parallelFor(groups, 1, (from, to) -> {
+                for (int g = from; g < to; g++) {
+                    int g0 = g * groupRows;
+                    packA(a, aOff + kk * lda + g0, lda, kc, Math.min(groupRows, m - g0), ap, g * AG * aps);
+                }
+            });
+            Workers.pool().parallelFor(colBlocks * chunks, 1, (from, to) -> {
+                Buffers buf = BUFFERS.get();
+                for (int it = from; it < to; it++) {
+                    int j0 = (it / chunks) * NC;
+                    int width = Math.min(n, j0 + NC) - j0;
+                    int panels = (width + NR - 1) / NR;
+                    if (buf.packedCall != call || buf.packedK0 != kk || buf.packedJ0 != j0) {
+                        packB(transB, b, bOff, ldb, kk, kc, j0, width, buf.bp, 0, 0, panels);
+                        buf.packedCall = call;
+                        buf.packedK0 = kk;
+                        buf.packedJ0 = j0;
+                    }
+                    int mp1 = Math.min(microPanels, (it % chunks + 1) * grain);
+                    for (int mp = (it % chunks) * grain; mp < mp1; mp++) {
+                        int i = mp * MR;
+                        int rows = Math.min(MR, m - i);
+                        int co = cOff + i * ldc + j0;
+                        for (int p = 0; p < panels; p++) {
+                            kernelKMajor(kc, ap, mp * aps, rows, buf.bp, p * kc * NR, c, co + p * NR, ldc,
+                                    Math.min(NR, width - p * NR), addC, buf.tile);
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /** The calling thread's buffer for {@link #gemmSharedAB}'s packed rows of A, at least {@code size} floats. */
+    private static float[] sharedA(int size) {
+        float[] ap = SHARED_A.get();
+        if (ap.length < size) {
+            ap = new float[size];
+            SHARED_A.set(ap);
+        }
+        return ap;
     }
 
     /**
@@ -208,7 +435,7 @@ final class PackedGemm {
         // is read as one contiguous run; one run per micro-panel would touch a page per k.
         for (int g = i0; g < i1; g += AG * MR) {
             int gRows = Math.min(AG * MR, i1 - g);
-            packA(a, aOff + k0 * lda + g, lda, kc, gRows, buf.ap);
+            packA(a, aOff + k0 * lda + g, lda, kc, gRows, buf.ap, 0);
             for (int i = 0; i < gRows; i += MR) {
                 int rows = Math.min(MR, gRows - i);
                 int co = cOff + (g + i) * ldc;
@@ -222,17 +449,17 @@ final class PackedGemm {
 
     /**
      * Micro-panels of op(A)[r, kk] = A[kk*lda + r] (from {@code a[base ..]}) for r < rows:
-     * {@code ap[(r / MR)*apStride(kc) + kk*MR + r % MR]}, rows past {@code rows} zero. Each k's MR
+     * {@code ap[apOff + (r / MR)*apStride(kc) + kk*MR + r % MR]}, rows past {@code rows} zero. Each k's MR
      * values go as one full-width copy, its extra lanes overwritten by the next k (or landing in
      * the panel's padding): masked copies cost a third of the whole product on AMD cores.
      */
-    private static void packA(float[] a, int base, int lda, int kc, int rows, float[] ap) {
+    private static void packA(float[] a, int base, int lda, int kc, int rows, float[] ap, int apOff) {
         int panels = (rows + MR - 1) / MR;
         int full = rows / MR;
         int ps = apStride(kc);
         for (int kk = 0; kk < kc; kk++) {
             int src = base + kk * lda;
-            int dst = kk * MR;
+            int dst = apOff + kk * MR;
             int p = 0;
             if (COPY) {
                 // The last lane read must stay inside a: stop the fast copies early at its end.

@@ -152,8 +152,8 @@ public sealed interface KernelCall {
     record LayerNormBackward(Tensor dout, Tensor x, Tensor w, Tensor mean, Tensor rstd, Tensor dx, Tensor dw, Tensor db,
                              int rows, int c, boolean accumulateInput) implements KernelCall {
         public void runCpu() {
-            LayerNorm.backwardParamsCpu(dout.data, x.data, mean.data, rstd.data, dw.data, db.data, rows, c, true);
-            LayerNorm.backwardInputCpu(dout.data, x.data, w.data, mean.data, rstd.data, dx.data, rows, c, accumulateInput);
+            LayerNorm.backwardCpu(dout.data, x.data, w.data, mean.data, rstd.data, dx.data, dw.data, db.data, rows, c,
+                    accumulateInput);
         }
     }
 
@@ -166,8 +166,7 @@ public sealed interface KernelCall {
     record RmsNormBackward(Tensor dout, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw,
                            int rows, int c, boolean accumulateInput) implements KernelCall {
         public void runCpu() {
-            RmsNorm.backwardParamsCpu(dout.data, x.data, rstd.data, dw.data, rows, c, true);
-            RmsNorm.backwardInputCpu(dout.data, x.data, w.data, rstd.data, dx.data, rows, c, accumulateInput);
+            RmsNorm.backwardCpu(dout.data, x.data, w.data, rstd.data, dx.data, dw.data, rows, c, accumulateInput);
         }
     }
 

@@ -39,6 +39,10 @@ class SgemmTest {
                 // several K blocks, column blocks and row blocks at once: the multi-threaded split,
                 // and with more than two row blocks the schedule that packs each block of B once
                 {193, 420, 400}, {400, 300, 450},
+                // a transposed A of more rows than one shared packing of it holds (row chunks)
+                {4100, 20, 530},
+                // thin products with a long K (LowRank's weight gradients): K blocks split over threads
+                {64, 300, 1100}, {65, 64, 1030},
         };
         List<Arguments> out = new ArrayList<>();
         for (int[] s : mnk) {
@@ -160,6 +164,31 @@ class SgemmTest {
         assertArrayEquals(first, c.c, "the single-threaded result differs from the multi-threaded one");
     }
 
+    /**
+     * Products that split K over the threads by default, forced onto the other schedules (the
+     * shared packing of a transposed A, the per-item one): same float64 bound, same bits as the
+     * default and as the single-threaded call.
+     */
+    @ParameterizedTest(name = "m={0} n={1} k={2} transA={3} transB={4}")
+    @CsvSource({"400,300,1100,true,false", "4100,20,530,true,false", "64,300,1100,true,false",
+            "300,64,1030,true,false", "65,64,1030,false,false"})
+    void otherSchedulesGiveTheSameBits(int m, int n, int k, boolean transA, boolean transB) {
+        Case c = new Case(m, n, k, transA, transB, true, new SplittableRandom(7L * m + n));
+        c.run(true);
+        float[] split = c.c.clone();
+        long saved = PackedGemm.splitKMax;
+        PackedGemm.splitKMax = 0;
+        try {
+            c.run(true);
+            c.check();
+            assertArrayEquals(split, c.c, "the split-K schedule and the other one differ");
+        } finally {
+            PackedGemm.splitKMax = saved;
+        }
+        c.run(false);
+        assertArrayEquals(split, c.c, "the single-threaded result differs");
+    }
+
     static Stream<Arguments> determinismShapes() {
         return Stream.of(
                 Arguments.of(200, 500, 500, false, true),
@@ -168,6 +197,9 @@ class SgemmTest {
                 Arguments.of(200, 500, 500, true, true),
                 Arguments.of(400, 300, 450, false, true),
                 Arguments.of(400, 300, 450, true, false),
+                Arguments.of(4100, 20, 530, true, false),
+                Arguments.of(64, 300, 1100, true, false),
+                Arguments.of(65, 64, 1030, false, false),
                 Arguments.of(16, 700, 770, false, true));
     }
 
