@@ -128,7 +128,7 @@ public final class MergeCalibration {
      * structured form to win at every larger count, as this rule did before, then decoded every
      * token merged (LowRank-32% in bf16 streamed 184 MB a step instead of 148).
      */
-    static int crossover(List<Point> points) {
+    public static int crossover(List<Point> points) {
         int best = Integer.MAX_VALUE;
         double bestLoss = loss(points, Integer.MAX_VALUE);
         for (int i = points.size() - 1; i >= 0; i--) {
