@@ -1,5 +1,6 @@
 package sffn.kernels;
 
+import jdk.incubator.vector.FloatVector;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
@@ -76,6 +77,57 @@ public final class KvCache {
 
     // ---- CPU bodies ------------------------------------------------------------------------
 
+    /**
+     * {@code s[so + u] = exp(s[so + u] - max)} for u < n, vector by vector ({@link Vec#exp} gives
+     * the scalar's bits), and their sum, added in order of u.
+     */
+    private static float expMinus(float[] s, int so, int n, float max) {
+        FloatVector vmax = FloatVector.broadcast(Vec.S, max);
+        int u = 0;
+        for (; u <= n - Vec.L; u += Vec.L) Vec.exp(FloatVector.fromArray(Vec.S, s, so + u).sub(vmax)).intoArray(s, so + u);
+        for (; u < n; u++) s[so + u] = Vec.exp(s[so + u] - max);
+        float sum = 0f;
+        for (u = 0; u < n; u++) sum += s[so + u];
+        return sum;
+    }
+
+    /**
+     * {@code out[oo + e] = sum_u p[po + u] v[vo + u * ld + e]} for e < d, u in order: each block
+     * of up to 4 vectors of {@code out} stays in registers over every u (the products and their
+     * order those of {@link Vec#axpy} onto zeros).
+     */
+    private static void weightedValues(float[] p, int po, int n, float[] v, int vo, int ld, float[] out, int oo, int d) {
+        int whole = d - d % Vec.L;
+        int e = 0;
+        for (; e <= whole - 4 * Vec.L; e += 4 * Vec.L) {
+            FloatVector a0 = FloatVector.zero(Vec.S), a1 = a0, a2 = a0, a3 = a0;
+            for (int u = 0; u < n; u++) {
+                FloatVector pu = FloatVector.broadcast(Vec.S, p[po + u]);
+                int o = vo + u * ld + e;
+                a0 = FloatVector.fromArray(Vec.S, v, o).fma(pu, a0);
+                a1 = FloatVector.fromArray(Vec.S, v, o + Vec.L).fma(pu, a1);
+                a2 = FloatVector.fromArray(Vec.S, v, o + 2 * Vec.L).fma(pu, a2);
+                a3 = FloatVector.fromArray(Vec.S, v, o + 3 * Vec.L).fma(pu, a3);
+            }
+            a0.intoArray(out, oo + e);
+            a1.intoArray(out, oo + e + Vec.L);
+            a2.intoArray(out, oo + e + 2 * Vec.L);
+            a3.intoArray(out, oo + e + 3 * Vec.L);
+        }
+        for (; e < whole; e += Vec.L) {
+            FloatVector a0 = FloatVector.zero(Vec.S);
+            for (int u = 0; u < n; u++) {
+                a0 = FloatVector.fromArray(Vec.S, v, vo + u * ld + e).fma(FloatVector.broadcast(Vec.S, p[po + u]), a0);
+            }
+            a0.intoArray(out, oo + e);
+        }
+        for (; e < d; e++) {
+            float acc = 0f;
+            for (int u = 0; u < n; u++) acc = Math.fma(p[po + u], v[vo + u * ld + e], acc);
+            out[oo + e] = acc;
+        }
+    }
+
     public static void appendCpu(float[] qkv, float[] kcache, float[] vcache, int[] pos, int batch, int n, int maxLen,
                                  int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
@@ -110,17 +162,9 @@ public final class KvCache {
                     scores[sb + u] = s;
                     max = Math.max(max, s);
                 }
-                float sum = 0f;
-                for (int u = 0; u <= last; u++) {
-                    float p = Vec.exp(scores[sb + u] - max);
-                    scores[sb + u] = p;
-                    sum += p;
-                }
+                float sum = expMinus(scores, sb, last + 1, max);
                 int oo = r * nq * d + h * d;
-                java.util.Arrays.fill(out, oo, oo + d, 0f);
-                for (int u = 0; u <= last; u++) {
-                    Vec.axpy(scores[sb + u], vcache, (b * maxLen + u) * nkv * d + g * d, out, oo, d);
-                }
+                weightedValues(scores, sb, last + 1, vcache, b * maxLen * nkv * d + g * d, nkv * d, out, oo, d);
                 float inv = 1f / sum;
                 for (int e = 0; e < d; e++) out[oo + e] *= inv;
             }

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.function.Consumer;
 import sffn.decode.FfnPath;
+import sffn.decode.MergeCalibration;
 import sffn.decode.MergePolicy;
 import sffn.kernels.Tensor;
 import sffn.kernels.backend.Backend;
@@ -203,13 +204,10 @@ final class FfnBench {
         return rows;
     }
 
-    /** Smallest token count from which structured is never slower than merged. */
+    /** The crossover decoding's calibration would pick from these times ({@link MergeCalibration#crossover}). */
     static int crossover(int[] tokens, double[][] measured) {
-        int c = Integer.MAX_VALUE;
-        for (int i = tokens.length - 1; i >= 0; i--) {
-            if (measured[0][i] <= measured[1][i]) c = tokens[i];
-            else break;
-        }
-        return c;
+        List<MergeCalibration.Point> points = new ArrayList<>();
+        for (int i = 0; i < tokens.length; i++) points.add(new MergeCalibration.Point("", tokens[i], measured[0][i], measured[1][i]));
+        return MergeCalibration.crossover(points);
     }
 }

@@ -175,13 +175,14 @@ final class KernelBench {
 
     /**
      * The matvec (M = 1) and small-M (M = 8) products of decoding, with float32, bf16 and int8
-     * weights: one plan multiplies by enough distinct copies of the weight to stream
+     * weights, at Transformer-s's FFN shapes and (full run) LowRank-32%'s rank-192 factor: one plan multiplies by enough distinct copies of the weight to stream
      * {@link #STREAM_BYTES} from memory, as a decode step does. The yardstick is sffn's own
      * float32 product of the same shape; the note gives the weight bytes read per second.
      */
     private void compactProducts() {
         int[][] shapes = quick ? new int[][] {{1, 3072, 768}, {8, 3072, 768}}
-                : new int[][] {{1, 3072, 768}, {8, 3072, 768}, {1, 768, 3072}, {8, 768, 3072}};
+                : new int[][] {{1, 3072, 768}, {8, 3072, 768}, {1, 768, 3072}, {8, 768, 3072},
+                        {1, 3072, 192}, {8, 3072, 192}}; // the last two: LowRank-32%'s second factor (rank 192)
         for (int[] s : shapes) {
             int m = s[0];
             int n = s[1];

@@ -15,9 +15,11 @@ import sffn.kernels.Int8Groups;
  * The activations stay float32: the Vector API has no int8 dot-product instruction to make
  * int8 x int8 products pay, and decoding is bound by the weight bytes, which are already int8.
  *
- * <p>Below {@link #PANEL_M} rows (decoding at batch sizes up to 15): tiles of 1 row of A x 4
- * rows of W, or up to 4 x 2 (16 partial and accumulated vectors in registers); a result depends
- * on K alone: lanes summed by {@link Vec#sumLanes}, then the last, partial group in order. From
+ * <p>Below {@link #PANEL_M} rows (decoding at batch sizes up to 15): one row of A against one
+ * row of W at a time, or tiles of up to 4 x 2 (16 partial and accumulated vectors in registers);
+ * both do the same operations per pair, so a result depends on K alone: per group, a product
+ * then fused multiply-adds, scaled onto the accumulator; lanes summed by {@link Vec#sumLanes},
+ * then the last, partial group in order. From
  * {@link #PANEL_M} rows (prefill), where converting int8 once per tile of 4 rows would cost more
  * than converting once, panels of 16 rows of W are dequantised into a thread's scratch (no copy
  * of the whole weight) and multiplied by {@link Sgemm#gemmSerial}, whose order depends on the
@@ -35,6 +37,8 @@ public final class Int8Gemm {
     private static final boolean VECTOR = L >= 8 && G % L == 0;
     private static final VectorSpecies<Byte> B = VECTOR ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
     private static final int CHUNK = 16;
+    /** Vectors per group. */
+    private static final int PER = VECTOR ? G / L : 1;
 
     private Int8Gemm() {
     }
@@ -103,7 +107,7 @@ public final class Int8Gemm {
                 int so = sOff + j * g;
                 if (VECTOR) {
                     if (rows == 1) {
-                        tile1(k, a, ao, q, qo, k, scale, so, g, cols, sums);
+                        for (int jj = 0; jj < cols; jj++) row(k, a, ao, q, qo + jj * k, scale, so + jj * g, sums, jj * L);
                     } else {
                         tile4x2(k, a, ao, lda, rows, q, qo, k, scale, so, g, Math.min(2, cols), sums, 0);
                         if (cols > 2) tile4x2(k, a, ao, lda, rows, q, qo + 2 * k, k, scale, so + 2 * g, g, cols - 2, sums, 2);
@@ -130,42 +134,38 @@ public final class Int8Gemm {
         return (FloatVector) ByteVector.fromArray(B, q, off).convertShape(VectorOperators.B2F, S, 0);
     }
 
-    /** One row of A against up to 4 rows of W, whole groups only: sums[j*L ..]. */
-    private static void tile1(int k, float[] a, int ao, byte[] q, int qo, int ldq, float[] scale, int so, int g, int cols,
-                              float[] sums) {
-        int q0 = qo;
-        int q1 = qo + (cols > 1 ? ldq : 0);
-        int q2 = qo + (cols > 2 ? 2 * ldq : 0);
-        int q3 = qo + (cols > 3 ? 3 * ldq : 0);
-        int c0 = so;
-        int c1 = so + (cols > 1 ? g : 0);
-        int c2 = so + (cols > 2 ? 2 * g : 0);
-        int c3 = so + (cols > 3 ? 3 * g : 0);
-        FloatVector s0 = FloatVector.zero(S);
-        FloatVector s1 = FloatVector.zero(S);
-        FloatVector s2 = FloatVector.zero(S);
-        FloatVector s3 = FloatVector.zero(S);
-        for (int g0 = 0, gi = 0; g0 <= k - G; g0 += G, gi++) {
-            FloatVector p0 = FloatVector.zero(S);
-            FloatVector p1 = FloatVector.zero(S);
-            FloatVector p2 = FloatVector.zero(S);
-            FloatVector p3 = FloatVector.zero(S);
-            for (int v = g0; v < g0 + G; v += L) {
-                FloatVector x = FloatVector.fromArray(S, a, ao + v);
-                p0 = x.fma(widen(q, q0 + v), p0);
-                p1 = x.fma(widen(q, q1 + v), p1);
-                p2 = x.fma(widen(q, q2 + v), p2);
-                p3 = x.fma(widen(q, q3 + v), p3);
+    /**
+     * One row of A against one row of W, whole groups only, into sums[o ..]: the same operations
+     * in the same order as {@link #tile4x2} does for each of its pairs. Decoding's matvec reads W
+     * one row at a time: streaming from memory, one row's bytes in sequence keep more of them in
+     * flight than the 4 interleaved rows of a tile (about 1.6x the weights per ns on one core,
+     * in memory; the same in cache), since converting int8 costs more instructions per byte than
+     * bf16 or float32 do.
+     */
+    private static void row(int k, float[] a, int ao, byte[] q, int qo, float[] scale, int so, float[] sums, int o) {
+        FloatVector s = FloatVector.zero(S);
+        int g0 = 0;
+        int gi = 0;
+        for (; g0 <= k - 2 * G; g0 += 2 * G, gi += 2) {
+            FloatVector p = FloatVector.fromArray(S, a, ao + g0).mul(widen(q, qo + g0));
+            FloatVector r = FloatVector.fromArray(S, a, ao + g0 + G).mul(widen(q, qo + g0 + G));
+            for (int u = 1; u < PER; u++) {
+                int v = g0 + u * L;
+                p = FloatVector.fromArray(S, a, ao + v).fma(widen(q, qo + v), p);
+                r = FloatVector.fromArray(S, a, ao + v + G).fma(widen(q, qo + v + G), r);
             }
-            s0 = p0.fma(FloatVector.broadcast(S, scale[c0 + gi]), s0);
-            s1 = p1.fma(FloatVector.broadcast(S, scale[c1 + gi]), s1);
-            s2 = p2.fma(FloatVector.broadcast(S, scale[c2 + gi]), s2);
-            s3 = p3.fma(FloatVector.broadcast(S, scale[c3 + gi]), s3);
+            s = p.fma(FloatVector.broadcast(S, scale[so + gi]), s);
+            s = r.fma(FloatVector.broadcast(S, scale[so + gi + 1]), s);
         }
-        s0.intoArray(sums, 0);
-        s1.intoArray(sums, L);
-        s2.intoArray(sums, 2 * L);
-        s3.intoArray(sums, 3 * L);
+        for (; g0 <= k - G; g0 += G, gi++) {
+            FloatVector p = FloatVector.fromArray(S, a, ao + g0).mul(widen(q, qo + g0));
+            for (int u = 1; u < PER; u++) {
+                int v = g0 + u * L;
+                p = FloatVector.fromArray(S, a, ao + v).fma(widen(q, qo + v), p);
+            }
+            s = p.fma(FloatVector.broadcast(S, scale[so + gi]), s);
+        }
+        s.intoArray(sums, o);
     }
 
     /**
@@ -187,16 +187,21 @@ public final class Int8Gemm {
         FloatVector s20 = FloatVector.zero(S), s21 = FloatVector.zero(S);
         FloatVector s30 = FloatVector.zero(S), s31 = FloatVector.zero(S);
         for (int g0 = 0, gi = 0; g0 <= k - G; g0 += G, gi++) {
-            FloatVector p00 = FloatVector.zero(S), p01 = FloatVector.zero(S);
-            FloatVector p10 = FloatVector.zero(S), p11 = FloatVector.zero(S);
-            FloatVector p20 = FloatVector.zero(S), p21 = FloatVector.zero(S);
-            FloatVector p30 = FloatVector.zero(S), p31 = FloatVector.zero(S);
-            for (int v = g0; v < g0 + G; v += L) {
-                FloatVector x0 = FloatVector.fromArray(S, a, a0 + v);
-                FloatVector x1 = FloatVector.fromArray(S, a, a1 + v);
-                FloatVector x2 = FloatVector.fromArray(S, a, a2 + v);
-                FloatVector x3 = FloatVector.fromArray(S, a, a3 + v);
-                FloatVector y = widen(q, q0 + v);
+            FloatVector x0 = FloatVector.fromArray(S, a, a0 + g0);
+            FloatVector x1 = FloatVector.fromArray(S, a, a1 + g0);
+            FloatVector x2 = FloatVector.fromArray(S, a, a2 + g0);
+            FloatVector x3 = FloatVector.fromArray(S, a, a3 + g0);
+            FloatVector y = widen(q, q0 + g0);
+            FloatVector p00 = x0.mul(y), p10 = x1.mul(y), p20 = x2.mul(y), p30 = x3.mul(y);
+            y = widen(q, q1 + g0);
+            FloatVector p01 = x0.mul(y), p11 = x1.mul(y), p21 = x2.mul(y), p31 = x3.mul(y);
+            for (int u = 1; u < PER; u++) {
+                int v = g0 + u * L;
+                x0 = FloatVector.fromArray(S, a, a0 + v);
+                x1 = FloatVector.fromArray(S, a, a1 + v);
+                x2 = FloatVector.fromArray(S, a, a2 + v);
+                x3 = FloatVector.fromArray(S, a, a3 + v);
+                y = widen(q, q0 + v);
                 p00 = x0.fma(y, p00);
                 p10 = x1.fma(y, p10);
                 p20 = x2.fma(y, p20);
