@@ -103,7 +103,8 @@ final class Residency implements AutoCloseable {
     }
 
     /** Builds and compiles the graphs of {@code plans} for {@code device}. */
-    static Residency build(List<Plan> plans, TornadoDevice device, boolean tuned) {
+    static Residency build(List<Plan> plans, TornadoDevice device, boolean tuned, MatmulVariant matmul) {
+        MatmulVariant mm = tuned ? matmul : MatmulVariant.LOOP;
         long t0 = System.nanoTime();
         float[] noBias = new float[1];
         float[] anchor = new float[1];
@@ -167,12 +168,12 @@ final class Residency implements AutoCloseable {
             List<Graph> sections = new ArrayList<>();
             List<Plan.Section> ss = p.sections();
             for (int si = 0; si < ss.size(); si++) {
-                List<List<KernelCall>> chunks = chunks(ss.get(si).calls(), noBias, tuned);
+                List<List<KernelCall>> chunks = chunks(ss.get(si).calls(), noBias, mm);
                 for (int ci = 0; ci < chunks.size(); ci++) {
                     Graph g = new Graph(graphs.size(), "p" + pi + "s" + si + (chunks.size() > 1 ? "c" + ci : ""));
                     Map<Object, Boolean> used = new IdentityHashMap<>();
                     for (KernelCall c : chunks.get(ci)) {
-                        for (Object a : arraysOf(c, noBias, tuned)) {
+                        for (Object a : arraysOf(c, noBias, mm)) {
                             if (used.put(a, Boolean.TRUE) == null) g.consumed.add(a);
                         }
                     }
@@ -208,7 +209,7 @@ final class Residency implements AutoCloseable {
                 }
                 List<KernelCall> calls = sectionOf.get(g);
                 if (calls != null) {
-                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, noBias);
+                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, mm, noBias);
                     for (KernelCall c : calls) mapper.add(c);
                     tasks += mapper.tasks();
                 } else {
@@ -312,12 +313,12 @@ final class Residency implements AutoCloseable {
     }
 
     /** Runs of consecutive calls, each within {@link #SECTION_ARRAYS} arrays and {@link #SECTION_CALLS} calls. */
-    private static List<List<KernelCall>> chunks(List<KernelCall> calls, float[] noBias, boolean tuned) {
+    private static List<List<KernelCall>> chunks(List<KernelCall> calls, float[] noBias, MatmulVariant mm) {
         List<List<KernelCall>> out = new ArrayList<>();
         List<KernelCall> current = new ArrayList<>();
         Map<Object, Boolean> used = new IdentityHashMap<>();
         for (KernelCall c : calls) {
-            List<Object> arrays = arraysOf(c, noBias, tuned);
+            List<Object> arrays = arraysOf(c, noBias, mm);
             int fresh = 0;
             for (Object a : arrays) if (!used.containsKey(a)) fresh++;
             if (!current.isEmpty() && (used.size() + fresh > SECTION_ARRAYS || current.size() >= SECTION_CALLS)) {
@@ -333,16 +334,20 @@ final class Residency implements AutoCloseable {
     }
 
     /** The arrays the tasks of a call take: its tensors, and the no-bias stand-in where the kernel needs one. */
-    private static List<Object> arraysOf(KernelCall c, float[] noBias, boolean tuned) {
+    private static List<Object> arraysOf(KernelCall c, float[] noBias, MatmulVariant mm) {
         List<Object> out = new ArrayList<>();
         arrays(c, out::add);
-        if (needsNoBias(c, tuned)) out.add(noBias);
+        if (needsNoBias(c, mm)) out.add(noBias);
         return out;
     }
 
-    private static boolean needsNoBias(KernelCall c, boolean tuned) {
-        if (c instanceof KernelCall.WhenGuided w) return needsNoBias(w.inner(), tuned);
-        return !tuned && c instanceof KernelCall.MatmulForward m && m.bias() == null;
+    /** The loop-parallel forward without a bias, and every register-tiled GEMM but a forward with one, take the stand-in. */
+    private static boolean needsNoBias(KernelCall c, MatmulVariant mm) {
+        if (c instanceof KernelCall.WhenGuided w) return needsNoBias(w.inner(), mm);
+        if (c instanceof KernelCall.MatmulForward m) return m.bias() == null && mm != MatmulVariant.TILE16;
+        return mm.isRegister() && (c instanceof KernelCall.MatmulBackwardInput || c instanceof KernelCall.MatmulBackwardWeight
+                || c instanceof KernelCall.BlockDiagForward || c instanceof KernelCall.BlockDiagBackwardInput
+                || c instanceof KernelCall.BlockDiagBackwardWeight);
     }
 
     private static void checkNotEmpty(Object a, List<Plan> plans) {
