@@ -45,19 +45,25 @@ final class TileTuner {
         TiledGemm.Tiles best = null;
         double bestSeconds = Double.MAX_VALUE;
         String key = null;
-        for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) {
-            System.setProperty(MatmulVariant.PROPERTY, "reg:" + t.name());
+        // The candidates, then the older bodies for reference (not candidates).
+        java.util.List<String> variants = new java.util.ArrayList<>();
+        for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) variants.add("reg:" + t.name());
+        variants.add("tile16");
+        variants.add("loop");
+        for (String v : variants) {
+            System.setProperty(MatmulVariant.PROPERTY, v);
             try (Backend b = backends.get()) {
                 key = ((TornadoBackend) b).tileCacheKey();
                 double s = new KernelBench(quick, b, x -> { }).seconds(
                         new KernelCall.MatmulForward(a, w, null, c, m, n, k, false),
                         new KernelCall.MatmulBackwardInput(dc, w, da, m, n, k, false),
                         new KernelCall.MatmulBackwardWeight(dc, a, dw, m, n, k, false));
-                System.out.printf(Locale.ROOT, "  %-8s %-14s %9.3f ms %9.1f GFLOP/s%n", t.name(), t.label(), s * 1e3,
-                        flops / s / 1e9);
-                if (s < bestSeconds) {
+                MatmulVariant mv = ((TornadoBackend) b).matmul();
+                System.out.printf(Locale.ROOT, "  %-18s %9.3f ms %9.2f GFLOP/s%s%n", mv.label(), s * 1e3, flops / s / 1e9,
+                        mv.isRegister() ? "" : "  (reference)");
+                if (mv.isRegister() && s < bestSeconds) {
                     bestSeconds = s;
-                    best = t;
+                    best = mv.tiles();
                 }
             }
         }
