@@ -82,6 +82,8 @@ final class Residency implements AutoCloseable {
     private final List<Graph> owners;
     final int graphCount;
     final int taskCount;
+    /** Tasks (kernel launches) per run of each plan, e.g. {@code train step 412}. */
+    final String tasksPerPlan;
     final double compileSeconds;
     private TornadoExecutionResult last;
     private int lastGraph = -1;
@@ -91,7 +93,8 @@ final class Residency implements AutoCloseable {
     private boolean deviceAhead;
 
     private Residency(TornadoExecutionPlan exec, Map<Plan, List<Graph>> sectionsOfPlan, Map<Plan, List<Graph>> inputOwnersOfPlan,
-                      Map<Object, Graph> ownerOf, List<Graph> owners, int graphCount, int taskCount, double compileSeconds) {
+                      Map<Object, Graph> ownerOf, List<Graph> owners, int graphCount, int taskCount, String tasksPerPlan,
+                      double compileSeconds) {
         this.exec = exec;
         this.sectionsOfPlan = sectionsOfPlan;
         this.inputOwnersOfPlan = inputOwnersOfPlan;
@@ -99,6 +102,7 @@ final class Residency implements AutoCloseable {
         this.owners = owners;
         this.graphCount = graphCount;
         this.taskCount = taskCount;
+        this.tasksPerPlan = tasksPerPlan;
         this.compileSeconds = compileSeconds;
     }
 
@@ -168,7 +172,7 @@ final class Residency implements AutoCloseable {
             List<Graph> sections = new ArrayList<>();
             List<Plan.Section> ss = p.sections();
             for (int si = 0; si < ss.size(); si++) {
-                List<List<KernelCall>> chunks = chunks(ss.get(si).calls(), noBias, mm);
+                List<List<KernelCall>> chunks = chunks(Fusion.fuse(ss.get(si).calls()), noBias, mm);
                 for (int ci = 0; ci < chunks.size(); ci++) {
                     Graph g = new Graph(graphs.size(), "p" + pi + "s" + si + (chunks.size() > 1 ? "c" + ci : ""));
                     Map<Object, Boolean> used = new IdentityHashMap<>();
@@ -195,6 +199,7 @@ final class Residency implements AutoCloseable {
         // Task graphs, in index order.
         GridScheduler grids = new GridScheduler();
         int tasks = 0;
+        Map<Graph, Integer> tasksOfGraph = new IdentityHashMap<>();
         ImmutableTaskGraph[] snapshots = new ImmutableTaskGraph[graphs.size()];
         for (Graph g : graphs) {
             TaskGraph tg = new TaskGraph(g.name);
@@ -212,6 +217,7 @@ final class Residency implements AutoCloseable {
                     TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, mm, noBias);
                     for (KernelCall c : calls) mapper.add(c);
                     tasks += mapper.tasks();
+                    tasksOfGraph.put(g, mapper.tasks());
                 } else {
                     float[] own = new float[1];
                     tg.transferToDevice(DataTransferMode.FIRST_EXECUTION, own).task("tick", Touch::tick, own);
@@ -228,8 +234,14 @@ final class Residency implements AutoCloseable {
             throw new IllegalStateException("TornadoVM's graph bytecode buffer is too small for these plans; raise it with"
                     + " -Dtornado.tvm.maxbytecodesize=<bytes> (now " + System.getProperty("tornado.tvm.maxbytecodesize", "4096") + ")", e);
         }
+        List<String> perPlan = new ArrayList<>();
+        for (Plan p : plans) {
+            int n = 0;
+            for (Graph g : sectionsOfPlan.get(p)) n += tasksOfGraph.getOrDefault(g, 0);
+            perPlan.add(p.name() + " " + n);
+        }
         return new Residency(exec, sectionsOfPlan, inputOwnersOfPlan, ownerOf, owners, graphs.size(), tasks,
-                (System.nanoTime() - t0) / 1e9);
+                String.join(", ", perPlan), (System.nanoTime() - t0) / 1e9);
     }
 
     /**

@@ -29,6 +29,8 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 public final class TornadoBackend implements Backend {
     /** System property; {@code false} runs every call on its loop-parallel portable body (no KernelContext variants). */
     public static final String TUNED_PROPERTY = "sffn.tornado.tuned";
+    /** System property; {@code true} prints the tasks (kernel launches) of each plan when the plans are compiled. */
+    public static final String TASKS_PROPERTY = "sffn.tornado.tasks";
 
     private final TornadoDevice device;
     private final String deviceId;
@@ -169,6 +171,9 @@ public final class TornadoBackend implements Backend {
             residency = Residency.build(plans, device, tuned, matmul);
             System.err.printf(Locale.ROOT, "tornado: %d graphs, %d tasks compiled in %.1f s%n",
                     residency.graphCount, residency.taskCount, residency.compileSeconds);
+            if (Boolean.getBoolean(TASKS_PROPERTY)) {
+                System.err.println("tornado: tasks (kernel launches) per run of each plan: " + residency.tasksPerPlan);
+            }
         }
         if (!residency.uploaded()) {
             residency.upload();
