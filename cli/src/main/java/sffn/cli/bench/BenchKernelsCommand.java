@@ -67,14 +67,16 @@ public final class BenchKernelsCommand implements Callable<Integer> {
                 }
             }
         }
+        boolean tornado = !"cpu".equalsIgnoreCase(backendOptions.backendName());
+        if (tune && !tornado) {
+            throw new IllegalArgumentException("--tune times the TornadoVM kernels' tile shapes; add --backend tornado");
+        }
         OpenBlasSgemm.setThreads(poolThreads);
         String vector = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit vectors";
         this.threadCount = poolThreads;
         this.openblasCore = OpenBlasSgemm.coreName();
         this.openblasThreads = OpenBlasSgemm.threads();
-        boolean tornado = !"cpu".equalsIgnoreCase(backendOptions.backendName());
         if (tune) {
-            if (!tornado) throw new IllegalArgumentException("--tune times the TornadoVM kernels' tile shapes; add --backend tornado");
             try {
                 TileTuner.tune(quick, backendOptions::create);
             } catch (java.io.IOException e) {
