@@ -13,7 +13,14 @@ import sffn.kernels.plan.KernelCall.MatmulForward;
  * order as the two calls). The CPU backend runs plans as written; only the launches change.
  */
 final class Fusion {
+    /** System property; {@code false} runs every call as its own task (to count what fusion saves). */
+    static final String PROPERTY = "sffn.tornado.fuse";
+
     private Fusion() {
+    }
+
+    static boolean enabled() {
+        return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true"));
     }
 
     static List<KernelCall> fuse(List<KernelCall> calls) {

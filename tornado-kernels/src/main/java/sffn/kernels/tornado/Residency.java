@@ -172,7 +172,8 @@ final class Residency implements AutoCloseable {
             List<Graph> sections = new ArrayList<>();
             List<Plan.Section> ss = p.sections();
             for (int si = 0; si < ss.size(); si++) {
-                List<List<KernelCall>> chunks = chunks(Fusion.fuse(ss.get(si).calls()), noBias, mm);
+                List<KernelCall> calls = ss.get(si).calls();
+                List<List<KernelCall>> chunks = chunks(Fusion.enabled() ? Fusion.fuse(calls) : calls, noBias, mm);
                 for (int ci = 0; ci < chunks.size(); ci++) {
                     Graph g = new Graph(graphs.size(), "p" + pi + "s" + si + (chunks.size() > 1 ? "c" + ci : ""));
                     Map<Object, Boolean> used = new IdentityHashMap<>();
