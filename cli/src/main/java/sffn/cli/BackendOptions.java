@@ -19,6 +19,11 @@ public final class BackendOptions {
             description = "Kernel threads on the CPU (default: -Dsffn.threads, else all cores).")
     public Integer threads;
 
+    /** {@code cpu} or {@code tornado}, as given. */
+    public String backendName() {
+        return backend;
+    }
+
     /** The backend the options name; throws a user-facing exception when TornadoVM is asked for but absent. */
     public Backend create() {
         applyThreads();

@@ -33,4 +33,10 @@ class BenchKernelsCommandTest {
         assertEquals(2, run("bench", "kernels", "--threads", "0"));
         assertEquals("sffn kernels: --threads must be at least 1, got 0", err.toString().strip());
     }
+
+    @Test
+    void tuneNeedsTheTornadoBackend() {
+        assertEquals(2, run("bench", "kernels", "--tune"));
+        assertEquals("sffn kernels: --tune times the TornadoVM kernels' tile shapes; add --backend tornado", err.toString().strip());
+    }
 }

@@ -58,6 +58,7 @@ import sffn.kernels.plan.KernelCall.SwiGluForward;
 import sffn.kernels.plan.KernelCall.WhenGuided;
 import sffn.kernels.plan.KernelCall.Zero;
 import sffn.kernels.plan.Plan;
+import sffn.kernels.tornado.MatmulVariant;
 import sffn.kernels.tornado.TornadoBackend;
 
 /**
@@ -382,13 +383,72 @@ class TornadoKernelAgreementTest {
 
     @Test
     void kernelContextVariantsAgreeWithCpuBodies() {
-        check(true);
+        check(true, null, cases());
+    }
+
+    /**
+     * The matmul family on every register-tiled shape and on the 16 x 16 kernels, at the sizes of
+     * {@link #cases} and at {@link #matmulCases}' larger ones (several tiles, ragged in every
+     * dimension, a K that is no multiple of the K slice).
+     */
+    @Test
+    void everyMatmulVariantAgreesWithCpuBodies() {
+        List<Case> family = new ArrayList<>(matmulCases());
+        for (Case c : cases()) {
+            if (c.op().contains("matmul") && !c.op().startsWith("bf16") && !c.op().startsWith("int8")
+                    || c.op().startsWith("blockdiag")) {
+                family.add(c);
+            }
+        }
+        List<MatmulVariant> variants = new ArrayList<>();
+        variants.add(MatmulVariant.TILE16);
+        for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) variants.add(MatmulVariant.register(t));
+        for (MatmulVariant v : variants) check(true, v, family);
+    }
+
+    /** Matmul-family cases larger than one 128 x 128 tile, ragged everywhere. */
+    static List<Case> matmulCases() {
+        int m = 150;
+        int n = 133;
+        int k = 70;
+        List<Case> cs = new ArrayList<>();
+        for (boolean acc : new boolean[] {false, true}) {
+            String a = acc ? " acc" : "";
+            cs.add(new Case("matmul forward", m + "x" + k + " . " + n + "x" + k + "^T" + a, MATMUL,
+                    w -> new MatmulForward(w.randn("a", m, k), w.randn("b", n, k), null, w.out("c", acc, m, n), m, n, k, acc),
+                    List.of("c")));
+            cs.add(new Case("matmul backward input", m + "x" + n + " . " + n + "x" + k + a, MATMUL,
+                    w -> new MatmulBackwardInput(w.randn("dc", m, n), w.randn("b", n, k), w.out("da", acc, m, k), m, n, k, acc),
+                    List.of("da")));
+            cs.add(new Case("matmul backward weight", n + "x" + m + " . " + m + "x" + k + a, MATMUL,
+                    w -> new MatmulBackwardWeight(w.randn("dc", m, n), w.randn("a", m, k), w.out("db", acc, n, k), m, n, k, acc),
+                    List.of("db")));
+            // 2 blocks of 131 x 67 over 137 rows
+            cs.add(new Case("blockdiag forward", "rows 137 nb 2 q 131 p 67" + a, BLOCKDIAG,
+                    w -> new BlockDiagForward(w.randn("x", 137, 134), w.randn("w", 2, 131, 67), w.out("y", acc, 137, 262), 137, 2,
+                            131, 67, acc), List.of("y")));
+            cs.add(new Case("blockdiag backward input", "rows 137 nb 2 q 131 p 67" + a, BLOCKDIAG,
+                    w -> new BlockDiagBackwardInput(w.randn("dy", 137, 262), w.randn("w", 2, 131, 67), w.out("dx", acc, 137, 134),
+                            137, 2, 131, 67, acc), List.of("dx")));
+            cs.add(new Case("blockdiag backward weight", "rows 137 nb 2 q 131 p 67" + a, BLOCKDIAG,
+                    w -> new BlockDiagBackwardWeight(w.randn("dy", 137, 262), w.randn("x", 137, 134), w.out("dw", acc, 2, 131, 67),
+                            137, 2, 131, 67, acc), List.of("dw")));
+        }
+        cs.add(new Case("matmul forward + bias", m + "x" + k + " . " + n + "x" + k + "^T", MATMUL,
+                w -> new MatmulForward(w.randn("a", m, k), w.randn("b", n, k), w.randn("bias", n), w.randn("c", m, n), m, n, k, true),
+                List.of("c")));
+        return cs;
     }
 
     private void check(boolean tuned) {
+        check(tuned, null, cases());
+    }
+
+    private void check(boolean tuned, MatmulVariant variant, List<Case> all) {
         // -Dsffn.test.cases=attention runs only the cases whose op starts so (the PoCL device is slow).
         String only = System.getProperty("sffn.test.cases", "");
-        List<Case> cases = cases().stream().filter(c -> c.op().startsWith(only)).toList();
+        List<Case> cases = all.stream().filter(c -> c.op().startsWith(only)).toList();
+        if (cases.isEmpty()) return;
         List<World> cpu = new ArrayList<>();
         List<World> dev = new ArrayList<>();
         List<Plan> plans = new ArrayList<>();
@@ -405,7 +465,9 @@ class TornadoKernelAgreementTest {
         }
         List<Result> results = new ArrayList<>();
         List<String> failures = new ArrayList<>();
-        try (TornadoBackend backend = new TornadoBackend(device(), tuned)) {
+        String label;
+        try (TornadoBackend backend = new TornadoBackend(device(), tuned, variant)) {
+            label = tuned ? "KernelContext variants where they exist, matmul " + backend.matmul().label() : "portable bodies";
             for (Plan p : plans) backend.prepare(p);
             for (int i = 0; i < cases.size(); i++) {
                 Plan p = plans.get(i);
@@ -424,12 +486,12 @@ class TornadoKernelAgreementTest {
                 double bound = 2 * c.tol();
                 results.add(new Result(c, o, err, bound));
                 if (!(err <= bound)) {
-                    failures.add(String.format(Locale.ROOT, "%s [%s] %s: relative max error %.3g exceeds %.3g%s", c.op(), c.shape(), o,
+                    failures.add(String.format(Locale.ROOT, "%s: %s [%s] %s: relative max error %.3g exceeds %.3g%s", label, c.op(), c.shape(), o,
                             err, bound, firstDifference(got, want)));
                 }
             }
         }
-        System.out.println((tuned ? "KernelContext variants where they exist" : "portable bodies") + " vs CPU bodies:");
+        System.out.println(label + " vs CPU bodies:");
         System.out.printf(Locale.ROOT, "%-42s %-44s %-8s %-11s %s%n", "op", "shape", "output", "max err", "bound");
         for (Result r : results) {
             System.out.printf(Locale.ROOT, "%-42s %-44s %-8s %-11.3g %.3g%n", r.c().op(), r.c().shape(), r.output(), r.err(), r.bound());

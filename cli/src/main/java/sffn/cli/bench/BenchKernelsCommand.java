@@ -31,6 +31,14 @@ public final class BenchKernelsCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object per measurement on stdout instead of a table.")
     boolean json;
 
+    @Option(names = "--tune", description = "With --backend tornado: time the register-tiled matmul's tile shapes on the"
+            + " device, record the fastest in sffn's cache (~/.cache/sffn/tornado-tiles.properties; -Dsffn.cache.dir moves"
+            + " it), where later runs on this device find it, and stop.")
+    boolean tune;
+
+    /** The matmul family's bodies measured on a TornadoVM device, in order (the device's own choice last). */
+    static final java.util.List<String> TORNADO_VARIANTS = java.util.List.of("loop", "tile16", "reg");
+
     @Mixin
     BackendOptions backendOptions;
 
@@ -59,11 +67,29 @@ public final class BenchKernelsCommand implements Callable<Integer> {
                 }
             }
         }
+        boolean tornado = !"cpu".equalsIgnoreCase(backendOptions.backendName());
+        if (tune && !tornado) {
+            throw new IllegalArgumentException("--tune times the TornadoVM kernels' tile shapes; add --backend tornado");
+        }
         OpenBlasSgemm.setThreads(poolThreads);
         String vector = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit vectors";
         this.threadCount = poolThreads;
         this.openblasCore = OpenBlasSgemm.coreName();
         this.openblasThreads = OpenBlasSgemm.threads();
+        if (tune) {
+            try {
+                TileTuner.tune(quick, backendOptions::create);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot record the tuned tile shape: " + e.getMessage(), e);
+            }
+            return 0;
+        }
+        java.util.List<String> groups = only == null ? KernelBench.GROUPS : only;
+        // On a TornadoVM device the matmul family runs once per variant; the matmul property is the backend's choice.
+        String userVariant = System.getProperty(sffn.kernels.tornado.MatmulVariant.PROPERTY);
+        java.util.List<String> variants = tornado && userVariant == null
+                && (groups.contains("matmul") || groups.contains("blockdiag")) ? TORNADO_VARIANTS : java.util.List.of("");
+        if (variants.size() > 1) System.setProperty(sffn.kernels.tornado.MatmulVariant.PROPERTY, variants.get(0));
         Backend backend = backendOptions.create();
         backendName = backend.describe();
         if (!json) {
@@ -77,8 +103,25 @@ public final class BenchKernelsCommand implements Callable<Integer> {
                     "yardstick", "ratio", "yardstick is / note");
         }
         long start = System.nanoTime();
-        try (backend) {
-            new KernelBench(quick, backend, this::emit).run(only == null ? KernelBench.GROUPS : only);
+        if (variants.size() == 1) {
+            try (Backend b = backend) {
+                new KernelBench(quick, b, this::emit).variant(tornado ? variantOf(b) : null, true).run(groups);
+            }
+        } else {
+            java.util.List<String> family = groups.stream().filter(g -> g.equals("matmul") || g.equals("blockdiag")).toList();
+            for (int i = 0; i < variants.size(); i++) {
+                if (i > 0) {
+                    System.setProperty(sffn.kernels.tornado.MatmulVariant.PROPERTY, variants.get(i));
+                    backend = backendOptions.create();
+                    backendName = backend.describe();
+                }
+                boolean last = i == variants.size() - 1;
+                try (Backend b = backend) {
+                    // The compact-weight products and the other groups do not depend on the variant: measured once, last.
+                    new KernelBench(quick, b, this::emit).variant(variantOf(b), last).run(last ? groups : family);
+                }
+            }
+            System.clearProperty(sffn.kernels.tornado.MatmulVariant.PROPERTY);
         }
         if (!json) System.out.printf(Locale.ROOT, "%ntook %.0f s%n", (System.nanoTime() - start) / 1e9);
         return 0;
@@ -110,6 +153,13 @@ public final class BenchKernelsCommand implements Callable<Integer> {
                     r.gflops(), r.yardstickGflops(), r.ratio(), r.yardstick(), r.note());
         }
         System.out.flush();
+    }
+
+    /** The matmul variant a TornadoVM backend names in its description ({@code ..., matmul reg 64x64/4x4}). */
+    private static String variantOf(Backend b) {
+        String d = b.describe();
+        int at = d.lastIndexOf(", matmul ");
+        return at < 0 ? "matmul loop" : "matmul" + d.substring(at + 8);
     }
 
     private static double round(double x) {

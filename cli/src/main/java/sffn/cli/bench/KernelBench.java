@@ -49,6 +49,10 @@ final class KernelBench {
 
     private final boolean quick;
     private final Backend backend;
+    /** The matmul family's body on a TornadoVM backend (e.g. {@code reg 64x64/4x4}), named in each note; null on the CPU. */
+    private String variant;
+    /** Whether the matmul group includes decoding's compact-weight products. */
+    private boolean compactProducts = true;
     private final Consumer<Result> sink;
     /** Seconds of untimed warm-up per op (JIT compilation of its code paths). */
     private final double warmup;
@@ -68,6 +72,24 @@ final class KernelBench {
         this.roundSeconds = quick ? 0.02 : 0.05;
     }
 
+    /** Names the matmul family's variant in the notes; with {@code compact} false, the matmul group skips the compact-weight products. */
+    KernelBench variant(String label, boolean compact) {
+        this.variant = label;
+        this.compactProducts = compact;
+        return this;
+    }
+
+    /** Median seconds of one run of a plan of these calls (prepared, warmed up, then released). */
+    double seconds(KernelCall... calls) {
+        Plan p = new Plan("timed");
+        for (KernelCall c : calls) p.add(c);
+        backend.prepare(p);
+        prepared.add(p);
+        double s = time(() -> backend.run(p), 1)[0];
+        releaseAll();
+        return s;
+    }
+
     /** The groups of ops, by the prefix of their names, in the order they run. */
     static final List<String> GROUPS = List.of("matmul", "blockdiag", "attention", "layernorm", "crossentropy");
 
@@ -80,7 +102,7 @@ final class KernelBench {
         if (groups.contains("matmul") || groups.contains("blockdiag")) jitWarmup();
         if (groups.contains("matmul")) {
             matmuls();
-            compactProducts();
+            if (compactProducts) compactProducts();
         }
         if (groups.contains("blockdiag")) blockDiagonal();
         if (groups.contains("attention")) attention();
@@ -375,8 +397,8 @@ final class KernelBench {
         }
         double s1 = median(t1);
         double s2 = median(t2);
-        String note = Double.isNaN(denseGflops) ? "same shape" : String.format(Locale.ROOT,
-                "%.2f of sffn dense %s (%.1f)", flops / s1 / 1e9 / denseGflops, denseShape, denseGflops);
+        String note = (variant == null ? "" : variant + "; ") + (Double.isNaN(denseGflops) ? "same shape" : String.format(Locale.ROOT,
+                "%.2f of sffn dense %s (%.1f)", flops / s1 / 1e9 / denseGflops, denseShape, denseGflops));
         Result res = new Result(op, shape, s1 * 1e3, flops / s1 / 1e9, flops / s2 / 1e9, yardstick, note);
         sink.accept(res);
         return res;

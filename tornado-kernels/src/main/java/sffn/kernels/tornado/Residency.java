@@ -82,6 +82,8 @@ final class Residency implements AutoCloseable {
     private final List<Graph> owners;
     final int graphCount;
     final int taskCount;
+    /** Tasks (kernel launches) per run of each plan, e.g. {@code train step 412}. */
+    final String tasksPerPlan;
     final double compileSeconds;
     private TornadoExecutionResult last;
     private int lastGraph = -1;
@@ -91,7 +93,8 @@ final class Residency implements AutoCloseable {
     private boolean deviceAhead;
 
     private Residency(TornadoExecutionPlan exec, Map<Plan, List<Graph>> sectionsOfPlan, Map<Plan, List<Graph>> inputOwnersOfPlan,
-                      Map<Object, Graph> ownerOf, List<Graph> owners, int graphCount, int taskCount, double compileSeconds) {
+                      Map<Object, Graph> ownerOf, List<Graph> owners, int graphCount, int taskCount, String tasksPerPlan,
+                      double compileSeconds) {
         this.exec = exec;
         this.sectionsOfPlan = sectionsOfPlan;
         this.inputOwnersOfPlan = inputOwnersOfPlan;
@@ -99,11 +102,13 @@ final class Residency implements AutoCloseable {
         this.owners = owners;
         this.graphCount = graphCount;
         this.taskCount = taskCount;
+        this.tasksPerPlan = tasksPerPlan;
         this.compileSeconds = compileSeconds;
     }
 
     /** Builds and compiles the graphs of {@code plans} for {@code device}. */
-    static Residency build(List<Plan> plans, TornadoDevice device, boolean tuned) {
+    static Residency build(List<Plan> plans, TornadoDevice device, boolean tuned, MatmulVariant matmul) {
+        MatmulVariant mm = tuned ? matmul : MatmulVariant.LOOP;
         long t0 = System.nanoTime();
         float[] noBias = new float[1];
         float[] anchor = new float[1];
@@ -167,12 +172,13 @@ final class Residency implements AutoCloseable {
             List<Graph> sections = new ArrayList<>();
             List<Plan.Section> ss = p.sections();
             for (int si = 0; si < ss.size(); si++) {
-                List<List<KernelCall>> chunks = chunks(ss.get(si).calls(), noBias, tuned);
+                List<KernelCall> calls = ss.get(si).calls();
+                List<List<KernelCall>> chunks = chunks(Fusion.enabled() ? Fusion.fuse(calls) : calls, noBias, mm);
                 for (int ci = 0; ci < chunks.size(); ci++) {
                     Graph g = new Graph(graphs.size(), "p" + pi + "s" + si + (chunks.size() > 1 ? "c" + ci : ""));
                     Map<Object, Boolean> used = new IdentityHashMap<>();
                     for (KernelCall c : chunks.get(ci)) {
-                        for (Object a : arraysOf(c, noBias, tuned)) {
+                        for (Object a : arraysOf(c, noBias, mm)) {
                             if (used.put(a, Boolean.TRUE) == null) g.consumed.add(a);
                         }
                     }
@@ -194,6 +200,7 @@ final class Residency implements AutoCloseable {
         // Task graphs, in index order.
         GridScheduler grids = new GridScheduler();
         int tasks = 0;
+        Map<Graph, Integer> tasksOfGraph = new IdentityHashMap<>();
         ImmutableTaskGraph[] snapshots = new ImmutableTaskGraph[graphs.size()];
         for (Graph g : graphs) {
             TaskGraph tg = new TaskGraph(g.name);
@@ -208,9 +215,10 @@ final class Residency implements AutoCloseable {
                 }
                 List<KernelCall> calls = sectionOf.get(g);
                 if (calls != null) {
-                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, noBias);
+                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, mm, noBias);
                     for (KernelCall c : calls) mapper.add(c);
                     tasks += mapper.tasks();
+                    tasksOfGraph.put(g, mapper.tasks());
                 } else {
                     float[] own = new float[1];
                     tg.transferToDevice(DataTransferMode.FIRST_EXECUTION, own).task("tick", Touch::tick, own);
@@ -227,8 +235,14 @@ final class Residency implements AutoCloseable {
             throw new IllegalStateException("TornadoVM's graph bytecode buffer is too small for these plans; raise it with"
                     + " -Dtornado.tvm.maxbytecodesize=<bytes> (now " + System.getProperty("tornado.tvm.maxbytecodesize", "4096") + ")", e);
         }
+        List<String> perPlan = new ArrayList<>();
+        for (Plan p : plans) {
+            int n = 0;
+            for (Graph g : sectionsOfPlan.get(p)) n += tasksOfGraph.getOrDefault(g, 0);
+            perPlan.add(p.name() + " " + n);
+        }
         return new Residency(exec, sectionsOfPlan, inputOwnersOfPlan, ownerOf, owners, graphs.size(), tasks,
-                (System.nanoTime() - t0) / 1e9);
+                String.join(", ", perPlan), (System.nanoTime() - t0) / 1e9);
     }
 
     /**
@@ -312,12 +326,12 @@ final class Residency implements AutoCloseable {
     }
 
     /** Runs of consecutive calls, each within {@link #SECTION_ARRAYS} arrays and {@link #SECTION_CALLS} calls. */
-    private static List<List<KernelCall>> chunks(List<KernelCall> calls, float[] noBias, boolean tuned) {
+    private static List<List<KernelCall>> chunks(List<KernelCall> calls, float[] noBias, MatmulVariant mm) {
         List<List<KernelCall>> out = new ArrayList<>();
         List<KernelCall> current = new ArrayList<>();
         Map<Object, Boolean> used = new IdentityHashMap<>();
         for (KernelCall c : calls) {
-            List<Object> arrays = arraysOf(c, noBias, tuned);
+            List<Object> arrays = arraysOf(c, noBias, mm);
             int fresh = 0;
             for (Object a : arrays) if (!used.containsKey(a)) fresh++;
             if (!current.isEmpty() && (used.size() + fresh > SECTION_ARRAYS || current.size() >= SECTION_CALLS)) {
@@ -333,16 +347,20 @@ final class Residency implements AutoCloseable {
     }
 
     /** The arrays the tasks of a call take: its tensors, and the no-bias stand-in where the kernel needs one. */
-    private static List<Object> arraysOf(KernelCall c, float[] noBias, boolean tuned) {
+    private static List<Object> arraysOf(KernelCall c, float[] noBias, MatmulVariant mm) {
         List<Object> out = new ArrayList<>();
         arrays(c, out::add);
-        if (needsNoBias(c, tuned)) out.add(noBias);
+        if (needsNoBias(c, mm)) out.add(noBias);
         return out;
     }
 
-    private static boolean needsNoBias(KernelCall c, boolean tuned) {
-        if (c instanceof KernelCall.WhenGuided w) return needsNoBias(w.inner(), tuned);
-        return !tuned && c instanceof KernelCall.MatmulForward m && m.bias() == null;
+    /** The loop-parallel forward without a bias, and every register-tiled GEMM but a forward with one, take the stand-in. */
+    private static boolean needsNoBias(KernelCall c, MatmulVariant mm) {
+        if (c instanceof KernelCall.WhenGuided w) return needsNoBias(w.inner(), mm);
+        if (c instanceof KernelCall.MatmulForward m) return m.bias() == null && mm != MatmulVariant.TILE16;
+        return mm.isRegister() && (c instanceof KernelCall.MatmulBackwardInput || c instanceof KernelCall.MatmulBackwardWeight
+                || c instanceof KernelCall.BlockDiagForward || c instanceof KernelCall.BlockDiagBackwardInput
+                || c instanceof KernelCall.BlockDiagBackwardWeight);
     }
 
     private static void checkNotEmpty(Object a, List<Plan> plans) {

@@ -20,6 +20,7 @@ import sffn.kernels.RmsNorm;
 import sffn.kernels.Rope;
 import sffn.kernels.Shuffle;
 import sffn.kernels.SwiGlu;
+import sffn.kernels.TiledGemm;
 import sffn.kernels.WorkGroups;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
@@ -72,6 +73,7 @@ import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
+import uk.ac.manchester.tornado.api.WorkerGrid3D;
 
 /**
  * Turns kernel calls into TornadoVM tasks of their portable bodies, or, where they pay on GPUs
@@ -85,15 +87,18 @@ final class TaskMapper {
     private final String graphName;
     private final GridScheduler grids;
     private final boolean tuned;
+    private final MatmulVariant matmul;
     private final float[] noBias;
     private final KernelContext context = new KernelContext();
     private int taskCount;
 
-    TaskMapper(TaskGraph graph, String graphName, GridScheduler grids, boolean tuned, float[] noBias) {
+    /** @param matmul the matmul family's body; {@link MatmulVariant#LOOP} when not {@code tuned} */
+    TaskMapper(TaskGraph graph, String graphName, GridScheduler grids, boolean tuned, MatmulVariant matmul, float[] noBias) {
         this.graph = graph;
         this.graphName = graphName;
         this.grids = grids;
         this.tuned = tuned;
+        this.matmul = tuned ? matmul : MatmulVariant.LOOP;
         this.noBias = noBias;
     }
 
@@ -124,6 +129,23 @@ final class TaskMapper {
         return g;
     }
 
+    private static int acc(boolean accumulate) {
+        return accumulate ? TiledGemm.ACCUMULATE : 0;
+    }
+
+    /** A register-tiled GEMM task (see {@link TiledGemm} for the arguments) over {@code z} problems. */
+    private void gemm(String kernel, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k, int lda, int ldb,
+                      int ldc, int flags, int aZ, int bZ, int cZ, int z) {
+        TiledGemm.Tiles t = matmul.tiles();
+        WorkerGrid g = new WorkerGrid3D((n + t.bn - 1) / t.bn * t.tx, (m + t.bm - 1) / t.bm * t.ty, z);
+        g.setLocalWork(t.tx, t.ty, 1);
+        String id = gridName(kernel, g);
+        switch (t) {
+            case T32 -> graph.task(id, TiledGemm::gemm32, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
+            case T64 -> graph.task(id, TiledGemm::gemm64, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
+        }
+    }
+
     private static int flag(boolean b) {
         return b ? 1 : 0;
     }
@@ -131,7 +153,13 @@ final class TaskMapper {
     void add(KernelCall call) {
         switch (call) {
             case MatmulForward c -> {
-                if (tuned) {
+                if (matmul.isRegister()) {
+                    float[] bias = c.bias() == null ? noBias : c.bias().data;
+                    int flags = TiledGemm.TRANS_B | (c.accumulate() ? TiledGemm.ACCUMULATE : 0)
+                            | (c.bias() != null ? TiledGemm.BIAS : 0);
+                    gemm("matmul_fwd", c.a().data, c.b().data, bias, c.c().data, c.m(), c.n(), c.k(), c.k(), c.k(), c.n(),
+                            flags, 0, 0, 0, 1);
+                } else if (matmul == MatmulVariant.TILE16) {
                     graph.task(gridName("matmul_fwd", tiles(c.m(), c.n())), Matmul::forwardTiled, context,
                             c.a().data, c.b().data, c.c().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
                     if (c.bias() != null) {
@@ -153,8 +181,12 @@ final class TaskMapper {
             case Int8BlockDiagForward c -> graph.task(name("int8_blockdiag_fwd"), Int8Matmul::blockDiagForward,
                     c.x().data, c.w().data, c.scale().data, c.y().data, c.rows(), c.nb(), c.q(), c.p(), c.group(),
                     flag(c.accumulate()));
+            // dA [M,K] = dC [M,N] . B [N,K]: C = A . B with (m, n, k) = (M, K, N)
             case MatmulBackwardInput c -> {
-                if (tuned) {
+                if (matmul.isRegister()) {
+                    gemm("matmul_bwd_in", c.dc().data, c.b().data, noBias, c.da().data, c.m(), c.k(), c.n(), c.n(), c.k(),
+                            c.k(), acc(c.accumulate()), 0, 0, 0, 1);
+                } else if (matmul == MatmulVariant.TILE16) {
                     graph.task(gridName("matmul_bwd_in", tiles(c.m(), c.k())), Matmul::backwardInputTiled, context,
                             c.dc().data, c.b().data, c.da().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
                 } else {
@@ -162,8 +194,12 @@ final class TaskMapper {
                             c.m(), c.n(), c.k(), flag(c.accumulate()));
                 }
             }
+            // dB [N,K] = dC [M,N]^T . A [M,K]: C = A^T . B with (m, n, k) = (N, K, M)
             case MatmulBackwardWeight c -> {
-                if (tuned) {
+                if (matmul.isRegister()) {
+                    gemm("matmul_bwd_w", c.dc().data, c.a().data, noBias, c.db().data, c.n(), c.k(), c.m(), c.n(), c.k(),
+                            c.k(), TiledGemm.TRANS_A | acc(c.accumulate()), 0, 0, 0, 1);
+                } else if (matmul == MatmulVariant.TILE16) {
                     graph.task(gridName("matmul_bwd_w", tiles(c.n(), c.k())), Matmul::backwardWeightTiled, context,
                             c.dc().data, c.a().data, c.db().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
                 } else {
@@ -174,12 +210,40 @@ final class TaskMapper {
             case BiasAdd c -> graph.task(name("bias_add"), Bias::add, c.y().data, c.bias().data, c.rows(), c.cols());
             case BiasBackward c -> graph.task(name("bias_bwd"), Matmul::backwardBias, c.dy().data, c.dbias().data,
                     c.rows(), c.cols(), flag(c.accumulate()));
-            case BlockDiagForward c -> graph.task(name("blockdiag_fwd"), BlockDiagMatmul::forward, c.x().data,
-                    c.w().data, c.y().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
-            case BlockDiagBackwardInput c -> graph.task(name("blockdiag_bwd_in"), BlockDiagMatmul::backwardInput,
-                    c.dy().data, c.w().data, c.dx().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
-            case BlockDiagBackwardWeight c -> graph.task(name("blockdiag_bwd_w"), BlockDiagMatmul::backwardWeight,
-                    c.dy().data, c.x().data, c.dw().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
+            // Block z of the block-diagonal products, x [R, nb p], y [R, nb q], w [nb, q, p]:
+            // forward y_z [R,q] = x_z [R,p] . w_z^T; backwardInput dx_z [R,p] = dy_z [R,q] . w_z;
+            // backwardWeight dw_z [q,p] = dy_z^T . x_z.
+            case BlockDiagForward c -> {
+                if (matmul.isRegister()) {
+                    int nb = c.nb();
+                    gemm("blockdiag_fwd", c.x().data, c.w().data, noBias, c.y().data, c.rows(), c.q(), c.p(), nb * c.p(),
+                            c.p(), nb * c.q(), TiledGemm.TRANS_B | acc(c.accumulate()), c.p(), c.q() * c.p(), c.q(), nb);
+                } else {
+                    graph.task(name("blockdiag_fwd"), BlockDiagMatmul::forward, c.x().data, c.w().data, c.y().data,
+                            c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
+                }
+            }
+            case BlockDiagBackwardInput c -> {
+                if (matmul.isRegister()) {
+                    int nb = c.nb();
+                    gemm("blockdiag_bwd_in", c.dy().data, c.w().data, noBias, c.dx().data, c.rows(), c.p(), c.q(),
+                            nb * c.q(), c.p(), nb * c.p(), acc(c.accumulate()), c.q(), c.q() * c.p(), c.p(), nb);
+                } else {
+                    graph.task(name("blockdiag_bwd_in"), BlockDiagMatmul::backwardInput, c.dy().data, c.w().data,
+                            c.dx().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
+                }
+            }
+            case BlockDiagBackwardWeight c -> {
+                if (matmul.isRegister()) {
+                    int nb = c.nb();
+                    gemm("blockdiag_bwd_w", c.dy().data, c.x().data, noBias, c.dw().data, c.q(), c.p(), c.rows(),
+                            nb * c.q(), nb * c.p(), c.p(), TiledGemm.TRANS_A | acc(c.accumulate()), c.q(), c.p(),
+                            c.q() * c.p(), nb);
+                } else {
+                    graph.task(name("blockdiag_bwd_w"), BlockDiagMatmul::backwardWeight, c.dy().data, c.x().data,
+                            c.dw().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
+                }
+            }
             case ShuffleRows c -> graph.task(name("shuffle"), Shuffle::forward, c.in().data, c.out().data, c.rows(),
                     c.a(), c.b());
             case LayerNormForward c -> {

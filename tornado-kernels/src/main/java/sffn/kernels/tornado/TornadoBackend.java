@@ -29,10 +29,13 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 public final class TornadoBackend implements Backend {
     /** System property; {@code false} runs every call on its loop-parallel portable body (no KernelContext variants). */
     public static final String TUNED_PROPERTY = "sffn.tornado.tuned";
+    /** System property; {@code true} prints the tasks (kernel launches) of each plan when the plans are compiled. */
+    public static final String TASKS_PROPERTY = "sffn.tornado.tasks";
 
     private final TornadoDevice device;
     private final String deviceId;
     private final boolean tuned;
+    private final MatmulVariant matmul;
     private final List<Plan> plans = new ArrayList<>();
     /** Arrays the host rewrote (toDevice) that the device has not received yet. */
     private final Map<Object, Boolean> hostNewer = new IdentityHashMap<>();
@@ -46,8 +49,17 @@ public final class TornadoBackend implements Backend {
         this(deviceId, !"false".equalsIgnoreCase(System.getProperty(TUNED_PROPERTY, "true")));
     }
 
-    /** @param tuned whether matmuls and row reductions run their KernelContext variants */
+    /**
+     * @param tuned whether matmuls and row reductions run their KernelContext variants; the matmul
+     *              family's variant comes from {@value MatmulVariant#PROPERTY}, else the tile shape
+     *              {@link TileChoice} picks for the device
+     */
     public TornadoBackend(String deviceId, boolean tuned) {
+        this(deviceId, tuned, null);
+    }
+
+    /** @param matmul the matmul family's body (null: as {@link #TornadoBackend(String, boolean)} picks it) */
+    public TornadoBackend(String deviceId, boolean tuned, MatmulVariant matmul) {
         String why = Backends.tornadoUnavailableReason();
         if (why != null) throw new IllegalStateException(why);
         TornadoRuntime rt = TornadoRuntimeProvider.getTornadoRuntime();
@@ -69,6 +81,25 @@ public final class TornadoBackend implements Backend {
             this.deviceId = deviceId;
         }
         this.tuned = tuned;
+        if (!tuned) {
+            this.matmul = MatmulVariant.LOOP;
+        } else if (matmul != null) {
+            this.matmul = matmul;
+        } else {
+            String prop = System.getProperty(MatmulVariant.PROPERTY);
+            MatmulVariant v = prop == null ? null : MatmulVariant.parseOrNull(prop);
+            this.matmul = v != null ? v : MatmulVariant.register(TileChoice.forDevice(device));
+        }
+    }
+
+    /** What {@link TileChoice} files this device's tuned tile shape under. */
+    public String tileCacheKey() {
+        return TileChoice.key(device);
+    }
+
+    /** The matmul family's body on this backend. */
+    public MatmulVariant matmul() {
+        return matmul;
     }
 
     private static int[] parse(String id) {
@@ -120,7 +151,7 @@ public final class TornadoBackend implements Backend {
     public String describe() {
         return String.format(Locale.ROOT, "tornado %s %s (%s, %s)%s", deviceId, physicalName(device),
                 device.getTornadoVMBackend(), device.getPlatformName().trim(),
-                tuned ? "" : ", portable bodies only");
+                tuned ? ", matmul " + matmul.label() : ", portable bodies only");
     }
 
     @Override
@@ -137,9 +168,12 @@ public final class TornadoBackend implements Backend {
         }
         if (residency == null) {
             System.err.printf(Locale.ROOT, "tornado: compiling %d plan(s) for %s ...%n", plans.size(), describe());
-            residency = Residency.build(plans, device, tuned);
+            residency = Residency.build(plans, device, tuned, matmul);
             System.err.printf(Locale.ROOT, "tornado: %d graphs, %d tasks compiled in %.1f s%n",
                     residency.graphCount, residency.taskCount, residency.compileSeconds);
+            if (Boolean.getBoolean(TASKS_PROPERTY)) {
+                System.err.println("tornado: tasks (kernel launches) per run of each plan: " + residency.tasksPerPlan);
+            }
         }
         if (!residency.uploaded()) {
             residency.upload();
