@@ -163,12 +163,16 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         Random r = new Random(batch);
         long bytes = weightBytes(step.plan, model, merged, cw);
         // Warm up until the JIT has compiled every kernel's path (the Vector API runs hundreds of
-        // times slower interpreted): at least 3 s, and until steps stop getting faster.
+        // times slower interpreted): at least 3 s, and until steps stop getting faster. The warm-up
+        // walks the cache positions the timed steps use: a position never seen before can send a
+        // compiled kernel back to the interpreter (an untaken branch, a longer loop) in the timed
+        // steps themselves.
         int[] pos = {0};
         Timing.warmUp(() -> {
             fill(step, r, m.vocabSize());
-            cache.pos.data[0] = pos[0]++ % (context + 1);
+            cache.pos.data[0] = context + pos[0]++ % steps;
             backend.run(step.plan);
+            backend.toHost(step.plan, step.logits);
         }, 3000, 30000);
         double[] ms = new double[steps];
         for (int i = 0; i < steps; i++) {
