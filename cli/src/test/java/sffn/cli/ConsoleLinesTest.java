@@ -65,7 +65,9 @@ class ConsoleLinesTest {
         assertEquals(401, lines.length, "every message on its own line");
         for (int i = 0; i < lines.length - 1; i++) {
             // What shows on a terminal is what follows the last erase: exactly one message.
-            String shown = lines[i].substring(lines[i].lastIndexOf(ERASE) + ERASE.length());
+            // (A message printed before any status was drawn has no erase in front of it.)
+            int erase = lines[i].lastIndexOf(ERASE);
+            String shown = erase < 0 ? lines[i] : lines[i].substring(erase + ERASE.length());
             assertTrue(shown.matches("message [13] \\d+"), "line " + i + ": " + lines[i]);
         }
         assertEquals("", lines[lines.length - 1].replace(ERASE, "").replaceAll("status \\d+ \\d+", ""),
