@@ -86,26 +86,23 @@ final class GramSvd {
         double[] at = transpose(a, m, n);
         Eigen e = eigen(tall ? at : a, k, Math.max(m, n));
         if (e == null) return null;
-        // W = E diag(lambda^-1/2) E^T [k, k], symmetric; rows of E^T scaled, then E^T-scaled times E^T.
-        double[] scaled = new double[k * k];
+        // W = E diag(lambda^-1/2) E^T [k, k], symmetric: W[i, j] = <E row i, E row j scaled by lambda^-1/2>.
+        double[] eRows = transpose(e.vectors, k, k); // E [k, k], eigenvectors as columns
+        double[] sRows = new double[k * k];
         for (int c = 0; c < k; c++) {
             double f = 1 / Math.sqrt(e.values[c]);
-            for (int i = 0; i < k; i++) scaled[c * k + i] = e.vectors[c * k + i] * f;
+            for (int i = 0; i < k; i++) sRows[i * k + c] = eRows[i * k + c] * f;
         }
         double[] w = new double[k * k];
-        // W[i, j] = sum_c E[i, c] E[j, c] / sqrt(lambda_c): rows of E (= columns of the vectors' rows).
-        double[] eRows = transpose(e.vectors, k, k);
-        double[] sRows = transpose(scaled, k, k);
         productT(eRows, k, sRows, k, k, w);
-        double[] q = new double[m * n];
         if (tall) {
+            double[] q = new double[m * n];
             productT(a, m, w, k, n, q); // Q[o, j] = <A row o, W row j> (W symmetric)
-        } else {
-            double[] qt = new double[n * m];
-            productT(at, n, w, k, m, qt); // Q^T[i, o] = <A^T row i, W row o>
-            return transpose(qt, n, m);
+            return q;
         }
-        return q;
+        double[] qt = new double[n * m];
+        productT(at, n, w, k, m, qt); // Q^T[i, o] = <A^T row i, W row o>
+        return transpose(qt, n, m);
     }
 
     /** Eigenvalues (descending) of {@code X X^T} and their unit eigenvectors, one per row. */
