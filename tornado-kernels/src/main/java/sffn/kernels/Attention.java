@@ -176,6 +176,13 @@ public final class Attention {
 
     /** The calling thread's scratch: two score blocks (S and dP) of at most TILE x BLOCK each. */
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[2 * TILE * BLOCK]);
+    /**
+     * Each thread's running max, denominator and correction per query row, allocated once: small
+     * arrays allocated per work item can share cache lines with what the other threads write
+     * (see DotGemm's SUMS). The slack keeps the next object off their last line.
+     */
+    private static final ThreadLocal<float[][]> ROW_STATE = ThreadLocal.withInitial(
+            () -> new float[][] {new float[TILE + 16], new float[TILE + 16], new float[TILE + 16]});
 
     public static void forwardCpu(float[] qkv, float[] out, float[] lse, int batch, int seqLen, int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
@@ -187,9 +194,10 @@ public final class Attention {
         // The last query tiles are the most work (the most keys): hand them out first.
         Workers.pool().parallelFor(heads * tiles, 1, (from, to) -> {
             float[] sc = SCRATCH.get();
-            float[] m = new float[TILE];
-            float[] l = new float[TILE];
-            float[] corr = new float[TILE];
+            float[][] state = ROW_STATE.get();
+            float[] m = state[0];
+            float[] l = state[1];
+            float[] corr = state[2];
             for (int item = from; item < to; item++) {
                 int tile = tiles - 1 - item / heads;
                 int bh = item % heads;

@@ -88,7 +88,7 @@ public final class BlockDiagMatmul {
     public static void forwardCpu(float[] x, float[] w, float[] y, int rows, int nb, int q, int p, boolean accumulate) {
         int rt = rowTile(rows);
         int tiles = (rows + rt - 1) / rt;
-        Workers.pool().parallelFor(nb * tiles, 1, (from, to) -> {
+        Workers.pool().parallelFor(nb * tiles, 1, (long) rows * nb * q * p, (from, to) -> {
             for (int item = from; item < to; item++) {
                 int b = item % nb;
                 int r0 = item / nb * rt;
@@ -102,7 +102,7 @@ public final class BlockDiagMatmul {
     public static void backwardInputCpu(float[] dy, float[] w, float[] dx, int rows, int nb, int q, int p, boolean accumulate) {
         int rt = rowTile(rows);
         int tiles = (rows + rt - 1) / rt;
-        Workers.pool().parallelFor(nb * tiles, 1, (from, to) -> {
+        Workers.pool().parallelFor(nb * tiles, 1, (long) rows * nb * q * p, (from, to) -> {
             for (int item = from; item < to; item++) {
                 int b = item % nb;
                 int r0 = item / nb * rt;
@@ -120,7 +120,7 @@ public final class BlockDiagMatmul {
         int qt = (q + split - 1) / split;
         int qTile = Math.min(q, (qt + 5) / 6 * 6);
         int tiles = (q + qTile - 1) / qTile;
-        Workers.pool().parallelFor(nb * tiles, 1, (from, to) -> {
+        Workers.pool().parallelFor(nb * tiles, 1, (long) rows * nb * q * p, (from, to) -> {
             for (int item = from; item < to; item++) {
                 int b = item % nb;
                 int i0 = item / nb * qTile;

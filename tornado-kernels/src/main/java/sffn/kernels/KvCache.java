@@ -146,7 +146,8 @@ public final class KvCache {
         int group = nq / nkv;
         float scale = 1f / (float) Math.sqrt(d);
         int p0 = pos[0];
-        Workers.pool().parallelFor(batch * n * nq, 1, (from, to) -> {
+        // Work: two multiply-adds per cached position and head dimension (scores, then values).
+        Workers.pool().parallelFor(batch * n * nq, 1, 2L * batch * n * nq * (p0 + n) * d, (from, to) -> {
             for (int idx = from; idx < to; idx++) {
                 int r = idx / nq;
                 int h = idx - r * nq;

@@ -89,6 +89,8 @@ public final class Sgemm {
             }
             return;
         }
+        // A product too small to pay for the hand-off to the other threads runs here (Workers.SERIAL_WORK).
+        parallel &= (long) m * n * k >= Workers.SERIAL_WORK;
         if (!transA && transB && m <= DOT_MAX_M && DotGemm.AVAILABLE) {
             DotGemm.gemm(m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, parallel);
         } else {

@@ -15,13 +15,15 @@ import jdk.incubator.vector.VectorSpecies;
 public final class SoftmaxRows {
     private static final VectorSpecies<Float> S = Vec.S;
     private static final int L = Vec.L;
+    /** Each thread's lane sums, allocated once, with slack (see Attention's ROW_STATE). */
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[L + 16]);
 
     private SoftmaxRows() {
     }
 
     private static float sumInOrder(float[] lanes) {
         float s = 0f;
-        for (float x : lanes) s += x;
+        for (int i = 0; i < L; i++) s += lanes[i];
         return s;
     }
 
@@ -47,7 +49,7 @@ public final class SoftmaxRows {
      */
     public static void onlineBlock(float[] s, int ld, int rows, int t0, int u0, int n, float scale,
                                    float[] m, float[] l, float[] corr) {
-        float[] lanes = new float[L];
+        float[] lanes = LANES.get();
         FloatVector vs = FloatVector.broadcast(S, scale);
         for (int r = 0; r < rows; r++) {
             int o = r * ld;

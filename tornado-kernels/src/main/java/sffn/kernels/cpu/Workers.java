@@ -100,6 +100,29 @@ public final class Workers {
         }
     }
 
+    /**
+     * Below this much work a call runs on the calling thread alone. The unit is one float32
+     * multiply-add streamed from memory (a matvec's weight element); kernels whose elements cost
+     * more or less convert to it. Handing a job to the other threads costs about 4 us here (2-core
+     * AVX-512 VM: the post, the helpers' first touches of the input, and the caller's reads of
+     * what they wrote), so a batch-1 matvec gains from a second thread only from about 96K
+     * multiply-adds: 1 x 512 x 128 took 5.5 us on one thread and 7.3 on two, 1 x 512 x 256 10.1
+     * and 9.0, 1 x 768 x 768 41 and 20 ({@code -Dsffn.serialWork} overrides it).
+     */
+    public static final long SERIAL_WORK = Long.getLong("sffn.serialWork", 96 * 1024);
+
+    /**
+     * {@link #parallelFor(int, int, Range)}, on the calling thread alone when {@code work} (in
+     * float32 multiply-adds, see {@link #SERIAL_WORK}) is too little to pay for the hand-off.
+     */
+    public void parallelFor(int n, int grain, long work, Range body) {
+        if (work < SERIAL_WORK) {
+            if (n > 0) body.run(0, n);
+            return;
+        }
+        parallelFor(n, grain, body);
+    }
+
     /** Runs {@code body} over {@code [0, n)} in about four chunks per thread. */
     public void parallelFor(int n, Range body) {
         int chunks = threads() * 4;

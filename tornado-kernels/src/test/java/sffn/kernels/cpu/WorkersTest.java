@@ -76,6 +76,34 @@ class WorkersTest {
         });
     }
 
+    /**
+     * Below {@link Workers#SERIAL_WORK} the call runs as one chunk on the calling thread; from it
+     * on, the chunks are handed out as without a work estimate (on a pool of several threads,
+     * a helper takes some: each chunk waits until a second thread has started one).
+     */
+    @org.junit.jupiter.api.Test
+    void littleWorkRunsOnTheCallerAloneAndEnoughWorkIsShared() {
+        Workers pool = new Workers(3);
+        assertTimeoutPreemptively(LIMIT, () -> {
+            Thread caller = Thread.currentThread();
+            ConcurrentLinkedQueue<String> chunks = new ConcurrentLinkedQueue<>();
+            pool.parallelFor(64, 1, Workers.SERIAL_WORK - 1, (from, to) -> chunks.add(Thread.currentThread() == caller
+                    ? "caller [" + from + ", " + to + ")" : "helper [" + from + ", " + to + ")"));
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of("caller [0, 64)"), java.util.List.copyOf(chunks));
+
+            java.util.Set<Thread> ran = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            AtomicIntegerArray counts = new AtomicIntegerArray(64);
+            pool.parallelFor(64, 1, Workers.SERIAL_WORK, (from, to) -> {
+                ran.add(Thread.currentThread());
+                long until = System.nanoTime() + 2_000_000_000L;
+                while (ran.size() < 2 && System.nanoTime() < until) Thread.onSpinWait();
+                for (int i = from; i < to; i++) counts.incrementAndGet(i);
+            });
+            org.junit.jupiter.api.Assertions.assertTrue(ran.size() >= 2, "enough work ran on " + ran.size() + " thread(s)");
+            for (int i = 0; i < 64; i++) org.junit.jupiter.api.Assertions.assertEquals(1, counts.get(i), "index " + i);
+        });
+    }
+
     /** Helpers hold their first chunk until the calling thread has thrown, so the failure is the caller's. */
     @ParameterizedTest
     @MethodSource("pools")
