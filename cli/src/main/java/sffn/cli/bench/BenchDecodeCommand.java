@@ -30,6 +30,7 @@ import sffn.kernels.ShortTensor;
 import sffn.kernels.Tensor;
 import sffn.kernels.WeightFormat;
 import sffn.kernels.backend.Backend;
+import sffn.kernels.backend.CpuBackend;
 import sffn.kernels.backend.Timing;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.Plan;
@@ -168,12 +169,14 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         // compiled kernel back to the interpreter (an untaken branch, a longer loop) in the timed
         // steps themselves.
         int[] pos = {0};
+        if (backend instanceof CpuBackend cpu) cpu.recording(false); // -Dsffn.profile: the timed steps only
         Timing.warmUp(() -> {
             fill(step, r, m.vocabSize());
             cache.pos.data[0] = context + pos[0]++ % steps;
             backend.run(step.plan);
             backend.toHost(step.plan, step.logits);
         }, 3000, 30000);
+        if (backend instanceof CpuBackend cpu) cpu.recording(true);
         double[] ms = new double[steps];
         for (int i = 0; i < steps; i++) {
             fill(step, r, m.vocabSize());

@@ -16,6 +16,7 @@ import sffn.kernels.plan.Plan;
  */
 public final class CpuBackend implements Backend {
     private final boolean profiling;
+    private volatile boolean recording = true;
     private final Map<String, long[]> times = new TreeMap<>();
 
     public CpuBackend() {
@@ -61,10 +62,19 @@ public final class CpuBackend implements Backend {
             }
             long t0 = System.nanoTime();
             c.runCpu();
+            if (!recording) continue;
             long[] t = times.computeIfAbsent(c.getClass().getSimpleName(), k -> new long[2]);
             t[0] += System.nanoTime() - t0;
             t[1]++;
         }
+    }
+
+    /**
+     * With profiling on, whether calls count towards {@link #profile()}: a benchmark turns it off
+     * while it warms up, when the kernels still run interpreted, tens of times slower.
+     */
+    public void recording(boolean on) {
+        recording = on;
     }
 
     /** Time per kind of call since the start, largest first; empty unless profiling. */
