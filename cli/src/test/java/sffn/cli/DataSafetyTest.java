@@ -306,6 +306,8 @@ class DataSafetyTest {
                 "--smooth", "1.5"), "--smooth");
         refused("bench numeric option", run("bench", "decode", "--config", model.toString(), "--context", "0"), "--context");
         refused("bench numeric option", run("bench", "decode", "--config", model.toString(), "--batch", "1,0"), "--batch");
+        refused("bench numeric option", run("bench", "decode", "--config", model.toString(), "--steps", "2147483000"),
+                "max_position_embeddings");
         refused("bench numeric option", run("bench", "ffn", "--tokens", "0"), "--tokens");
         refused("bench numeric option", run("bench", "ffn", "--budget-ms", "NaN"), "finite");
         refused("bench numeric option", run("bench", "merge", "--checkpoint", ck.toString(), "--max-tokens", "0"), "--max-tokens");

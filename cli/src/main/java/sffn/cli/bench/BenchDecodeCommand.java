@@ -84,6 +84,13 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         OptionRanges.atLeast("--steps", steps, 1);
         OptionRanges.atLeast("--batch", batches, 1);
         ModelConfig m = ModelConfig.read(config);
+        // Each timed step appends one position after the context (and the cache keeps 4 spare).
+        long positions = (long) context + steps + 4;
+        if (positions > m.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("bench decode: --context " + context + " and --steps " + steps + " need "
+                    + positions + " positions (context + steps + 4), but " + config + " allows "
+                    + m.maxPositionEmbeddings() + " (max_position_embeddings); lower --steps or --context");
+        }
         MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
         List<WeightFormat> formats = new ArrayList<>();
         for (String w : weights) {
