@@ -25,7 +25,7 @@ public final class Bias {
     }
 
     public static void addCpu(float[] y, float[] bias, int rows, int cols) {
-        Workers.pool().parallelFor(rows, (from, to) -> {
+        Workers.pool().parallelFor(rows, (long) rows * cols, (from, to) -> {
             for (int i = from; i < to; i++) {
                 int o = i * cols;
                 int j = 0;

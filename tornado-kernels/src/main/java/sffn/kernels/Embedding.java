@@ -72,7 +72,7 @@ public final class Embedding {
     // ---- CPU bodies ------------------------------------------------------------------------
 
     public static void forwardCpu(int[] tokens, float[] wte, float[] out, int rows, int c) {
-        Workers.pool().parallelFor(rows, (from, to) -> {
+        Workers.pool().parallelFor(rows, (long) rows * c, (from, to) -> {
             for (int r = from; r < to; r++) System.arraycopy(wte, tokens[r] * c, out, r * c, c);
         });
     }

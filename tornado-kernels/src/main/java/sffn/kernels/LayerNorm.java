@@ -181,7 +181,8 @@ public final class LayerNorm {
     // ---- CPU bodies ------------------------------------------------------------------------
 
     public static void forwardCpu(float[] x, float[] w, float[] b, float[] out, float[] mean, float[] rstd, int rows, int c) {
-        Workers.pool().parallelFor(rows, (from, to) -> {
+        // Work: two passes over each row (Workers.SERIAL_WORK); a decode step's few rows stay on one thread.
+        Workers.pool().parallelFor(rows, 2L * rows * c, (from, to) -> {
             for (int i = from; i < to; i++) {
                 int o = i * c;
                 float m = Vec.sum(x, o, c) / c;

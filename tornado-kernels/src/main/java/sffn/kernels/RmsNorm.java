@@ -131,7 +131,8 @@ public final class RmsNorm {
     // ---- CPU bodies ------------------------------------------------------------------------
 
     public static void forwardCpu(float[] x, float[] w, float[] out, float[] rstd, int rows, int c) {
-        Workers.pool().parallelFor(rows, (from, to) -> {
+        // Work: two passes over each row (Workers.SERIAL_WORK); a decode step's few rows stay on one thread.
+        Workers.pool().parallelFor(rows, 2L * rows * c, (from, to) -> {
             for (int i = from; i < to; i++) {
                 int o = i * c;
                 float s = 1f / (float) Math.sqrt(Vec.dot(x, o, x, o, c) / c + EPS);

@@ -89,7 +89,7 @@ public final class Rope {
     public static void rotateCpu(float[] x, float[] cos, float[] sin, int rows, int seqLen, int posOffset,
                                  int heads, int d, int rowStride, float sign) {
         int half = d / 2;
-        Workers.pool().parallelFor(rows, (from, to) -> {
+        Workers.pool().parallelFor(rows, (long) rows * heads * d, (from, to) -> {
             for (int r = from; r < to; r++) {
                 int t = (posOffset + r % seqLen) * half;
                 for (int h = 0; h < heads; h++) {

@@ -87,7 +87,7 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         // Each timed step appends one position after the context (and the cache keeps 4 spare).
         long positions = (long) context + steps + 4;
         if (positions > m.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("bench decode: --context " + context + " and --steps " + steps + " need "
+            throw new IllegalArgumentException("--context " + context + " and --steps " + steps + " need "
                     + positions + " positions (context + steps + 4), but " + config + " allows "
                     + m.maxPositionEmbeddings() + " (max_position_embeddings); lower --steps or --context");
         }

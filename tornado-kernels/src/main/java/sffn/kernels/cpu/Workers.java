@@ -103,13 +103,17 @@ public final class Workers {
     /**
      * Below this much work a call runs on the calling thread alone. The unit is one float32
      * multiply-add streamed from memory (a matvec's weight element); kernels whose elements cost
-     * more or less convert to it. Handing a job to the other threads costs about 4 us here (2-core
-     * AVX-512 VM: the post, the helpers' first touches of the input, and the caller's reads of
-     * what they wrote), so a batch-1 matvec gains from a second thread only from about 96K
-     * multiply-adds: 1 x 512 x 128 took 5.5 us on one thread and 7.3 on two, 1 x 512 x 256 10.1
-     * and 9.0, 1 x 768 x 768 41 and 20 ({@code -Dsffn.serialWork} overrides it).
+     * more or less convert to it. A hand-off to the other threads costs the post, the helpers'
+     * first reads of an input the caller has just written, and the caller's reads of what they
+     * wrote. Measured on this project's 2-core AVX-512 VM: isolated batch-1 matvecs break even at
+     * about 100K (1 x 512 x 128: 5.5 us on one thread, 7.3 on two; 1 x 512 x 256: 10.1 and 9.0;
+     * 1 x 768 x 768: 41 and 20), but inside a decode step, where each matvec's input was just
+     * written by the previous kernel, the micro model's 1 x 1024 x 128 up-projection still lost
+     * (all its matmuls: 6.1-9.2 ms of a timed run on two threads, 3.4-4.7 on one, 3.1-3.3 with
+     * this threshold) while the tiny model's 1 x 1024 x 256 gained (3,500 against 2,300-2,500
+     * tokens/s when kept on one thread). {@code -Dsffn.serialWork} overrides it.
      */
-    public static final long SERIAL_WORK = Long.getLong("sffn.serialWork", 96 * 1024);
+    public static final long SERIAL_WORK = Long.getLong("sffn.serialWork", 192 * 1024);
 
     /**
      * {@link #parallelFor(int, int, Range)}, on the calling thread alone when {@code work} (in
@@ -121,6 +125,15 @@ public final class Workers {
             return;
         }
         parallelFor(n, grain, body);
+    }
+
+    /** {@link #parallelFor(int, Range)}, on the calling thread alone below {@link #SERIAL_WORK}. */
+    public void parallelFor(int n, long work, Range body) {
+        if (work < SERIAL_WORK) {
+            if (n > 0) body.run(0, n);
+            return;
+        }
+        parallelFor(n, body);
     }
 
     /** Runs {@code body} over {@code [0, n)} in about four chunks per thread. */

@@ -90,6 +90,10 @@ class WorkersTest {
             pool.parallelFor(64, 1, Workers.SERIAL_WORK - 1, (from, to) -> chunks.add(Thread.currentThread() == caller
                     ? "caller [" + from + ", " + to + ")" : "helper [" + from + ", " + to + ")"));
             org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of("caller [0, 64)"), java.util.List.copyOf(chunks));
+            chunks.clear();
+            pool.parallelFor(64, Workers.SERIAL_WORK - 1, (from, to) -> chunks.add(Thread.currentThread() == caller
+                    ? "caller [" + from + ", " + to + ")" : "helper [" + from + ", " + to + ")"));
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of("caller [0, 64)"), java.util.List.copyOf(chunks));
 
             java.util.Set<Thread> ran = java.util.concurrent.ConcurrentHashMap.newKeySet();
             AtomicIntegerArray counts = new AtomicIntegerArray(64);
