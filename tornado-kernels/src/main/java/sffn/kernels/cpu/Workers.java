@@ -101,19 +101,18 @@ public final class Workers {
     }
 
     /**
-     * Below this much work a call runs on the calling thread alone. The unit is one float32
-     * multiply-add streamed from memory (a matvec's weight element); kernels whose elements cost
-     * more or less convert to it. A hand-off to the other threads costs the post, the helpers'
+     * Below this much work a call runs on the calling thread alone. The unit is one multiply-add
+     * with a weight streamed from memory (a matvec's weight element, float32, bf16 or int8 alike);
+     * other kernels convert to it. A hand-off to the other threads costs the post, the helpers'
      * first reads of an input the caller has just written, and the caller's reads of what they
-     * wrote. Measured on this project's 2-core AVX-512 VM: isolated batch-1 matvecs break even at
+     * wrote. Measured on this project's 2-core AVX-512 VM, isolated batch-1 matvecs break even at
      * about 100K (1 x 512 x 128: 5.5 us on one thread, 7.3 on two; 1 x 512 x 256: 10.1 and 9.0;
-     * 1 x 768 x 768: 41 and 20), but inside a decode step, where each matvec's input was just
-     * written by the previous kernel, the micro model's 1 x 1024 x 128 up-projection still lost
-     * (all its matmuls: 6.1-9.2 ms of a timed run on two threads, 3.4-4.7 on one, 3.1-3.3 with
-     * this threshold) while the tiny model's 1 x 1024 x 256 gained (3,500 against 2,300-2,500
-     * tokens/s when kept on one thread). {@code -Dsffn.serialWork} overrides it.
+     * 1 x 768 x 768: 41 and 20). Inside decode steps the break-even is blurred by run-to-run noise:
+     * the micro model's 1 x 1024 x 128 up-projection ran no faster on two threads, and
+     * Transformer-s LowRank-32% decoded 93-103 tokens/s with this threshold and 92-100 with twice
+     * it. {@code -Dsffn.serialWork} overrides it.
      */
-    public static final long SERIAL_WORK = Long.getLong("sffn.serialWork", 192 * 1024);
+    public static final long SERIAL_WORK = Long.getLong("sffn.serialWork", 96 * 1024);
 
     /**
      * {@link #parallelFor(int, int, Range)}, on the calling thread alone when {@code work} (in
