@@ -112,11 +112,23 @@ public final class Workers {
      * Transformer-s LowRank-32% decoded 93-103 tokens/s with this threshold and 92-100 with twice
      * it. {@code -Dsffn.serialWork} overrides it.
      */
-    public static final long SERIAL_WORK = Long.getLong("sffn.serialWork", 96 * 1024);
+    public static final long SERIAL_WORK = serialWork();
+
+    private static long serialWork() {
+        String prop = System.getProperty("sffn.serialWork");
+        if (prop == null || prop.isBlank()) return 96 * 1024;
+        try {
+            long w = Long.parseLong(prop.trim());
+            if (w >= 0) return w;
+        } catch (NumberFormatException ignored) {
+            // fall through to the error below
+        }
+        throw new IllegalArgumentException("-Dsffn.serialWork=" + prop + " is not a non-negative integer (multiply-adds)");
+    }
 
     /**
      * {@link #parallelFor(int, int, Range)}, on the calling thread alone when {@code work} (in
-     * float32 multiply-adds, see {@link #SERIAL_WORK}) is too little to pay for the hand-off.
+     * multiply-adds, see {@link #SERIAL_WORK}) is too little to pay for the hand-off.
      */
     public void parallelFor(int n, int grain, long work, Range body) {
         if (work < SERIAL_WORK) {
