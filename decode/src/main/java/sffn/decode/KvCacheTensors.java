@@ -6,7 +6,7 @@ import sffn.kernels.IntTensor;
 import sffn.kernels.Tensor;
 import sffn.nn.config.ModelConfig;
 
-/** The key and value caches of every layer, [batch, maxLen, nkv * headDim] each, and the write position. */
+/** The key and value caches of every layer, [batch, nkv, maxLen, headDim] each (see KvCache), and the write position. */
 public final class KvCacheTensors {
     public final int batch;
     public final int maxLen;
@@ -22,10 +22,9 @@ public final class KvCacheTensors {
         }
         this.batch = batch;
         this.maxLen = maxLen;
-        int width = c.numKvHeads() * c.headDim();
         for (int l = 0; l < c.numLayers(); l++) {
-            keys.add(new Tensor("kv." + l + ".k", batch, maxLen, width));
-            values.add(new Tensor("kv." + l + ".v", batch, maxLen, width));
+            keys.add(new Tensor("kv." + l + ".k", batch, c.numKvHeads(), maxLen, c.headDim()));
+            values.add(new Tensor("kv." + l + ".v", batch, c.numKvHeads(), maxLen, c.headDim()));
         }
     }
 

@@ -38,7 +38,7 @@ class KvCacheTest {
         for (int b = 0; b < batch; b++) {
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < kv; j++) {
-                    int c = (b * maxLen + pos + i) * kv + j;
+                    int c = ((b * nkv + j / d) * maxLen + pos + i) * d + j % d;
                     int row = (b * n + i) * stride;
                     if (kc[c] != qkv[row + nq * d + j] || vc[c] != qkv[row + (nq + nkv) * d + j]) {
                         throw new AssertionError("cache slot (" + b + ", " + (pos + i) + ", " + j + ") not the new k/v");
@@ -64,7 +64,7 @@ class KvCacheTest {
                         double dot = 0;
                         double mag = 0;
                         for (int e = 0; e < d; e++) {
-                            double a = qkv[(b * n + i) * stride + h * d + e] * (double) kc[(b * maxLen + u) * kv + g * d + e];
+                            double a = qkv[(b * n + i) * stride + h * d + e] * (double) kc[((b * nkv + g) * maxLen + u) * d + e];
                             dot += a;
                             mag += Math.abs(a);
                         }
@@ -78,7 +78,7 @@ class KvCacheTest {
                         double acc = 0;
                         double mag = 0;
                         for (int u = 0; u <= last; u++) {
-                            double w = Math.exp(s[u] - max) / z * vc[(b * maxLen + u) * kv + g * d + e];
+                            double w = Math.exp(s[u] - max) / z * vc[((b * nkv + g) * maxLen + u) * d + e];
                             acc += w;
                             mag += Math.abs(w);
                         }
