@@ -26,7 +26,7 @@ public final class Bf16Matmul {
             for (@Parallel int j = 0; j < n; j++) {
                 float s = 0f;
                 for (int kk = 0; kk < k; kk++) {
-                    s += a[i * k + kk] * Float.intBitsToFloat((w[j * k + kk] & 0xffff) << 16);
+                    s += a[i * k + kk] * Bf16.decode(w[j * k + kk]);
                 }
                 if (accumulate == 1) {
                     s += c[i * n + j];
@@ -42,7 +42,7 @@ public final class Bf16Matmul {
                 int b = o / q;
                 float s = 0f;
                 for (int j = 0; j < p; j++) {
-                    s += Float.intBitsToFloat((w[o * p + j] & 0xffff) << 16) * x[r * nb * p + b * p + j];
+                    s += Bf16.decode(w[o * p + j]) * x[r * nb * p + b * p + j];
                 }
                 if (accumulate == 1) {
                     s += y[r * nb * q + o];

@@ -58,6 +58,22 @@ class CompactFormatsTest {
         assertEquals(Float.floatToRawIntBits(-0f), Float.floatToRawIntBits(Bf16.toFloat(Bf16.fromFloat(-0f))));
     }
 
+    /** The portable bodies' arithmetic decoder gives every pattern's value, bit for bit (any NaN for a NaN). */
+    @Test
+    void theArithmeticBf16DecoderAgreesWithTheBitShiftOnEveryPattern() {
+        for (int i = 0; i < 1 << 16; i++) {
+            short b = (short) i;
+            float want = Bf16.toFloat(b);
+            float got = Bf16.decode(b);
+            if (Float.isNaN(want)) {
+                assertTrue(Float.isNaN(got), "pattern " + Integer.toHexString(i) + ": " + got + ", want NaN");
+            } else {
+                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got),
+                        "pattern " + Integer.toHexString(i) + ": " + got + ", want " + want);
+            }
+        }
+    }
+
     @Test
     void everyBf16ValueSurvivesWideningAndNarrowing() {
         for (int b = 0; b < 0x10000; b++) {
