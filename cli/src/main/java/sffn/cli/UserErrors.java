@@ -7,7 +7,8 @@ import sffn.nn.io.IoErrors;
 /**
  * Turns exceptions meant for the user (bad files, bad values, failures of the filesystem) into
  * one clear line on stderr and exit code 2; running out of memory gets the same treatment, with
- * what to lower (exit 3); anything else is a bug and keeps its stack trace.
+ * what to lower (exit 3), and so does a bad {@code -D} setting a class reads as it starts (exit 2);
+ * anything else is a bug and keeps its stack trace.
  */
 final class UserErrors implements CommandLine.IExecutionExceptionHandler {
     @Override
@@ -47,6 +48,14 @@ final class UserErrors implements CommandLine.IExecutionExceptionHandler {
             cmd.getErr().println("sffn " + cmd.getCommandName() + ": " + MemoryEstimate.outOfMemoryAdvice());
             cmd.getErr().flush();
             return 3;
+        } catch (ExceptionInInitializerError e) {
+            // A bad -D setting read when a class starts (-Dsffn.threads, -Dsffn.serialWork): one line, exit 2.
+            if (!(e.getCause() instanceof IllegalArgumentException bad)) throw e;
+            CommandLine cmd = parseResult.subcommand() != null ? leaf(parseResult).commandSpec().commandLine()
+                    : parseResult.commandSpec().commandLine();
+            cmd.getErr().println("sffn " + cmd.getCommandName() + ": " + bad.getMessage());
+            cmd.getErr().flush();
+            return 2;
         }
     }
 
