@@ -43,16 +43,14 @@ final class UserErrors implements CommandLine.IExecutionExceptionHandler {
         try {
             return new CommandLine.RunLast().execute(parseResult);
         } catch (OutOfMemoryError e) {
-            CommandLine cmd = parseResult.subcommand() != null ? leaf(parseResult).commandSpec().commandLine()
-                    : parseResult.commandSpec().commandLine();
+            CommandLine cmd = leaf(parseResult).commandSpec().commandLine();
             cmd.getErr().println("sffn " + cmd.getCommandName() + ": " + MemoryEstimate.outOfMemoryAdvice());
             cmd.getErr().flush();
             return 3;
         } catch (ExceptionInInitializerError e) {
             // A bad -D setting read when a class starts (-Dsffn.threads, -Dsffn.serialWork): one line, exit 2.
             if (!(e.getCause() instanceof IllegalArgumentException bad)) throw e;
-            CommandLine cmd = parseResult.subcommand() != null ? leaf(parseResult).commandSpec().commandLine()
-                    : parseResult.commandSpec().commandLine();
+            CommandLine cmd = leaf(parseResult).commandSpec().commandLine();
             cmd.getErr().println("sffn " + cmd.getCommandName() + ": " + bad.getMessage());
             cmd.getErr().flush();
             return 2;

@@ -141,7 +141,8 @@ final class KernelBench {
         prepared.clear();
     }
 
-    private static Tensor tensor(SplittableRandom r, String name, int... shape) {
+    /** A tensor of uniform values in [-1, 1). */
+    static Tensor tensor(SplittableRandom r, String name, int... shape) {
         Tensor t = new Tensor(name, shape);
         for (int i = 0; i < t.size(); i++) t.data[i] = (float) (r.nextDouble() * 2 - 1);
         return t;

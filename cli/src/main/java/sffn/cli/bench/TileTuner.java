@@ -35,10 +35,10 @@ final class TileTuner {
         int k = 768;
         double flops = 3 * 2.0 * m * n * k;
         SplittableRandom r = new SplittableRandom(7);
-        Tensor a = random(r, "a", m, k);
-        Tensor w = random(r, "w", n, k);
+        Tensor a = KernelBench.tensor(r, "a", m, k);
+        Tensor w = KernelBench.tensor(r, "w", n, k);
         Tensor c = new Tensor("c", m, n);
-        Tensor dc = random(r, "dc", m, n);
+        Tensor dc = KernelBench.tensor(r, "dc", m, n);
         Tensor da = new Tensor("da", m, k);
         Tensor dw = new Tensor("dw", n, k);
         System.out.printf(Locale.ROOT, "tuning the register-tiled matmul on forward + backward products of %dx%dx%d%n", m, n, k);
@@ -73,9 +73,4 @@ final class TileTuner {
         return f;
     }
 
-    private static Tensor random(SplittableRandom r, String name, int... shape) {
-        Tensor t = new Tensor(name, shape);
-        for (int i = 0; i < t.size(); i++) t.data[i] = (float) (r.nextDouble() * 2 - 1);
-        return t;
-    }
 }

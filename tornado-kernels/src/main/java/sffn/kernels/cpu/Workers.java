@@ -140,17 +140,17 @@ public final class Workers {
 
     /** {@link #parallelFor(int, Range)}, on the calling thread alone below {@link #SERIAL_WORK}. */
     public void parallelFor(int n, long work, Range body) {
-        if (work < SERIAL_WORK) {
-            if (n > 0) body.run(0, n);
-            return;
-        }
-        parallelFor(n, body);
+        parallelFor(n, defaultGrain(n), work, body);
     }
 
     /** Runs {@code body} over {@code [0, n)} in about four chunks per thread. */
     public void parallelFor(int n, Range body) {
+        parallelFor(n, defaultGrain(n), body);
+    }
+
+    private int defaultGrain(int n) {
         int chunks = threads() * 4;
-        parallelFor(n, Math.max(1, (n + chunks - 1) / chunks), body);
+        return Math.max(1, (n + chunks - 1) / chunks);
     }
 
     private boolean isHelper(Thread t) {
