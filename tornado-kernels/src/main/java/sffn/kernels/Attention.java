@@ -1,5 +1,6 @@
 package sffn.kernels;
 
+import sffn.kernels.cpu.FusedAttention;
 import sffn.kernels.cpu.Sgemm;
 import sffn.kernels.cpu.SoftmaxRows;
 import sffn.kernels.cpu.Vec;
@@ -184,7 +185,17 @@ public final class Attention {
     private static final ThreadLocal<float[][]> ROW_STATE = ThreadLocal.withInitial(
             () -> new float[][] {new float[TILE + 16], new float[TILE + 16], new float[TILE + 16]});
 
+    /** The CPU body: {@link FusedAttention} where it fits the head dim and the machine, else {@link #forwardBlocked}. */
     public static void forwardCpu(float[] qkv, float[] out, float[] lse, int batch, int seqLen, int nq, int nkv, int d) {
+        if (FusedAttention.fits(d)) {
+            FusedAttention.forward(qkv, out, lse, batch, seqLen, nq, nkv, d);
+        } else {
+            forwardBlocked(qkv, out, lse, batch, seqLen, nq, nkv, d);
+        }
+    }
+
+    /** Query tiles against blocks of keys through {@link Sgemm} and {@link SoftmaxRows}: any head dim, any vector length. */
+    static void forwardBlocked(float[] qkv, float[] out, float[] lse, int batch, int seqLen, int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
         int group = nq / nkv;
         float scale = 1f / (float) Math.sqrt(d);
