@@ -263,6 +263,26 @@ public final class Attention {
      */
     public static void backwardCpu(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
                                    int batch, int seqLen, int nq, int nkv, int d) {
+        float[] part = headGrads(batch * nq * seqLen * 2 * d);
+        if (FusedAttention.fits(d)) {
+            FusedAttention.backwardHeads(dout, qkv, out, lse, delta, dqkv, part, batch, seqLen, nq, nkv, d);
+        } else {
+            backwardHeadsBlocked(dout, qkv, out, lse, delta, dqkv, part, batch, seqLen, nq, nkv, d);
+        }
+        sumHeads(dqkv, part, batch, seqLen, nq, nkv, d);
+    }
+
+    /** {@link #backwardCpu} with the blocked body whatever the head dim (for tests of that body). */
+    static void backwardBlocked(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
+                                int batch, int seqLen, int nq, int nkv, int d) {
+        float[] part = headGrads(batch * nq * seqLen * 2 * d);
+        backwardHeadsBlocked(dout, qkv, out, lse, delta, dqkv, part, batch, seqLen, nq, nkv, d);
+        sumHeads(dqkv, part, batch, seqLen, nq, nkv, d);
+    }
+
+    /** {@link #backwardCpu}'s work per head through {@link Sgemm} and {@link SoftmaxRows}: any head dim, any vector length. */
+    static void backwardHeadsBlocked(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
+                                     float[] part, int batch, int seqLen, int nq, int nkv, int d) {
         int stride = (nq + 2 * nkv) * d;
         int group = nq / nkv;
         float scale = 1f / (float) Math.sqrt(d);
@@ -270,7 +290,6 @@ public final class Attention {
         int tiles = (seqLen + tq - 1) / tq;
         int heads = batch * nq;
         int d2 = 2 * d;
-        float[] part = headGrads(heads * seqLen * d2);
         Workers.pool().parallelFor(heads, 1, (from, to) -> {
             float[] sc = SCRATCH.get();
             int dpOff = TILE * BLOCK;
@@ -313,7 +332,14 @@ public final class Attention {
                 for (int t = 0; t < seqLen; t++) SoftmaxRows.scale(dqkv, qHead + t * stride, d, scale);
             }
         });
-        // dK = scale sum_h dK_h, dV = sum_h dV_h over the group's heads, in head order, per key row.
+    }
+
+    /** dK = scale sum_h dK_h, dV = sum_h dV_h over the group's heads, in head order, per key row. */
+    private static void sumHeads(float[] dqkv, float[] part, int batch, int seqLen, int nq, int nkv, int d) {
+        int stride = (nq + 2 * nkv) * d;
+        int group = nq / nkv;
+        float scale = 1f / (float) Math.sqrt(d);
+        int d2 = 2 * d;
         int kvHeads = batch * nkv;
         Workers.pool().parallelFor(kvHeads * seqLen, (from, to) -> {
             for (int item = from; item < to; item++) {

@@ -199,34 +199,40 @@ class AttentionTest {
     }
 
     /**
-     * The fused forward (head dims a multiple of 16, on AVX-512; elsewhere these run the blocked
-     * one) across its strips of 6 queries, blocks of 48 keys and tiles of 96 queries, all ragged:
+     * The fused bodies (head dims a multiple of 16, on AVX-512; elsewhere these run the blocked
+     * ones) across their strips of 6 queries, blocks of 48 keys and tiles of 96 queries, all ragged:
      * d 16, 32 and 48 (fewer columns than its 4-vector register tile), 80 (a 4-vector tile and a
      * 1-vector one), 128 (two tiles); GQA 2:1 and 4:2.
      */
     @ParameterizedTest(name = "batch={0} seqLen={1} nq={2} nkv={3} d={4}")
     @CsvSource({"2,53,3,3,16", "1,100,2,1,32", "1,149,4,2,48", "1,97,2,2,80", "1,131,2,1,128", "1,7,1,1,64"})
-    void fusedForwardShapesMatchFloat64(int batch, int seqLen, int nq, int nkv, int d) {
-        checkAgainstFloat64(new Shape(batch, seqLen, nq, nkv, d), TOL_LONG, Attention::forwardCpu);
+    void fusedBodiesMatchFloat64(int batch, int seqLen, int nq, int nkv, int d) {
+        checkAgainstFloat64(new Shape(batch, seqLen, nq, nkv, d), TOL_LONG, Attention::forwardCpu, Attention::backwardCpu);
     }
 
-    /** The blocked forward, the body for other head dims and narrower vectors, at dims the fused one takes here. */
+    /** The blocked bodies, for other head dims and narrower vectors, at dims the fused ones take here. */
     @ParameterizedTest(name = "batch={0} seqLen={1} nq={2} nkv={3} d={4}")
     @CsvSource({"1,201,6,1,64", "2,97,4,2,32"})
-    void blockedForwardMatchesFloat64(int batch, int seqLen, int nq, int nkv, int d) {
-        checkAgainstFloat64(new Shape(batch, seqLen, nq, nkv, d), TOL_LONG, Attention::forwardBlocked);
+    void blockedBodiesMatchFloat64(int batch, int seqLen, int nq, int nkv, int d) {
+        checkAgainstFloat64(new Shape(batch, seqLen, nq, nkv, d), TOL_LONG, Attention::forwardBlocked,
+                Attention::backwardBlocked);
     }
 
     interface Forward {
         void run(float[] qkv, float[] out, float[] lse, int batch, int seqLen, int nq, int nkv, int d);
     }
 
+    interface Backward {
+        void run(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
+                 int batch, int seqLen, int nq, int nkv, int d);
+    }
+
     private static void checkAgainstFloat64(Shape s, double tol) {
-        checkAgainstFloat64(s, tol, Attention::forwardCpu);
+        checkAgainstFloat64(s, tol, Attention::forwardCpu, Attention::backwardCpu);
     }
 
     /** Both bodies against float64, from NaN-poisoned outputs; lse and delta are checked too. */
-    private static void checkAgainstFloat64(Shape s, double tol, Forward cpuForward) {
+    private static void checkAgainstFloat64(Shape s, double tol, Forward cpuForward, Backward cpuBackward) {
         int batch = s.batch;
         int seqLen = s.seqLen;
         int nq = s.nq;
@@ -250,7 +256,7 @@ class AttentionTest {
 
         float[] deltaCpu = poisoned(nRows);
         float[] dqkvCpu = poisoned(qkv.length);
-        Attention.backwardCpu(dout, qkv, outCpu, lseCpu, deltaCpu, dqkvCpu, batch, seqLen, nq, nkv, d);
+        cpuBackward.run(dout, qkv, outCpu, lseCpu, deltaCpu, dqkvCpu, batch, seqLen, nq, nkv, d);
         float[] deltaPortable = poisoned(nRows);
         float[] dqkvPortable = poisoned(qkv.length);
         Attention.backwardQuery(dout, qkv, outPortable, lsePortable, deltaPortable, dqkvPortable, batch, seqLen, nq, nkv, d);

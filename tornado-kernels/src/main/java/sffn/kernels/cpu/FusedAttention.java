@@ -45,14 +45,17 @@ public final class FusedAttention {
     private static final ThreadLocal<float[]> KEYS = ThreadLocal.withInitial(() -> new float[0]);
     /**
      * Each thread's scratch: the strip's scores and probabilities [MR, KB], the running max
-     * [TILE], the lane-wise denominators [TILE, L] and the strip's corrections [MR], with slack
+     * [TILE], the lane-wise denominators [TILE, L], the strip's corrections [MR] and, for the
+     * backward, a second block [MR, KB], with slack
      * so the next object stays off its last cache line (see DotGemm's SUMS).
      */
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(
-            () -> new float[MR * KB + TILE + TILE * L + MR + 16]);
+            () -> new float[MR * KB + TILE + TILE * L + MR + MR * KB + 16]);
     private static final int M_OFF = MR * KB;
     private static final int L_OFF = M_OFF + TILE;
     private static final int C_OFF = L_OFF + TILE * L;
+    /** The backward's second score block: dP, then dS. */
+    private static final int DS_OFF = C_OFF + MR;
 
     public static void forward(float[] qkv, float[] out, float[] lse, int batch, int seqLen, int nq, int nkv, int d) {
         if (!fits(d)) throw new IllegalArgumentException("FusedAttention: head dim " + d + " needs a multiple of 16 and AVX-512");
@@ -118,6 +121,122 @@ public final class FusedAttention {
         }
     }
 
+    /**
+     * The backward's work per (batch, query head), as {@code Attention.backwardCpu} splits it:
+     * {@code delta [B, nq, T]}, the head's dQ in dqkv, and its own dK and dV in
+     * {@code part [B, nq, T, 2d]} (dK unscaled, in the first d of each row), for the caller to
+     * sum over the group's heads. Per block of 48 keys (in order) and strip of 6 queries that see
+     * it (in order): S and dP in registers from keys and values transposed once per key/value
+     * head, then {@code P = exp(scale S - lse)}, {@code dS = P (dP - delta)} in L1, and three
+     * register-tiled products: dV += P^T dO, dK += dS^T Q (rank-6 updates of the block's rows),
+     * dQ += dS K (a 6 x 64 tile); dQ is scaled once at the end.
+     */
+    public static void backwardHeads(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
+                                     float[] part, int batch, int seqLen, int nq, int nkv, int d) {
+        if (!fits(d)) throw new IllegalArgumentException("FusedAttention: head dim " + d + " needs a multiple of 16 and AVX-512");
+        int stride = (nq + 2 * nkv) * d;
+        int perHead = (seqLen + KB - 1) / KB * d * KB;
+        int kvHeads = batch * nkv;
+        float[] kv = keys(2 * kvHeads * perHead);
+        Workers.pool().parallelFor(2 * kvHeads, 1, (long) 2 * kvHeads * seqLen * d, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int bg = i % kvHeads;
+                int b = bg / nkv;
+                int g = bg - b * nkv;
+                // Keys first, then values.
+                int column = (i < kvHeads ? nq + g : nq + nkv + g) * d;
+                transposeKeys(qkv, b * seqLen * stride + column, stride, seqLen, d, kv, i * perHead);
+            }
+        });
+        int group = nq / nkv;
+        float scale = 1f / (float) Math.sqrt(d);
+        Workers.pool().parallelFor(batch * nq, 1, (from, to) -> {
+            float[] w = SCRATCH.get();
+            for (int bh = from; bh < to; bh++) {
+                int b = bh / nq;
+                int h = bh - b * nq;
+                int g = h / group;
+                int bg = b * nkv + g;
+                backwardHead(dout, qkv, out, lse, delta, dqkv, part, seqLen, nq, nkv, d, stride, scale, b, h, g,
+                        kv, bg * perHead, (kvHeads + bg) * perHead, w);
+            }
+        });
+    }
+
+    private static void backwardHead(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
+                                     float[] part, int seqLen, int nq, int nkv, int d, int stride, float scale, int b,
+                                     int h, int g, float[] kv, int kto, int vto, float[] w) {
+        int ldo = nq * d;
+        int d2 = 2 * d;
+        int qBase = b * seqLen * stride + h * d;
+        int gBase = b * seqLen * ldo + h * d;
+        int kBase = b * seqLen * stride + (nq + g) * d;
+        int rowBase = (b * nq + h) * seqLen;
+        int pBase = rowBase * d2;
+        for (int t = 0; t < seqLen; t++) {
+            delta[rowBase + t] = Vec.dot(dout, gBase + t * ldo, out, gBase + t * ldo, d);
+            java.util.Arrays.fill(dqkv, qBase + t * stride, qBase + t * stride + d, 0f);
+        }
+        // The dQ product is the forward's P V tile with every correction 1 (an exact multiply).
+        java.util.Arrays.fill(w, C_OFF, C_OFF + MR, 1f);
+        for (int u0 = 0; u0 < seqLen; u0 += KB) {
+            int keys = Math.min(KB, seqLen - u0);
+            java.util.Arrays.fill(part, pBase + u0 * d2, pBase + (u0 + keys) * d2, 0f);
+            int panel = (u0 / KB) * d * KB;
+            for (int s0 = u0 / MR * MR; s0 < seqLen; s0 += MR) {
+                int sr = Math.min(MR, seqLen - s0);
+                int seen = Math.min(keys, s0 + sr - u0);
+                int q0 = qBase + s0 * stride;
+                int g0 = gBase + s0 * ldo;
+                int qr = (sr - 1) * stride;
+                int gr = (sr - 1) * ldo;
+                int q1 = Math.min(stride, qr), q2 = Math.min(2 * stride, qr), q3 = Math.min(3 * stride, qr);
+                int q4 = Math.min(4 * stride, qr), q5 = Math.min(5 * stride, qr);
+                int g1 = Math.min(ldo, gr), g2 = Math.min(2 * ldo, gr), g3 = Math.min(3 * ldo, gr);
+                int g4 = Math.min(4 * ldo, gr), g5 = Math.min(5 * ldo, gr);
+                scores(qkv, q0, q1, q2, q3, q4, q5, kv, kto + panel, d, w, 0);
+                scores(dout, g0, g1, g2, g3, g4, g5, kv, vto + panel, d, w, DS_OFF);
+                softmaxBackward(w, sr, s0, u0, scale, lse, delta, rowBase);
+                for (int e0 = 0; e0 < d; e0 += DV) {
+                    int nv = Math.min(DV, d - e0) / L;
+                    int p0 = pBase + u0 * d2 + e0;
+                    rankUpdate(dout, g0 + e0, g1, g2, g3, g4, g5, w, 0, seen, part, p0 + d, d2, nv);
+                    rankUpdate(qkv, q0 + e0, q1, q2, q3, q4, q5, w, DS_OFF, seen, part, p0, d2, nv);
+                    probabilitiesTimesValues(qkv, kBase + u0 * stride + e0, stride, seen, dqkv, q0 + e0,
+                            q1, q2, q3, q4, q5, sr, nv, w, DS_OFF);
+                }
+            }
+        }
+        for (int t = 0; t < seqLen; t++) SoftmaxRows.scale(dqkv, qBase + t * stride, d, scale);
+    }
+
+    /**
+     * Rows r < sr of the strip (query {@code s0 + r}, log-sum-exp and delta at
+     * {@code rowBase + s0 + r}): the scores at w[r KB] become {@code P = exp(scale s - lse)}
+     * (exactly 0 for a key after the query) and dP at w[DS_OFF + r KB] becomes
+     * {@code dS = P (dP - delta)}; rows past the strip become 0 in both.
+     */
+    private static void softmaxBackward(float[] w, int sr, int s0, int u0, float scale, float[] lse, float[] delta,
+                                        int rowBase) {
+        FloatVector zero = FloatVector.zero(S);
+        FloatVector vs = FloatVector.broadcast(S, scale);
+        for (int r = 0; r < sr; r++) {
+            int o = r * KB;
+            int visible = s0 + r - u0 + 1;
+            FloatVector vl = FloatVector.broadcast(S, -lse[rowBase + s0 + r]);
+            FloatVector vd = FloatVector.broadcast(S, delta[rowBase + s0 + r]);
+            // One exp per loop body (see softmax).
+            for (int j = 0; j < KB; j += L) {
+                FloatVector p = Vec.exp(FloatVector.fromArray(S, w, o + j).fma(vs, vl));
+                p = zero.blend(p, IOTA.lt((float) (visible - j)));
+                p.intoArray(w, o + j);
+                p.mul(FloatVector.fromArray(S, w, DS_OFF + o + j).sub(vd)).intoArray(w, DS_OFF + o + j);
+            }
+        }
+        java.util.Arrays.fill(w, sr * KB, MR * KB, 0f);
+        java.util.Arrays.fill(w, DS_OFF + sr * KB, DS_OFF + MR * KB, 0f);
+    }
+
     /** Queries t0 .. t0 + rows of head h against every key they see. */
     private static void queryTile(float[] qkv, float[] out, float[] lse, int seqLen, int nq, int nkv, int d, int stride,
                                   float scale, int b, int h, int bg, int t0, int rows, float[] kt, int ko, float[] w) {
@@ -141,7 +260,7 @@ public final class FusedAttention {
                 int q0 = qBase + first * stride;
                 int qr = Math.max(0, sr - 1) * stride;
                 scores(qkv, q0, Math.min(stride, qr), Math.min(2 * stride, qr), Math.min(3 * stride, qr),
-                        Math.min(4 * stride, qr), Math.min(5 * stride, qr), kt, panel, d, w);
+                        Math.min(4 * stride, qr), Math.min(5 * stride, qr), kt, panel, d, w, 0);
                 softmax(w, s0, sr, first, u0, scale);
                 int keys = Math.min(KB, last - u0 + 1);
                 int o0 = oBase + first * ldo;
@@ -149,7 +268,7 @@ public final class FusedAttention {
                 for (int e0 = 0; e0 < d; e0 += DV) {
                     probabilitiesTimesValues(qkv, vBase + u0 * stride + e0, stride, keys, out, o0 + e0,
                             Math.min(ldo, or), Math.min(2 * ldo, or), Math.min(3 * ldo, or), Math.min(4 * ldo, or),
-                            Math.min(5 * ldo, or), sr, Math.min(DV, d - e0) / L, w);
+                            Math.min(5 * ldo, or), sr, Math.min(DV, d - e0) / L, w, 0);
                 }
             }
         }
@@ -166,7 +285,7 @@ public final class FusedAttention {
      * the strip repeat its last) and the panel's 48 keys, summed over e in order in registers.
      */
     private static void scores(float[] q, int q0, int d1, int d2, int d3, int d4, int d5, float[] kt, int ko, int d,
-                               float[] w) {
+                               float[] w, int wo) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00;
@@ -204,24 +323,24 @@ public final class FusedAttention {
             c51 = a.fma(k1, c51);
             c52 = a.fma(k2, c52);
         }
-        c00.intoArray(w, 0);
-        c01.intoArray(w, L);
-        c02.intoArray(w, 2 * L);
-        c10.intoArray(w, KB);
-        c11.intoArray(w, KB + L);
-        c12.intoArray(w, KB + 2 * L);
-        c20.intoArray(w, 2 * KB);
-        c21.intoArray(w, 2 * KB + L);
-        c22.intoArray(w, 2 * KB + 2 * L);
-        c30.intoArray(w, 3 * KB);
-        c31.intoArray(w, 3 * KB + L);
-        c32.intoArray(w, 3 * KB + 2 * L);
-        c40.intoArray(w, 4 * KB);
-        c41.intoArray(w, 4 * KB + L);
-        c42.intoArray(w, 4 * KB + 2 * L);
-        c50.intoArray(w, 5 * KB);
-        c51.intoArray(w, 5 * KB + L);
-        c52.intoArray(w, 5 * KB + 2 * L);
+        c00.intoArray(w, wo);
+        c01.intoArray(w, wo + L);
+        c02.intoArray(w, wo + 2 * L);
+        c10.intoArray(w, wo + KB);
+        c11.intoArray(w, wo + KB + L);
+        c12.intoArray(w, wo + KB + 2 * L);
+        c20.intoArray(w, wo + 2 * KB);
+        c21.intoArray(w, wo + 2 * KB + L);
+        c22.intoArray(w, wo + 2 * KB + 2 * L);
+        c30.intoArray(w, wo + 3 * KB);
+        c31.intoArray(w, wo + 3 * KB + L);
+        c32.intoArray(w, wo + 3 * KB + 2 * L);
+        c40.intoArray(w, wo + 4 * KB);
+        c41.intoArray(w, wo + 4 * KB + L);
+        c42.intoArray(w, wo + 4 * KB + 2 * L);
+        c50.intoArray(w, wo + 5 * KB);
+        c51.intoArray(w, wo + 5 * KB + L);
+        c52.intoArray(w, wo + 5 * KB + 2 * L);
     }
 
     /**
@@ -272,12 +391,90 @@ public final class FusedAttention {
     }
 
     /**
+     * {@code acc[ao + u lda + 0:nv L] += sum_r w[po + r KB + u] x_r[0:nv L]} for u < keys: a rank-6
+     * update of a block of key rows (dK from dS and Q, dV from P and dO) with the strip's 6 rows of
+     * x (at {@code x0 + dr}) held in 24 registers; rows of w past the strip must be zero. Missing
+     * vectors (nv < 4) repeat the last and are not stored.
+     */
+    private static void rankUpdate(float[] x, int x0, int d1, int d2, int d3, int d4, int d5, float[] w, int po, int keys,
+                                   float[] acc, int ao, int lda, int nv) {
+        int e1 = Math.min(1, nv - 1) * L;
+        int e2 = Math.min(2, nv - 1) * L;
+        int e3 = Math.min(3, nv - 1) * L;
+        FloatVector x00 = FloatVector.fromArray(S, x, x0);
+        FloatVector x01 = FloatVector.fromArray(S, x, x0 + e1);
+        FloatVector x02 = FloatVector.fromArray(S, x, x0 + e2);
+        FloatVector x03 = FloatVector.fromArray(S, x, x0 + e3);
+        FloatVector x10 = FloatVector.fromArray(S, x, x0 + d1);
+        FloatVector x11 = FloatVector.fromArray(S, x, x0 + d1 + e1);
+        FloatVector x12 = FloatVector.fromArray(S, x, x0 + d1 + e2);
+        FloatVector x13 = FloatVector.fromArray(S, x, x0 + d1 + e3);
+        FloatVector x20 = FloatVector.fromArray(S, x, x0 + d2);
+        FloatVector x21 = FloatVector.fromArray(S, x, x0 + d2 + e1);
+        FloatVector x22 = FloatVector.fromArray(S, x, x0 + d2 + e2);
+        FloatVector x23 = FloatVector.fromArray(S, x, x0 + d2 + e3);
+        FloatVector x30 = FloatVector.fromArray(S, x, x0 + d3);
+        FloatVector x31 = FloatVector.fromArray(S, x, x0 + d3 + e1);
+        FloatVector x32 = FloatVector.fromArray(S, x, x0 + d3 + e2);
+        FloatVector x33 = FloatVector.fromArray(S, x, x0 + d3 + e3);
+        FloatVector x40 = FloatVector.fromArray(S, x, x0 + d4);
+        FloatVector x41 = FloatVector.fromArray(S, x, x0 + d4 + e1);
+        FloatVector x42 = FloatVector.fromArray(S, x, x0 + d4 + e2);
+        FloatVector x43 = FloatVector.fromArray(S, x, x0 + d4 + e3);
+        FloatVector x50 = FloatVector.fromArray(S, x, x0 + d5);
+        FloatVector x51 = FloatVector.fromArray(S, x, x0 + d5 + e1);
+        FloatVector x52 = FloatVector.fromArray(S, x, x0 + d5 + e2);
+        FloatVector x53 = FloatVector.fromArray(S, x, x0 + d5 + e3);
+        for (int u = 0; u < keys; u++) {
+            int a = ao + u * lda;
+            FloatVector a0 = FloatVector.fromArray(S, acc, a);
+            FloatVector a1 = FloatVector.fromArray(S, acc, a + e1);
+            FloatVector a2 = FloatVector.fromArray(S, acc, a + e2);
+            FloatVector a3 = FloatVector.fromArray(S, acc, a + e3);
+            FloatVector p = FloatVector.broadcast(S, w[po + u]);
+            a0 = p.fma(x00, a0);
+            a1 = p.fma(x01, a1);
+            a2 = p.fma(x02, a2);
+            a3 = p.fma(x03, a3);
+            p = FloatVector.broadcast(S, w[po + KB + u]);
+            a0 = p.fma(x10, a0);
+            a1 = p.fma(x11, a1);
+            a2 = p.fma(x12, a2);
+            a3 = p.fma(x13, a3);
+            p = FloatVector.broadcast(S, w[po + 2 * KB + u]);
+            a0 = p.fma(x20, a0);
+            a1 = p.fma(x21, a1);
+            a2 = p.fma(x22, a2);
+            a3 = p.fma(x23, a3);
+            p = FloatVector.broadcast(S, w[po + 3 * KB + u]);
+            a0 = p.fma(x30, a0);
+            a1 = p.fma(x31, a1);
+            a2 = p.fma(x32, a2);
+            a3 = p.fma(x33, a3);
+            p = FloatVector.broadcast(S, w[po + 4 * KB + u]);
+            a0 = p.fma(x40, a0);
+            a1 = p.fma(x41, a1);
+            a2 = p.fma(x42, a2);
+            a3 = p.fma(x43, a3);
+            p = FloatVector.broadcast(S, w[po + 5 * KB + u]);
+            a0 = p.fma(x50, a0);
+            a1 = p.fma(x51, a1);
+            a2 = p.fma(x52, a2);
+            a3 = p.fma(x53, a3);
+            a0.intoArray(acc, a);
+            if (nv > 1) a1.intoArray(acc, a + e1);
+            if (nv > 2) a2.intoArray(acc, a + e2);
+            if (nv > 3) a3.intoArray(acc, a + e3);
+        }
+    }
+
+    /**
      * {@code O[r, 0:nv L] = O[r] corr_r + sum_(u < keys) P[r, u] V[u]} for the strip's rows
      * r < sr (at {@code o0 + dr}; rows past the strip repeat its last and are not stored), over
      * nv <= 4 vectors of columns (missing vectors repeat the last and are not stored).
      */
     private static void probabilitiesTimesValues(float[] v, int vo, int ldv, int keys, float[] out, int o0, int d1, int d2,
-                                                 int d3, int d4, int d5, int sr, int nv, float[] w) {
+                                                 int d3, int d4, int d5, int sr, int nv, float[] w, int po) {
         int e1 = Math.min(1, nv - 1) * L;
         int e2 = Math.min(2, nv - 1) * L;
         int e3 = Math.min(3, nv - 1) * L;
@@ -311,18 +508,18 @@ public final class FusedAttention {
         FloatVector c51 = FloatVector.fromArray(S, out, o0 + d5 + e1).mul(f5);
         FloatVector c52 = FloatVector.fromArray(S, out, o0 + d5 + e2).mul(f5);
         FloatVector c53 = FloatVector.fromArray(S, out, o0 + d5 + e3).mul(f5);
-        int p1 = Math.min(1, sr - 1) * KB;
-        int p2 = Math.min(2, sr - 1) * KB;
-        int p3 = Math.min(3, sr - 1) * KB;
-        int p4 = Math.min(4, sr - 1) * KB;
-        int p5 = Math.min(5, sr - 1) * KB;
+        int p1 = po + Math.min(1, sr - 1) * KB;
+        int p2 = po + Math.min(2, sr - 1) * KB;
+        int p3 = po + Math.min(3, sr - 1) * KB;
+        int p4 = po + Math.min(4, sr - 1) * KB;
+        int p5 = po + Math.min(5, sr - 1) * KB;
         for (int u = 0; u < keys; u++) {
             int vu = vo + u * ldv;
             FloatVector v0 = FloatVector.fromArray(S, v, vu);
             FloatVector v1 = FloatVector.fromArray(S, v, vu + e1);
             FloatVector v2 = FloatVector.fromArray(S, v, vu + e2);
             FloatVector v3 = FloatVector.fromArray(S, v, vu + e3);
-            FloatVector a = FloatVector.broadcast(S, w[u]);
+            FloatVector a = FloatVector.broadcast(S, w[po + u]);
             c00 = a.fma(v0, c00);
             c01 = a.fma(v1, c01);
             c02 = a.fma(v2, c02);
