@@ -95,6 +95,22 @@ public final class FusedAttention {
         return f;
     }
 
+    /**
+     * Each thread's own rows of output (a query tile's O, a head's dQ), copied out once at the end
+     * of a work item: accumulated in place, a head's d columns share their first and last cache
+     * lines with the neighbouring heads, which the other threads are writing at the same time.
+     */
+    private static final ThreadLocal<float[]> ROWS = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] rowBuffer(int size) {
+        float[] r = ROWS.get();
+        if (r.length < size) {
+            r = new float[size + 16];
+            ROWS.set(r);
+        }
+        return r;
+    }
+
     private static float[] keys(int size) {
         float[] k = KEYS.get();
         if (k.length < size) {
@@ -173,10 +189,9 @@ public final class FusedAttention {
         int kBase = b * seqLen * stride + (nq + g) * d;
         int rowBase = (b * nq + h) * seqLen;
         int pBase = rowBase * d2;
-        for (int t = 0; t < seqLen; t++) {
-            delta[rowBase + t] = Vec.dot(dout, gBase + t * ldo, out, gBase + t * ldo, d);
-            java.util.Arrays.fill(dqkv, qBase + t * stride, qBase + t * stride + d, 0f);
-        }
+        for (int t = 0; t < seqLen; t++) delta[rowBase + t] = Vec.dot(dout, gBase + t * ldo, out, gBase + t * ldo, d);
+        float[] dq = rowBuffer(seqLen * d);
+        java.util.Arrays.fill(dq, 0, seqLen * d, 0f);
         // The dQ product is the forward's P V tile with every correction 1 (an exact multiply).
         java.util.Arrays.fill(w, C_OFF, C_OFF + MR, 1f);
         for (int u0 = 0; u0 < seqLen; u0 += KB) {
@@ -194,6 +209,7 @@ public final class FusedAttention {
                 int q4 = Math.min(4 * stride, qr), q5 = Math.min(5 * stride, qr);
                 int g1 = Math.min(ldo, gr), g2 = Math.min(2 * ldo, gr), g3 = Math.min(3 * ldo, gr);
                 int g4 = Math.min(4 * ldo, gr), g5 = Math.min(5 * ldo, gr);
+                int dr = (sr - 1) * d;
                 scores(qkv, q0, q1, q2, q3, q4, q5, kv, kto + panel, d, w, 0);
                 scores(dout, g0, g1, g2, g3, g4, g5, kv, vto + panel, d, w, DS_OFF);
                 softmaxBackward(w, sr, s0, u0, scale, lse, delta, rowBase);
@@ -202,12 +218,13 @@ public final class FusedAttention {
                     int p0 = pBase + u0 * d2 + e0;
                     rankUpdate(dout, g0 + e0, g1, g2, g3, g4, g5, w, 0, seen, part, p0 + d, d2, nv);
                     rankUpdate(qkv, q0 + e0, q1, q2, q3, q4, q5, w, DS_OFF, seen, part, p0, d2, nv);
-                    probabilitiesTimesValues(qkv, kBase + u0 * stride + e0, stride, seen, dqkv, q0 + e0,
-                            q1, q2, q3, q4, q5, sr, nv, w, DS_OFF);
+                    probabilitiesTimesValues(qkv, kBase + u0 * stride + e0, stride, seen, dq, s0 * d + e0,
+                            Math.min(d, dr), Math.min(2 * d, dr), Math.min(3 * d, dr), Math.min(4 * d, dr),
+                            Math.min(5 * d, dr), sr, nv, w, DS_OFF);
                 }
             }
         }
-        for (int t = 0; t < seqLen; t++) SoftmaxRows.scale(dqkv, qBase + t * stride, d, scale);
+        for (int t = 0; t < seqLen; t++) scaleInto(dq, t * d, dqkv, qBase + t * stride, d, scale);
     }
 
     /**
@@ -244,10 +261,9 @@ public final class FusedAttention {
         int qBase = (b * seqLen) * stride + h * d;
         int oBase = (b * seqLen) * ldo + h * d;
         int vBase = (b * seqLen) * stride + (nq + nkv + (bg - b * nkv)) * d;
-        for (int r = 0; r < rows; r++) {
-            java.util.Arrays.fill(out, oBase + (t0 + r) * ldo, oBase + (t0 + r) * ldo + d, 0f);
-            w[M_OFF + r] = Float.NEGATIVE_INFINITY;
-        }
+        float[] o = rowBuffer(rows * d);
+        java.util.Arrays.fill(o, 0, rows * d, 0f);
+        for (int r = 0; r < rows; r++) w[M_OFF + r] = Float.NEGATIVE_INFINITY;
         java.util.Arrays.fill(w, L_OFF, L_OFF + rows * L, 0f);
         int end = t0 + rows;
         for (int u0 = 0; u0 < end; u0 += KB) {
@@ -263,21 +279,25 @@ public final class FusedAttention {
                         Math.min(4 * stride, qr), Math.min(5 * stride, qr), kt, panel, d, w, 0);
                 softmax(w, s0, sr, first, u0, scale);
                 int keys = Math.min(KB, last - u0 + 1);
-                int o0 = oBase + first * ldo;
-                int or = (sr - 1) * ldo;
+                int or = (sr - 1) * d;
                 for (int e0 = 0; e0 < d; e0 += DV) {
-                    probabilitiesTimesValues(qkv, vBase + u0 * stride + e0, stride, keys, out, o0 + e0,
-                            Math.min(ldo, or), Math.min(2 * ldo, or), Math.min(3 * ldo, or), Math.min(4 * ldo, or),
-                            Math.min(5 * ldo, or), sr, Math.min(DV, d - e0) / L, w, 0);
+                    probabilitiesTimesValues(qkv, vBase + u0 * stride + e0, stride, keys, o, s0 * d + e0,
+                            Math.min(d, or), Math.min(2 * d, or), Math.min(3 * d, or), Math.min(4 * d, or),
+                            Math.min(5 * d, or), sr, Math.min(DV, d - e0) / L, w, 0);
                 }
             }
         }
         for (int r = 0; r < rows; r++) {
             float l = 0f;
             for (int i = 0; i < L; i++) l += w[L_OFF + r * L + i];
-            SoftmaxRows.scale(out, oBase + (t0 + r) * ldo, d, 1f / l);
+            scaleInto(o, r * d, out, oBase + (t0 + r) * ldo, d, 1f / l);
             lse[(b * nq + h) * seqLen + t0 + r] = w[M_OFF + r] + (float) Math.log(l);
         }
+    }
+
+    /** {@code y[yo + i] = x[xo + i] s} for i < n, n a multiple of the vector length. */
+    private static void scaleInto(float[] x, int xo, float[] y, int yo, int n, float s) {
+        for (int i = 0; i < n; i += L) FloatVector.fromArray(S, x, xo + i).mul(s).intoArray(y, yo + i);
     }
 
     /**
