@@ -371,34 +371,44 @@ public final class FusedAttention {
      * {@code l = l corr + p}. Probabilities overwrite the scores; corrections go to w[C_OFF + r].
      */
     private static void softmax(float[] w, int s0, int sr, int first, int u0, float scale) {
-        boolean masked = u0 + KB - 1 > first;
+        if (u0 + KB - 1 > first) {
+            softmaxDiagonal(w, s0, sr, first, u0, scale);
+            return;
+        }
+        FloatVector vs = FloatVector.broadcast(S, scale);
+        for (int r = 0; r < sr; r++) {
+            int o = r * KB;
+            FloatVector y = FloatVector.fromArray(S, w, o).max(FloatVector.fromArray(S, w, o + L))
+                    .max(FloatVector.fromArray(S, w, o + 2 * L));
+            float m = newMax(w, s0 + r, r, y, scale);
+            FloatVector vm = FloatVector.broadcast(S, -m);
+            FloatVector sum = FloatVector.zero(S);
+            // One exp per loop body: the JIT inlines a few copies of it only (NodeCountInliningCutoff), and a call boxes.
+            for (int j = 0; j < KB; j += L) {
+                FloatVector p = Vec.exp(FloatVector.fromArray(S, w, o + j).fma(vs, vm));
+                p.intoArray(w, o + j);
+                sum = sum.add(p);
+            }
+            int li = L_OFF + (s0 + r) * L;
+            FloatVector.fromArray(S, w, li).mul(w[C_OFF + r]).add(sum).intoArray(w, li);
+        }
+    }
+
+    /** {@link #softmax} for a block that holds keys after some of the strip's queries: those lanes are masked. */
+    private static void softmaxDiagonal(float[] w, int s0, int sr, int first, int u0, float scale) {
         FloatVector ninf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         FloatVector zero = FloatVector.zero(S);
         FloatVector vs = FloatVector.broadcast(S, scale);
         for (int r = 0; r < sr; r++) {
             int o = r * KB;
-            // Every row is masked (all lanes visible off the diagonal): a mask that may be null is boxed.
-            int visible = masked ? first + r - u0 + 1 : KB;
+            int visible = first + r - u0 + 1;
             FloatVector y = ninf;
             for (int j = 0; j < KB; j += L) {
                 y = y.max(ninf.blend(FloatVector.fromArray(S, w, o + j), IOTA.lt((float) (visible - j))));
             }
-            int mi = M_OFF + s0 + r;
-            float m = w[mi];
-            float corr = 1f;
-            // The max moves in few blocks once the first keys are seen: reduce across lanes (slow:
-            // NaN-aware, a long dependent chain per row) and rescale only when a lane exceeds it.
-            // max commutes with scaling by a positive float (rounding is monotonic).
-            if (y.mul(scale).compare(VectorOperators.GT, m).anyTrue()) {
-                float mNew = y.reduceLanes(VectorOperators.MAX) * scale;
-                corr = m == Float.NEGATIVE_INFINITY ? 0f : Vec.exp(m - mNew);
-                m = mNew;
-                w[mi] = m;
-            }
-            w[C_OFF + r] = corr;
+            float m = newMax(w, s0 + r, r, y, scale);
             FloatVector vm = FloatVector.broadcast(S, -m);
             FloatVector sum = zero;
-            // One exp per loop body: the JIT inlines a few copies of it only (NodeCountInliningCutoff), and a call boxes.
             for (int j = 0; j < KB; j += L) {
                 FloatVector p = Vec.exp(FloatVector.fromArray(S, w, o + j).fma(vs, vm));
                 p = zero.blend(p, IOTA.lt((float) (visible - j)));
@@ -406,8 +416,28 @@ public final class FusedAttention {
                 sum = sum.add(p);
             }
             int li = L_OFF + (s0 + r) * L;
-            FloatVector.fromArray(S, w, li).mul(corr).add(sum).intoArray(w, li);
+            FloatVector.fromArray(S, w, li).mul(w[C_OFF + r]).add(sum).intoArray(w, li);
         }
+    }
+
+    /**
+     * The running max of tile row {@code row} after a block whose lane-wise maxima of raw scores
+     * are y, and the strip row's correction at w[C_OFF + r]. The max moves in few blocks once the
+     * first keys are seen: reduce across lanes (NaN-aware, a long dependent chain per row) and
+     * rescale only when a lane passes it. max commutes with scaling by a positive float.
+     */
+    private static float newMax(float[] w, int row, int r, FloatVector y, float scale) {
+        int mi = M_OFF + row;
+        float m = w[mi];
+        float corr = 1f;
+        if (y.mul(scale).compare(VectorOperators.GT, m).anyTrue()) {
+            float mNew = y.reduceLanes(VectorOperators.MAX) * scale;
+            corr = m == Float.NEGATIVE_INFINITY ? 0f : Vec.exp(m - mNew);
+            m = mNew;
+            w[mi] = m;
+        }
+        w[C_OFF + r] = corr;
+        return m;
     }
 
     /**
