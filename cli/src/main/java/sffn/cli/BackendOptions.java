@@ -15,6 +15,10 @@ public final class BackendOptions {
             description = "TornadoVM device as 'sffn devices' lists it, e.g. 0:1 (default: TornadoVM's default device).")
     String device;
 
+    @Option(names = "--profile", description = "At the end, print the time per kind of kernel: wall time per call on"
+            + " the CPU, device time per launch on TornadoVM (its profiler; for short runs, it keeps its log in memory).")
+    boolean profile;
+
     @Option(names = "--threads", paramLabel = "<n>",
             description = "Kernel threads on the CPU (default: -Dsffn.threads, else all cores).")
     public Integer threads;
@@ -27,7 +31,7 @@ public final class BackendOptions {
     /** The backend the options name; throws a user-facing exception when TornadoVM is asked for but absent. */
     public Backend create() {
         applyThreads();
-        return Backends.create(backend, device);
+        return Backends.create(backend, device, profile);
     }
 
     /** Sizes the kernel thread pool from {@code --threads} (before its first use) and returns its size. */

@@ -161,6 +161,29 @@ class CommandsEndToEndTest {
         assertTrue(e.err().contains("does not exist"), e.err());
     }
 
+    /** --profile prints the time per kind of kernel when the backend closes (System.err), and only with the option. */
+    @Test
+    @Order(3)
+    void profilePrintsTheTimePerKindOfKernel() {
+        String[] train = {"train", "--config", model.toString(), "--data", data.toString(), "--steps", "2", "--batch-size", "2",
+                "--seq-len", "16", "--eval-windows", "2"};
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+            assertEquals(0, run(concat(train, "--out", tmp.resolve("profiled").toString(), "--profile")).code());
+            String profiled = bytes.toString(StandardCharsets.UTF_8);
+            assertTrue(profiled.contains("time per kernel call kind (--profile):"), profiled);
+            assertTrue(profiled.matches("(?s).*\\nMatmulForward +[0-9.]+ ms +[0-9.]+% +[0-9]+ calls\\n.*"), profiled);
+            bytes.reset();
+            assertEquals(0, run(concat(train, "--out", tmp.resolve("plain").toString())).code());
+            String plain = bytes.toString(StandardCharsets.UTF_8);
+            assertTrue(!plain.contains("--profile"), plain);
+        } finally {
+            System.setErr(oldErr);
+        }
+    }
+
     /** Export to bf16 and int8; generate and eval read the exports, and --weights gives the same on the float checkpoint. */
     @Test
     @Order(4)

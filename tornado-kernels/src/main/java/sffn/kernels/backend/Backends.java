@@ -41,12 +41,17 @@ public final class Backends {
      * TornadoVM only; null for the default).
      */
     public static Backend create(String backend, String device) {
+        return create(backend, device, false);
+    }
+
+    /** {@link #create(String, String)}, with the time per kind of kernel printed at close when {@code profile} (else as -Dsffn.profile says). */
+    public static Backend create(String backend, String device, boolean profile) {
         if (backend.equalsIgnoreCase("cpu")) {
             if (device != null) {
                 throw new IllegalArgumentException("--device " + device + " picks a TornadoVM device; the cpu backend has none"
                         + " (use --backend tornado, or drop --device)");
             }
-            return new CpuBackend();
+            return new CpuBackend(profile || KernelTimes.requested());
         }
         if (!backend.equalsIgnoreCase("tornado")) {
             throw new IllegalArgumentException("backend '" + backend + "' is not cpu or tornado");
@@ -54,7 +59,7 @@ public final class Backends {
         String why = tornadoUnavailableReason();
         if (why != null) throw new IllegalStateException(why);
         try {
-            return (Backend) Class.forName(TORNADO_BACKEND).getConstructor(String.class).newInstance(device);
+            return (Backend) Class.forName(TORNADO_BACKEND).getMethod("open", String.class, boolean.class).invoke(null, device, profile);
         } catch (InvocationTargetException e) {
             Throwable cause = e.getCause();
             if (cause instanceof RuntimeException r) throw r;

@@ -1,9 +1,6 @@
 package sffn.kernels.backend;
 
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.function.IntConsumer;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
@@ -17,10 +14,10 @@ import sffn.kernels.plan.Plan;
 public final class CpuBackend implements Backend {
     private final boolean profiling;
     private volatile boolean recording = true;
-    private final Map<String, long[]> times = new TreeMap<>();
+    private final KernelTimes times = new KernelTimes();
 
     public CpuBackend() {
-        this(Boolean.getBoolean("sffn.profile"));
+        this(KernelTimes.requested());
     }
 
     public CpuBackend(boolean profiling) {
@@ -63,9 +60,7 @@ public final class CpuBackend implements Backend {
             long t0 = System.nanoTime();
             c.runCpu();
             if (!recording) continue;
-            long[] t = times.computeIfAbsent(c.getClass().getSimpleName(), k -> new long[2]);
-            t[0] += System.nanoTime() - t0;
-            t[1]++;
+            times.add(c.getClass().getSimpleName(), System.nanoTime() - t0, 1);
         }
     }
 
@@ -79,14 +74,7 @@ public final class CpuBackend implements Backend {
 
     /** Time per kind of call since the start, largest first; empty unless profiling. */
     public String profile() {
-        long total = 0;
-        for (long[] t : times.values()) total += t[0];
-        StringBuilder sb = new StringBuilder();
-        final long all = Math.max(1, total);
-        times.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).forEach(e ->
-                sb.append(String.format(Locale.ROOT, "%-28s %9.1f ms %5.1f%% %8d calls%n", e.getKey(), e.getValue()[0] / 1e6,
-                        100.0 * e.getValue()[0] / all, e.getValue()[1])));
-        return sb.toString();
+        return times.table();
     }
 
     @Override
@@ -103,6 +91,6 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
-        if (profiling && !times.isEmpty()) System.err.print("time per kernel call kind (-Dsffn.profile=true):\n" + profile());
+        if (profiling && !times.isEmpty()) System.err.print("time per kernel call kind (--profile):\n" + profile());
     }
 }

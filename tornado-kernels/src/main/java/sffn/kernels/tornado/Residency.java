@@ -11,6 +11,7 @@ import sffn.kernels.ByteTensor;
 import sffn.kernels.IntTensor;
 import sffn.kernels.ShortTensor;
 import sffn.kernels.Tensor;
+import sffn.kernels.backend.KernelTimes;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.CrossEntropyForwardBackward;
 import sffn.kernels.plan.Plan;
@@ -21,6 +22,7 @@ import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.enums.ProfilerMode;
 
 /**
  * Every prepared plan compiled into one TornadoVM execution plan whose task graphs share one
@@ -87,6 +89,9 @@ final class Residency implements AutoCloseable {
     final double compileSeconds;
     private TornadoExecutionResult last;
     private int lastGraph = -1;
+    /** With --profile: kernel times per kind, and how much of each graph's profiler log is read. */
+    private final KernelTimes profile;
+    private final int[] logRead;
     /** The owners have uploaded the host arrays since the build or the last {@link #invalidateUpload}. */
     private boolean uploaded;
     /** A plan ran since the upload: the device holds values the host arrays lack. */
@@ -94,8 +99,10 @@ final class Residency implements AutoCloseable {
 
     private Residency(TornadoExecutionPlan exec, Map<Plan, List<Graph>> sectionsOfPlan, Map<Plan, List<Graph>> inputOwnersOfPlan,
                       Map<Object, Graph> ownerOf, List<Graph> owners, int graphCount, int taskCount, String tasksPerPlan,
-                      double compileSeconds) {
+                      double compileSeconds, KernelTimes profile) {
         this.exec = exec;
+        this.profile = profile;
+        this.logRead = new int[graphCount];
         this.sectionsOfPlan = sectionsOfPlan;
         this.inputOwnersOfPlan = inputOwnersOfPlan;
         this.ownerOf = ownerOf;
@@ -107,7 +114,7 @@ final class Residency implements AutoCloseable {
     }
 
     /** Builds and compiles the graphs of {@code plans} for {@code device}. */
-    static Residency build(List<Plan> plans, TornadoDevice device, boolean tuned, MatmulVariant matmul) {
+    static Residency build(List<Plan> plans, TornadoDevice device, boolean tuned, MatmulVariant matmul, KernelTimes profile) {
         MatmulVariant mm = tuned ? matmul : MatmulVariant.LOOP;
         long t0 = System.nanoTime();
         float[] noBias = new float[1];
@@ -229,6 +236,8 @@ final class Residency implements AutoCloseable {
         TornadoExecutionPlan exec = new TornadoExecutionPlan(snapshots);
         exec.withDevice(device);
         if (!grids.keySet().isEmpty()) exec.withGridScheduler(grids);
+        // SILENT: each execution's times are appended to the graph's log, read after each run.
+        if (profile != null) exec.withProfiler(ProfilerMode.SILENT);
         try {
             exec.withPreCompilation();
         } catch (java.nio.BufferOverflowException e) {
@@ -242,7 +251,7 @@ final class Residency implements AutoCloseable {
             perPlan.add(p.name() + " " + n);
         }
         return new Residency(exec, sectionsOfPlan, inputOwnersOfPlan, ownerOf, owners, graphs.size(), tasks,
-                String.join(", ", perPlan), (System.nanoTime() - t0) / 1e9);
+                String.join(", ", perPlan), (System.nanoTime() - t0) / 1e9, profile);
     }
 
     /**
@@ -433,6 +442,14 @@ final class Residency implements AutoCloseable {
     private void execute(Graph g) {
         last = exec.withGraph(g.index).execute();
         lastGraph = g.index;
+        if (profile != null) {
+            // The result's log is the selected graph's alone until the next withGraph.
+            String log = last.getProfilerResult().getProfileLog();
+            if (log.length() > logRead[g.index]) {
+                ProfileLog.read(log.substring(logRead[g.index]), profile);
+                logRead[g.index] = log.length();
+            }
+        }
     }
 
     /** Copies every host array to its device buffer, and lets each owner's holder take the buffers. */

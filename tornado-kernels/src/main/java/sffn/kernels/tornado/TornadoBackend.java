@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import sffn.kernels.backend.Backend;
 import sffn.kernels.backend.Backends;
+import sffn.kernels.backend.KernelTimes;
 import sffn.kernels.plan.Plan;
 import uk.ac.manchester.tornado.api.TornadoRuntime;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
@@ -40,6 +41,9 @@ public final class TornadoBackend implements Backend {
     /** Arrays the host rewrote (toDevice) that the device has not received yet. */
     private final Map<Object, Boolean> hostNewer = new IdentityHashMap<>();
     private Residency residency;
+    /** With --profile (-Dsffn.profile=true): device time per kind of kernel, from TornadoVM's profiler. */
+    private KernelTimes profile = KernelTimes.requested() ? new KernelTimes() : null;
+    private String tasksPerPlan;
 
     /**
      * @param deviceId {@code backend:device} indices as {@code sffn devices} lists them, or null for
@@ -59,6 +63,13 @@ public final class TornadoBackend implements Backend {
     }
 
     /** @param matmul the matmul family's body (null: as {@link #TornadoBackend(String, boolean)} picks it) */
+    /** {@link #TornadoBackend(String)}, profiling as {@code --profile} asks (Backends.create calls it). */
+    public static TornadoBackend open(String deviceId, boolean profile) {
+        TornadoBackend b = new TornadoBackend(deviceId);
+        if (profile && b.profile == null) b.profile = new KernelTimes();
+        return b;
+    }
+
     public TornadoBackend(String deviceId, boolean tuned, MatmulVariant matmul) {
         String why = Backends.tornadoUnavailableReason();
         if (why != null) throw new IllegalStateException(why);
@@ -168,7 +179,8 @@ public final class TornadoBackend implements Backend {
         }
         if (residency == null) {
             System.err.printf(Locale.ROOT, "tornado: compiling %d plan(s) for %s ...%n", plans.size(), describe());
-            residency = Residency.build(plans, device, tuned, matmul);
+            residency = Residency.build(plans, device, tuned, matmul, profile);
+            tasksPerPlan = residency.tasksPerPlan;
             System.err.printf(Locale.ROOT, "tornado: %d graphs, %d tasks compiled in %.1f s%n",
                     residency.graphCount, residency.taskCount, residency.compileSeconds);
             if (Boolean.getBoolean(TASKS_PROPERTY)) {
@@ -235,8 +247,18 @@ public final class TornadoBackend implements Backend {
         return false;
     }
 
+    /** Device time per kind of kernel since the start, largest first; empty unless profiling. */
+    public String profile() {
+        return profile == null ? "" : profile.table();
+    }
+
     @Override
     public void close() {
+        if (profile != null && !profile.isEmpty()) {
+            System.err.printf(Locale.ROOT, "device time per kernel kind on %s (--profile, TornadoVM's profiler):%n%s"
+                            + "%d launches, %.1f ms of kernels and copies; tasks (kernel launches) per run of each plan: %s%n",
+                    describe(), profile.table(), profile.totalLaunches(), profile.totalNanos() / 1e6, tasksPerPlan);
+        }
         if (residency != null) {
             residency.close();
             residency = null;
