@@ -53,6 +53,32 @@ public final class LayerNorm {
         }
     }
 
+    /** {@code sum = src + y}, then {@link #forward} of the sum, a row per work item. */
+    public static void residualForward(float[] src, float[] y, float[] sum, float[] w, float[] b, float[] out, float[] mean,
+                                       float[] rstd, int rows, int c) {
+        for (@Parallel int i = 0; i < rows; i++) {
+            float m = 0f;
+            for (int j = 0; j < c; j++) {
+                float x = src[i * c + j] + y[i * c + j];
+                sum[i * c + j] = x;
+                m += x;
+            }
+            m = m / c;
+            float v = 0f;
+            for (int j = 0; j < c; j++) {
+                float d = sum[i * c + j] - m;
+                v += d * d;
+            }
+            v = v / c;
+            float s = 1f / (float) Math.sqrt(v + EPS);
+            for (int j = 0; j < c; j++) {
+                out[i * c + j] = (sum[i * c + j] - m) * s * w[j] + b[j];
+            }
+            mean[i] = m;
+            rstd[i] = s;
+        }
+    }
+
     public static void backwardInput(float[] dout, float[] x, float[] w, float[] mean, float[] rstd, float[] dx,
                                      int rows, int c, int accumulate) {
         for (@Parallel int i = 0; i < rows; i++) {
@@ -134,6 +160,55 @@ public final class LayerNorm {
         float r = 1f / (float) Math.sqrt(part[0] / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
             out[i * c + j] = (x[i * c + j] - m) * r * w[j] + b[j];
+        }
+        if (l == 0) {
+            mean[i] = m;
+            rstd[i] = r;
+        }
+    }
+
+    /**
+     * {@code sum = src + y}, then {@link #forwardRows} of the sum, one work-group per row: the
+     * residual stream's next value and its norm in one launch. Each work-item adds the columns it
+     * later reads, so no barrier is needed before the mean.
+     */
+    public static void residualForwardRows(KernelContext ctx, float[] src, float[] y, float[] sum, float[] w, float[] b,
+                                           float[] out, float[] mean, float[] rstd, int c) {
+        int i = ctx.groupIdx;
+        int l = ctx.localIdx;
+        float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        float s = 0f;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            float x = src[i * c + j] + y[i * c + j];
+            sum[i * c + j] = x;
+            s += x;
+        }
+        part[l] = s;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] += part[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        float m = part[0] / c;
+        ctx.localBarrier();
+        float v = 0f;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            float d = sum[i * c + j] - m;
+            v += d * d;
+        }
+        part[l] = v;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] += part[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        float r = 1f / (float) Math.sqrt(part[0] / c + EPS);
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            out[i * c + j] = (sum[i * c + j] - m) * r * w[j] + b[j];
         }
         if (l == 0) {
             mean[i] = m;

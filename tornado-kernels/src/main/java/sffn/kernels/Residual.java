@@ -18,6 +18,13 @@ public final class Residual {
         }
     }
 
+    /** {@code sum = src + y}: a copy of the stream and the add, in one pass (a device task). */
+    public static void sum(float[] src, float[] y, float[] sum, int n) {
+        for (@Parallel int i = 0; i < n; i++) {
+            sum[i] = src[i] + y[i];
+        }
+    }
+
     public static void addCpu(float[] x, float[] y, int n) {
         Workers.pool().parallelFor(n, GRAIN, (from, to) -> {
             int i = from;

@@ -48,6 +48,8 @@ import sffn.kernels.plan.KernelCall.PositionsAdd;
 import sffn.kernels.plan.KernelCall.PositionsAddAt;
 import sffn.kernels.plan.KernelCall.PositionsBackward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
+import sffn.kernels.plan.KernelCall.ResidualLayerNorm;
+import sffn.kernels.plan.KernelCall.ResidualSum;
 import sffn.kernels.plan.KernelCall.RmsNormBackward;
 import sffn.kernels.plan.KernelCall.RmsNormForward;
 import sffn.kernels.plan.KernelCall.RopeRotate;
@@ -301,6 +303,14 @@ class TornadoKernelAgreementTest {
         cs.add(new Case("positions backward", R + " x " + C, EMBED_SUM,
                 w -> new PositionsBackward(w.randn("dout", R, C), w.randn("dwpe", 40, C), R, T, C), List.of("dwpe")));
         cs.add(new Case("residual add", "n " + R * C, RESIDUAL, w -> new ResidualAdd(w.randn("x", R, C), w.randn("y", R, C), R * C), List.of("x")));
+        cs.add(new Case("residual sum", "n " + R * C, RESIDUAL,
+                w -> new ResidualSum(w.randn("src", R, C), w.randn("y", R, C), w.poisoned("sum", R, C), R * C), List.of("sum")));
+        for (int c : new int[] {C, WIDE}) {
+            cs.add(new Case("residual + layernorm", R + "x" + c, LAYERNORM,
+                    w -> new ResidualLayerNorm(w.randn("src", R, c), w.randn("y", R, c), w.poisoned("sum", R, c), w.randn("w", c),
+                            w.randn("b", c), w.poisoned("out", R, c), w.poisoned("mean", R), w.poisoned("rstd", R), R, c),
+                    List.of("sum", "out", "mean", "rstd")));
+        }
         cs.add(new Case("zero", "n " + R * C, EXACT, w -> new Zero(w.randn("x", R, C)), List.of("x")));
         cs.add(new Case("copy", "n " + R * C, EXACT, w -> new Copy(w.randn("src", R, C), w.poisoned("dst", R, C), R * C), List.of("dst")));
         for (boolean on : new boolean[] {true, false}) {

@@ -261,6 +261,30 @@ public sealed interface KernelCall {
         }
     }
 
+    /**
+     * {@code sum = src + y}: a {@link Copy} of the residual stream and a {@link ResidualAdd} on the
+     * copy, as one device task ({@code Fusion}); the same adds in the same order.
+     */
+    record ResidualSum(Tensor src, Tensor y, Tensor sum, int n) implements KernelCall {
+        public void runCpu() {
+            Fill.copyCpu(src.data, sum.data, n);
+            Residual.addCpu(sum.data, y.data, n);
+        }
+    }
+
+    /**
+     * {@link ResidualSum} then {@link LayerNormForward} of the sum ({@code rows x c = n}): the
+     * residual stream's next value and its norm, one device task.
+     */
+    record ResidualLayerNorm(Tensor src, Tensor y, Tensor sum, Tensor w, Tensor b, Tensor out, Tensor mean, Tensor rstd,
+                             int rows, int c) implements KernelCall {
+        public void runCpu() {
+            Fill.copyCpu(src.data, sum.data, rows * c);
+            Residual.addCpu(sum.data, y.data, rows * c);
+            LayerNorm.forwardCpu(sum.data, w.data, b.data, out.data, mean.data, rstd.data, rows, c);
+        }
+    }
+
     record Zero(Tensor x) implements KernelCall {
         public void runCpu() {
             Fill.zeroCpu(x.data, x.size());

@@ -4,13 +4,20 @@ import java.util.ArrayList;
 import java.util.List;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.BiasAdd;
+import sffn.kernels.plan.KernelCall.Copy;
+import sffn.kernels.plan.KernelCall.LayerNormForward;
 import sffn.kernels.plan.KernelCall.MatmulForward;
+import sffn.kernels.plan.KernelCall.ResidualAdd;
+import sffn.kernels.plan.KernelCall.ResidualLayerNorm;
+import sffn.kernels.plan.KernelCall.ResidualSum;
 
 /**
  * Merges adjacent calls of a section into one task where a device kernel does both: a matmul
  * forward that overwrites its output, followed by a bias add on that output, becomes one forward
  * with the bias (added in the GEMM's epilogue: {@code c = a b^T + bias}, the same sum in the same
- * order as the two calls). The CPU backend runs plans as written; only the launches change.
+ * order as the two calls); the residual stream's copy-then-add becomes one {@code sum = src + y}
+ * and, with the layer norm of the sum right after it, one row kernel for all three. The CPU
+ * backend runs plans as written; only the launches change.
  */
 final class Fusion {
     /** System property; {@code false} runs every call as its own task (to count what fusion saves). */
@@ -27,7 +34,19 @@ final class Fusion {
         List<KernelCall> out = new ArrayList<>(calls.size());
         for (int i = 0; i < calls.size(); i++) {
             KernelCall c = calls.get(i);
-            if (i + 1 < calls.size() && c instanceof MatmulForward mf && calls.get(i + 1) instanceof BiasAdd ba
+            ResidualSum sum = i + 1 < calls.size() ? residualSum(c, calls.get(i + 1)) : null;
+            if (sum != null) {
+                LayerNormForward ln = i + 2 < calls.size() && calls.get(i + 2) instanceof LayerNormForward l
+                        && l.x() == sum.sum() && (long) l.rows() * l.c() == sum.n() && distinct(sum, l) ? l : null;
+                if (ln != null) {
+                    out.add(new ResidualLayerNorm(sum.src(), sum.y(), sum.sum(), ln.w(), ln.b(), ln.out(), ln.mean(),
+                            ln.rstd(), ln.rows(), ln.c()));
+                    i += 2;
+                } else {
+                    out.add(sum);
+                    i++;
+                }
+            } else if (i + 1 < calls.size() && c instanceof MatmulForward mf && calls.get(i + 1) instanceof BiasAdd ba
                     && mf.bias() == null && !mf.accumulate() && ba.y() == mf.c() && ba.rows() == mf.m() && ba.cols() == mf.n()
                     && ba.bias() != mf.a() && ba.bias() != mf.b() && ba.bias() != mf.c()) {
                 out.add(new MatmulForward(mf.a(), mf.b(), ba.bias(), mf.c(), mf.m(), mf.n(), mf.k(), false));
@@ -37,5 +56,25 @@ final class Fusion {
             }
         }
         return out;
+    }
+
+    /**
+     * {@code Copy(src -> dst)} then {@code ResidualAdd(dst += y)} over the same n floats, as the
+     * residual stream's {@code next = prev + branch}: one {@link ResidualSum}; null otherwise.
+     */
+    private static ResidualSum residualSum(KernelCall first, KernelCall second) {
+        if (first instanceof Copy cp && second instanceof ResidualAdd ra && ra.x() == cp.dst() && ra.n() == cp.n()
+                && ra.y() != cp.dst() && ra.y() != cp.src() && cp.src() != cp.dst()) {
+            return new ResidualSum(cp.src(), ra.y(), cp.dst(), cp.n());
+        }
+        return null;
+    }
+
+    /** The norm writes none of what the sum reads or writes, and reads the sum only as its input. */
+    private static boolean distinct(ResidualSum s, LayerNormForward l) {
+        for (Object t : new Object[] {l.out(), l.mean(), l.rstd()}) {
+            if (t == s.src() || t == s.y() || t == s.sum()) return false;
+        }
+        return l.w() != s.sum() && l.b() != s.sum();
     }
 }

@@ -58,6 +58,8 @@ import sffn.kernels.plan.KernelCall.PositionsAdd;
 import sffn.kernels.plan.KernelCall.PositionsAddAt;
 import sffn.kernels.plan.KernelCall.PositionsBackward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
+import sffn.kernels.plan.KernelCall.ResidualLayerNorm;
+import sffn.kernels.plan.KernelCall.ResidualSum;
 import sffn.kernels.plan.KernelCall.RmsNormBackward;
 import sffn.kernels.plan.KernelCall.RmsNormForward;
 import sffn.kernels.plan.KernelCall.RopeRotate;
@@ -339,6 +341,17 @@ final class TaskMapper {
             case PositionsBackward c -> graph.task(name("positions_bwd"), Embedding::positionsBackward,
                     c.dout().data, c.dwpe().data, c.rows(), c.seqLen(), c.c());
             case ResidualAdd c -> graph.task(name("residual"), Residual::add, c.x().data, c.y().data, c.n());
+            case ResidualSum c -> graph.task(name("residual_sum"), Residual::sum, c.src().data, c.y().data, c.sum().data, c.n());
+            case ResidualLayerNorm c -> {
+                if (tuned) {
+                    graph.task(gridName("residual_layernorm", rows(c.rows())), LayerNorm::residualForwardRows, context,
+                            c.src().data, c.y().data, c.sum().data, c.w().data, c.b().data, c.out().data, c.mean().data,
+                            c.rstd().data, c.c());
+                } else {
+                    graph.task(name("residual_layernorm"), LayerNorm::residualForward, c.src().data, c.y().data,
+                            c.sum().data, c.w().data, c.b().data, c.out().data, c.mean().data, c.rstd().data, c.rows(), c.c());
+                }
+            }
             case Zero c -> graph.task(name("zero"), Fill::zero, c.x().data, c.x().size());
             case Copy c -> graph.task(name("copy"), Fill::copy, c.src().data, c.dst().data, c.n());
             case BlendForward c -> graph.task(name("blend_fwd"), Blend::forward, c.guide().data,

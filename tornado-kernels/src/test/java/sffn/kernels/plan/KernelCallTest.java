@@ -210,6 +210,16 @@ class KernelCallTest {
                 a -> Embedding.positionsBackwardCpu(f(a, 0), f(a, 1), erows, seq, ch)));
 
         c.add(new Case(new KernelCall.ResidualAdd(t("x", 37), t("y", 37), 37), a -> Residual.addCpu(f(a, 0), f(a, 1), 37)));
+        c.add(new Case(new KernelCall.ResidualSum(t("src", 37), t("y", 37), t("sum", 37), 37), a -> {
+            System.arraycopy(f(a, 0), 0, f(a, 2), 0, 37);
+            Residual.addCpu(f(a, 2), f(a, 1), 37);
+        }));
+        c.add(new Case(new KernelCall.ResidualLayerNorm(t("src", 3, 13), t("y", 3, 13), t("sum", 3, 13), t("w", 13), t("b", 13),
+                t("out", 3, 13), t("mean", 3), t("rstd", 3), 3, 13), a -> {
+            System.arraycopy(f(a, 0), 0, f(a, 2), 0, 39);
+            Residual.addCpu(f(a, 2), f(a, 1), 39);
+            LayerNorm.forwardCpu(f(a, 2), f(a, 3), f(a, 4), f(a, 5), f(a, 6), f(a, 7), 3, 13);
+        }));
         c.add(new Case(new KernelCall.Zero(t("x", 37)), a -> Fill.zeroCpu(f(a, 0), 37)));
         c.add(new Case(new KernelCall.Copy(t("src", 37), t("dst", 37), 29), a -> Fill.copyCpu(f(a, 0), f(a, 1), 29)));
         int slot = StepScalars.GUIDE_SWITCHES + 1;

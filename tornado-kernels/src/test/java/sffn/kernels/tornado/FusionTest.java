@@ -8,8 +8,12 @@ import org.junit.jupiter.api.Test;
 import sffn.kernels.Tensor;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.BiasAdd;
+import sffn.kernels.plan.KernelCall.Copy;
+import sffn.kernels.plan.KernelCall.LayerNormForward;
 import sffn.kernels.plan.KernelCall.MatmulForward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
+import sffn.kernels.plan.KernelCall.ResidualLayerNorm;
+import sffn.kernels.plan.KernelCall.ResidualSum;
 
 /** Which adjacent calls become one device task, and that the fused call computes what the pair did. */
 class FusionTest {
@@ -41,6 +45,56 @@ class FusionTest {
         c.fill(Float.NaN);
         f.runCpu();
         for (int i = 0; i < pair.length; i++) assertEquals(Float.floatToIntBits(pair[i]), Float.floatToIntBits(c.data[i]));
+    }
+
+    /** The residual stream as Gpt writes it: next = copy of prev, next += branch, then the norm of next. */
+    @Test
+    void aCopyThenAnAddOnTheCopyBecomeOneSumAndTakeTheNormAfterThem() {
+        Tensor prev = random("prev", 5, 3);
+        Tensor branch = random("branch", 5, 3);
+        Tensor next = new Tensor("next", 5, 3);
+        Tensor w = random("w", 3);
+        Tensor bb = random("bb", 3);
+        Tensor out = new Tensor("out", 5, 3);
+        Tensor mean = new Tensor("mean", 5);
+        Tensor rstd = new Tensor("rstd", 5);
+        List<KernelCall> sumOnly = List.of(new Copy(prev, next, 15), new ResidualAdd(next, branch, 15), new BiasAdd(c, bias, 5, 3));
+        List<KernelCall> fusedSum = Fusion.fuse(sumOnly);
+        assertEquals(2, fusedSum.size());
+        assertEquals(new ResidualSum(prev, branch, next, 15), fusedSum.get(0));
+        List<KernelCall> withNorm = List.of(new Copy(prev, next, 15), new ResidualAdd(next, branch, 15),
+                new LayerNormForward(next, w, bb, out, mean, rstd, 5, 3));
+        List<KernelCall> fused = Fusion.fuse(withNorm);
+        assertEquals(List.of(new ResidualLayerNorm(prev, branch, next, w, bb, out, mean, rstd, 5, 3)), fused);
+        // bit for bit what the three calls give on the CPU, the sum and the norm
+        for (KernelCall k : withNorm) k.runCpu();
+        float[][] three = {next.data.clone(), out.data.clone(), mean.data.clone(), rstd.data.clone()};
+        for (Tensor t : List.of(next, out, mean, rstd)) t.fill(Float.NaN);
+        fused.get(0).runCpu();
+        float[][] one = {next.data, out.data, mean.data, rstd.data};
+        for (int t = 0; t < three.length; t++) {
+            for (int i = 0; i < three[t].length; i++) {
+                assertEquals(Float.floatToIntBits(three[t][i]), Float.floatToIntBits(one[t][i]), "output " + t + " element " + i);
+            }
+        }
+    }
+
+    @Test
+    void residualSumsNeedTheAddOnTheCopyAndDistinctTensors() {
+        Tensor prev = random("prev", 5, 3);
+        Tensor next = new Tensor("next", 5, 3);
+        List<List<KernelCall>> cases = List.of(
+                List.of(new Copy(prev, next, 15), new ResidualAdd(prev, a, 15)),              // adds to the source
+                List.of(new Copy(prev, next, 15), new ResidualAdd(next, next, 15)),           // adds the copy to itself
+                List.of(new Copy(prev, next, 15), new ResidualAdd(next, prev, 15)),           // adds the source
+                List.of(new Copy(prev, next, 12), new ResidualAdd(next, a, 15)),              // other lengths
+                List.of(new ResidualAdd(next, a, 15), new Copy(prev, next, 15)));              // wrong order
+        for (List<KernelCall> calls : cases) assertEquals(calls, Fusion.fuse(calls));
+        // A norm that writes what the sum reads stays a call of its own.
+        List<KernelCall> clobber = List.of(new Copy(prev, next, 15), new ResidualAdd(next, a, 15),
+                new LayerNormForward(next, bias, bias, prev, new Tensor("m", 5), new Tensor("r", 5), 5, 3));
+        List<KernelCall> fused = Fusion.fuse(clobber);
+        assertEquals(List.of(new ResidualSum(prev, a, next, 15), clobber.get(2)), fused);
     }
 
     @Test
