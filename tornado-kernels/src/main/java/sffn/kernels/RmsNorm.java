@@ -41,6 +41,24 @@ public final class RmsNorm {
         }
     }
 
+    /** {@code sum = src + y}, then {@link #forward} of the sum, a row per work item. */
+    public static void residualForward(float[] src, float[] y, float[] sum, float[] w, float[] out, float[] rstd, int rows,
+                                       int c) {
+        for (@Parallel int i = 0; i < rows; i++) {
+            float ss = 0f;
+            for (int j = 0; j < c; j++) {
+                float x = src[i * c + j] + y[i * c + j];
+                sum[i * c + j] = x;
+                ss += x * x;
+            }
+            float s = 1f / (float) Math.sqrt(ss / c + EPS);
+            for (int j = 0; j < c; j++) {
+                out[i * c + j] = sum[i * c + j] * s * w[j];
+            }
+            rstd[i] = s;
+        }
+    }
+
     public static void backwardInput(float[] dout, float[] x, float[] w, float[] rstd, float[] dx,
                                      int rows, int c, int accumulate) {
         for (@Parallel int i = 0; i < rows; i++) {
@@ -94,6 +112,35 @@ public final class RmsNorm {
         float s = 1f / (float) Math.sqrt(part[0] / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
             out[i * c + j] = x[i * c + j] * s * w[j];
+        }
+        if (l == 0) {
+            rstd[i] = s;
+        }
+    }
+
+    /** {@code sum = src + y}, then {@link #forwardRows} of the sum (see LayerNorm.residualForwardRows). */
+    public static void residualForwardRows(KernelContext ctx, float[] src, float[] y, float[] sum, float[] w, float[] out,
+                                           float[] rstd, int c) {
+        int i = ctx.groupIdx;
+        int l = ctx.localIdx;
+        float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        float ss = 0f;
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            float x = src[i * c + j] + y[i * c + j];
+            sum[i * c + j] = x;
+            ss += x * x;
+        }
+        part[l] = ss;
+        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
+            ctx.localBarrier();
+            if (l < stride) {
+                part[l] += part[l + stride];
+            }
+        }
+        ctx.localBarrier();
+        float s = 1f / (float) Math.sqrt(part[0] / c + EPS);
+        for (int j = l; j < c; j += WorkGroups.ROW) {
+            out[i * c + j] = sum[i * c + j] * s * w[j];
         }
         if (l == 0) {
             rstd[i] = s;

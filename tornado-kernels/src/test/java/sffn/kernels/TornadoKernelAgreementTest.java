@@ -49,6 +49,7 @@ import sffn.kernels.plan.KernelCall.PositionsAddAt;
 import sffn.kernels.plan.KernelCall.PositionsBackward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
 import sffn.kernels.plan.KernelCall.ResidualLayerNorm;
+import sffn.kernels.plan.KernelCall.ResidualRmsNorm;
 import sffn.kernels.plan.KernelCall.ResidualSum;
 import sffn.kernels.plan.KernelCall.RmsNormBackward;
 import sffn.kernels.plan.KernelCall.RmsNormForward;
@@ -310,6 +311,10 @@ class TornadoKernelAgreementTest {
                     w -> new ResidualLayerNorm(w.randn("src", R, c), w.randn("y", R, c), w.poisoned("sum", R, c), w.randn("w", c),
                             w.randn("b", c), w.poisoned("out", R, c), w.poisoned("mean", R), w.poisoned("rstd", R), R, c),
                     List.of("sum", "out", "mean", "rstd")));
+            cs.add(new Case("residual + rmsnorm", R + "x" + c, RMSNORM,
+                    w -> new ResidualRmsNorm(w.randn("src", R, c), w.randn("y", R, c), w.poisoned("sum", R, c), w.randn("w", c),
+                            w.poisoned("out", R, c), w.poisoned("rstd", R), R, c),
+                    List.of("sum", "out", "rstd")));
         }
         cs.add(new Case("zero", "n " + R * C, EXACT, w -> new Zero(w.randn("x", R, C)), List.of("x")));
         cs.add(new Case("copy", "n " + R * C, EXACT, w -> new Copy(w.randn("src", R, C), w.poisoned("dst", R, C), R * C), List.of("dst")));

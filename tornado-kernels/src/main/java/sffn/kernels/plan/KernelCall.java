@@ -285,6 +285,16 @@ public sealed interface KernelCall {
         }
     }
 
+    /** {@link ResidualSum} then {@link RmsNormForward} of the sum ({@code rows x c = n}), one device task. */
+    record ResidualRmsNorm(Tensor src, Tensor y, Tensor sum, Tensor w, Tensor out, Tensor rstd, int rows, int c)
+            implements KernelCall {
+        public void runCpu() {
+            Fill.copyCpu(src.data, sum.data, rows * c);
+            Residual.addCpu(sum.data, y.data, rows * c);
+            RmsNorm.forwardCpu(sum.data, w.data, out.data, rstd.data, rows, c);
+        }
+    }
+
     record Zero(Tensor x) implements KernelCall {
         public void runCpu() {
             Fill.zeroCpu(x.data, x.size());

@@ -9,14 +9,16 @@ import sffn.kernels.plan.KernelCall.LayerNormForward;
 import sffn.kernels.plan.KernelCall.MatmulForward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
 import sffn.kernels.plan.KernelCall.ResidualLayerNorm;
+import sffn.kernels.plan.KernelCall.ResidualRmsNorm;
 import sffn.kernels.plan.KernelCall.ResidualSum;
+import sffn.kernels.plan.KernelCall.RmsNormForward;
 
 /**
  * Merges adjacent calls of a section into one task where a device kernel does both: a matmul
  * forward that overwrites its output, followed by a bias add on that output, becomes one forward
  * with the bias (added in the GEMM's epilogue: {@code c = a b^T + bias}, the same sum in the same
  * order as the two calls); the residual stream's copy-then-add becomes one {@code sum = src + y}
- * and, with the layer norm of the sum right after it, one row kernel for all three. The CPU
+ * and, with the layer norm or RMS norm of the sum right after it, one row kernel for all three. The CPU
  * backend runs plans as written; only the launches change.
  */
 final class Fusion {
@@ -36,11 +38,15 @@ final class Fusion {
             KernelCall c = calls.get(i);
             ResidualSum sum = i + 1 < calls.size() ? residualSum(c, calls.get(i + 1)) : null;
             if (sum != null) {
-                LayerNormForward ln = i + 2 < calls.size() && calls.get(i + 2) instanceof LayerNormForward l
-                        && l.x() == sum.sum() && (long) l.rows() * l.c() == sum.n() && distinct(sum, l) ? l : null;
-                if (ln != null) {
-                    out.add(new ResidualLayerNorm(sum.src(), sum.y(), sum.sum(), ln.w(), ln.b(), ln.out(), ln.mean(),
-                            ln.rstd(), ln.rows(), ln.c()));
+                KernelCall next = i + 2 < calls.size() ? calls.get(i + 2) : null;
+                if (next instanceof LayerNormForward l && l.x() == sum.sum() && (long) l.rows() * l.c() == sum.n()
+                        && distinct(sum, l.w(), l.b(), l.out(), l.mean(), l.rstd())) {
+                    out.add(new ResidualLayerNorm(sum.src(), sum.y(), sum.sum(), l.w(), l.b(), l.out(), l.mean(), l.rstd(),
+                            l.rows(), l.c()));
+                    i += 2;
+                } else if (next instanceof RmsNormForward r && r.x() == sum.sum() && (long) r.rows() * r.c() == sum.n()
+                        && distinct(sum, r.w(), r.w(), r.out(), r.rstd(), r.rstd())) {
+                    out.add(new ResidualRmsNorm(sum.src(), sum.y(), sum.sum(), r.w(), r.out(), r.rstd(), r.rows(), r.c()));
                     i += 2;
                 } else {
                     out.add(sum);
@@ -71,10 +77,10 @@ final class Fusion {
     }
 
     /** The norm writes none of what the sum reads or writes, and reads the sum only as its input. */
-    private static boolean distinct(ResidualSum s, LayerNormForward l) {
-        for (Object t : new Object[] {l.out(), l.mean(), l.rstd()}) {
+    private static boolean distinct(ResidualSum s, Object w, Object b, Object out, Object stat1, Object stat2) {
+        for (Object t : new Object[] {out, stat1, stat2}) {
             if (t == s.src() || t == s.y() || t == s.sum()) return false;
         }
-        return l.w() != s.sum() && l.b() != s.sum();
+        return w != s.sum() && b != s.sum();
     }
 }

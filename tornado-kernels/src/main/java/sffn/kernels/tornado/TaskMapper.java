@@ -59,6 +59,7 @@ import sffn.kernels.plan.KernelCall.PositionsAddAt;
 import sffn.kernels.plan.KernelCall.PositionsBackward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
 import sffn.kernels.plan.KernelCall.ResidualLayerNorm;
+import sffn.kernels.plan.KernelCall.ResidualRmsNorm;
 import sffn.kernels.plan.KernelCall.ResidualSum;
 import sffn.kernels.plan.KernelCall.RmsNormBackward;
 import sffn.kernels.plan.KernelCall.RmsNormForward;
@@ -342,6 +343,15 @@ final class TaskMapper {
                     c.dout().data, c.dwpe().data, c.rows(), c.seqLen(), c.c());
             case ResidualAdd c -> graph.task(name("residual"), Residual::add, c.x().data, c.y().data, c.n());
             case ResidualSum c -> graph.task(name("residual_sum"), Residual::sum, c.src().data, c.y().data, c.sum().data, c.n());
+            case ResidualRmsNorm c -> {
+                if (tuned) {
+                    graph.task(gridName("residual_rmsnorm", rows(c.rows())), RmsNorm::residualForwardRows, context,
+                            c.src().data, c.y().data, c.sum().data, c.w().data, c.out().data, c.rstd().data, c.c());
+                } else {
+                    graph.task(name("residual_rmsnorm"), RmsNorm::residualForward, c.src().data, c.y().data,
+                            c.sum().data, c.w().data, c.out().data, c.rstd().data, c.rows(), c.c());
+                }
+            }
             case ResidualLayerNorm c -> {
                 if (tuned) {
                     graph.task(gridName("residual_layernorm", rows(c.rows())), LayerNorm::residualForwardRows, context,

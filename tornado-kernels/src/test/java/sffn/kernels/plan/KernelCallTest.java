@@ -220,6 +220,12 @@ class KernelCallTest {
             Residual.addCpu(f(a, 2), f(a, 1), 39);
             LayerNorm.forwardCpu(f(a, 2), f(a, 3), f(a, 4), f(a, 5), f(a, 6), f(a, 7), 3, 13);
         }));
+        c.add(new Case(new KernelCall.ResidualRmsNorm(t("src", 3, 13), t("y", 3, 13), t("sum", 3, 13), t("w", 13),
+                t("out", 3, 13), t("rstd", 3), 3, 13), a -> {
+            System.arraycopy(f(a, 0), 0, f(a, 2), 0, 39);
+            Residual.addCpu(f(a, 2), f(a, 1), 39);
+            RmsNorm.forwardCpu(f(a, 2), f(a, 3), f(a, 4), f(a, 5), 3, 13);
+        }));
         c.add(new Case(new KernelCall.Zero(t("x", 37)), a -> Fill.zeroCpu(f(a, 0), 37)));
         c.add(new Case(new KernelCall.Copy(t("src", 37), t("dst", 37), 29), a -> Fill.copyCpu(f(a, 0), f(a, 1), 29)));
         int slot = StepScalars.GUIDE_SWITCHES + 1;

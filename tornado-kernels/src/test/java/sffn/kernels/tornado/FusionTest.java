@@ -13,7 +13,9 @@ import sffn.kernels.plan.KernelCall.LayerNormForward;
 import sffn.kernels.plan.KernelCall.MatmulForward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
 import sffn.kernels.plan.KernelCall.ResidualLayerNorm;
+import sffn.kernels.plan.KernelCall.ResidualRmsNorm;
 import sffn.kernels.plan.KernelCall.ResidualSum;
+import sffn.kernels.plan.KernelCall.RmsNormForward;
 
 /** Which adjacent calls become one device task, and that the fused call computes what the pair did. */
 class FusionTest {
@@ -72,6 +74,30 @@ class FusionTest {
         for (Tensor t : List.of(next, out, mean, rstd)) t.fill(Float.NaN);
         fused.get(0).runCpu();
         float[][] one = {next.data, out.data, mean.data, rstd.data};
+        for (int t = 0; t < three.length; t++) {
+            for (int i = 0; i < three[t].length; i++) {
+                assertEquals(Float.floatToIntBits(three[t][i]), Float.floatToIntBits(one[t][i]), "output " + t + " element " + i);
+            }
+        }
+    }
+
+    @Test
+    void anRmsNormOfTheSumJoinsItToo() {
+        Tensor prev = random("prev", 5, 3);
+        Tensor branch = random("branch", 5, 3);
+        Tensor next = new Tensor("next", 5, 3);
+        Tensor w = random("w", 3);
+        Tensor out = new Tensor("out", 5, 3);
+        Tensor rstd = new Tensor("rstd", 5);
+        List<KernelCall> calls = List.of(new Copy(prev, next, 15), new ResidualAdd(next, branch, 15),
+                new RmsNormForward(next, w, out, rstd, 5, 3));
+        List<KernelCall> fused = Fusion.fuse(calls);
+        assertEquals(List.of(new ResidualRmsNorm(prev, branch, next, w, out, rstd, 5, 3)), fused);
+        for (KernelCall k : calls) k.runCpu();
+        float[][] three = {next.data.clone(), out.data.clone(), rstd.data.clone()};
+        for (Tensor t : List.of(next, out, rstd)) t.fill(Float.NaN);
+        fused.get(0).runCpu();
+        float[][] one = {next.data, out.data, rstd.data};
         for (int t = 0; t < three.length; t++) {
             for (int i = 0; i < three[t].length; i++) {
                 assertEquals(Float.floatToIntBits(three[t][i]), Float.floatToIntBits(one[t][i]), "output " + t + " element " + i);
