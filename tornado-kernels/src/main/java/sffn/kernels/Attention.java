@@ -1,6 +1,7 @@
 package sffn.kernels;
 
 import sffn.kernels.cpu.FusedAttention;
+import sffn.kernels.cpu.Scratch;
 import sffn.kernels.cpu.Sgemm;
 import sffn.kernels.cpu.SoftmaxRows;
 import sffn.kernels.cpu.Vec;
@@ -243,16 +244,7 @@ public final class Attention {
     }
 
     /** The calling thread's per-head dK and dV {@code [B, nq, T, 2d]}, before a group's heads are summed. */
-    private static final ThreadLocal<float[]> HEAD_GRADS = ThreadLocal.withInitial(() -> new float[0]);
-
-    private static float[] headGrads(int size) {
-        float[] p = HEAD_GRADS.get();
-        if (p.length < size) {
-            p = new float[size];
-            HEAD_GRADS.set(p);
-        }
-        return p;
-    }
+    private static final Scratch HEAD_GRADS = new Scratch();
 
     /**
      * One pass per (batch, query head): delta, then for each key tile (in order) and each block
@@ -263,7 +255,7 @@ public final class Attention {
      */
     public static void backwardCpu(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
                                    int batch, int seqLen, int nq, int nkv, int d) {
-        float[] part = headGrads(batch * nq * seqLen * 2 * d);
+        float[] part = HEAD_GRADS.get(batch * nq * seqLen * 2 * d);
         if (FusedAttention.fits(d)) {
             FusedAttention.backwardHeads(dout, qkv, out, lse, delta, dqkv, part, batch, seqLen, nq, nkv, d);
         } else {
@@ -275,7 +267,7 @@ public final class Attention {
     /** {@link #backwardCpu} with the blocked body whatever the head dim (for tests of that body). */
     static void backwardBlocked(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
                                 int batch, int seqLen, int nq, int nkv, int d) {
-        float[] part = headGrads(batch * nq * seqLen * 2 * d);
+        float[] part = HEAD_GRADS.get(batch * nq * seqLen * 2 * d);
         backwardHeadsBlocked(dout, qkv, out, lse, delta, dqkv, part, batch, seqLen, nq, nkv, d);
         sumHeads(dqkv, part, batch, seqLen, nq, nkv, d);
     }

@@ -343,7 +343,7 @@ public final class LayerNorm {
     public static void backwardCpu(float[] dout, float[] x, float[] w, float[] mean, float[] rstd, float[] dx,
                                    float[] dw, float[] db, int rows, int c, boolean accumulateInput) {
         int chunks = NormChunks.count(rows);
-        float[] part = NormChunks.buffer(chunks * 2 * c);
+        float[] part = NormChunks.BUFFER.get(chunks * 2 * c);
         Workers.pool().parallelFor(chunks, 1, (from, to) -> {
             for (int q = from; q < to; q++) {
                 int pw = q * 2 * c;

@@ -1,6 +1,7 @@
 package sffn.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import sffn.kernels.cpu.Scratch;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
 
@@ -14,23 +15,14 @@ final class NormChunks {
     /** Rows per chunk: 4096 training rows give 64 chunks, enough to balance any core count here. */
     static final int ROWS = 64;
 
-    private static final ThreadLocal<float[]> BUFFER = ThreadLocal.withInitial(() -> new float[0]);
+    /** The calling thread's buffer of partial sums (grown once, then reused). */
+    static final Scratch BUFFER = new Scratch();
 
     private NormChunks() {
     }
 
     static int count(int rows) {
         return (rows + ROWS - 1) / ROWS;
-    }
-
-    /** The calling thread's buffer of partial sums, at least {@code size} floats (grown once, then reused). */
-    static float[] buffer(int size) {
-        float[] b = BUFFER.get();
-        if (b.length < size) {
-            b = new float[size];
-            BUFFER.set(b);
-        }
-        return b;
     }
 
     /**

@@ -234,7 +234,7 @@ public final class RmsNorm {
     public static void backwardCpu(float[] dout, float[] x, float[] w, float[] rstd, float[] dx, float[] dw,
                                    int rows, int c, boolean accumulateInput) {
         int chunks = NormChunks.count(rows);
-        float[] part = NormChunks.buffer(chunks * c);
+        float[] part = NormChunks.BUFFER.get(chunks * c);
         Workers.pool().parallelFor(chunks, 1, (from, to) -> {
             for (int q = from; q < to; q++) {
                 int pw = q * c;

@@ -42,7 +42,7 @@ public final class FusedAttention {
     }
 
     /** The calling thread's transposed keys, grown as needed; read by every thread of one call. */
-    private static final ThreadLocal<float[]> KEYS = ThreadLocal.withInitial(() -> new float[0]);
+    private static final Scratch KEYS = new Scratch();
     /**
      * Each thread's scratch: the strip's scores and probabilities [MR, KB], the running max
      * [TILE], the lane-wise denominators [TILE, L], the strip's corrections [MR] and, for the
@@ -62,7 +62,7 @@ public final class FusedAttention {
         int stride = (nq + 2 * nkv) * d;
         int panels = (seqLen + KB - 1) / KB;
         int perHead = panels * d * KB;
-        float[] keys = keys(batch * nkv * perHead);
+        float[] keys = KEYS.get(batch * nkv * perHead);
         Workers.pool().parallelFor(batch * nkv, 1, (long) batch * nkv * seqLen * d, (from, to) -> {
             for (int bg = from; bg < to; bg++) {
                 int b = bg / nkv;
@@ -100,25 +100,7 @@ public final class FusedAttention {
      * of a work item: accumulated in place, a head's d columns share their first and last cache
      * lines with the neighbouring heads, which the other threads are writing at the same time.
      */
-    private static final ThreadLocal<float[]> ROWS = ThreadLocal.withInitial(() -> new float[0]);
-
-    private static float[] rowBuffer(int size) {
-        float[] r = ROWS.get();
-        if (r.length < size) {
-            r = new float[size + 16];
-            ROWS.set(r);
-        }
-        return r;
-    }
-
-    private static float[] keys(int size) {
-        float[] k = KEYS.get();
-        if (k.length < size) {
-            k = new float[size];
-            KEYS.set(k);
-        }
-        return k;
-    }
+    private static final Scratch ROWS = new Scratch(16);
 
     /** {@code kt[ko + (u / KB) d KB + e KB + u % KB] = K[u, e]}, zero for u in [T, panels KB). */
     private static void transposeKeys(float[] qkv, int kOff, int stride, int seqLen, int d, float[] kt, int ko) {
@@ -153,7 +135,7 @@ public final class FusedAttention {
         int stride = (nq + 2 * nkv) * d;
         int perHead = (seqLen + KB - 1) / KB * d * KB;
         int kvHeads = batch * nkv;
-        float[] kv = keys(2 * kvHeads * perHead);
+        float[] kv = KEYS.get(2 * kvHeads * perHead);
         Workers.pool().parallelFor(2 * kvHeads, 1, (long) 2 * kvHeads * seqLen * d, (from, to) -> {
             for (int i = from; i < to; i++) {
                 int bg = i % kvHeads;
@@ -190,7 +172,7 @@ public final class FusedAttention {
         int rowBase = (b * nq + h) * seqLen;
         int pBase = rowBase * d2;
         for (int t = 0; t < seqLen; t++) delta[rowBase + t] = Vec.dot(dout, gBase + t * ldo, out, gBase + t * ldo, d);
-        float[] dq = rowBuffer(seqLen * d);
+        float[] dq = ROWS.get(seqLen * d);
         java.util.Arrays.fill(dq, 0, seqLen * d, 0f);
         // The dQ product is the forward's P V tile with every correction 1 (an exact multiply).
         java.util.Arrays.fill(w, C_OFF, C_OFF + MR, 1f);
@@ -261,7 +243,7 @@ public final class FusedAttention {
         int qBase = (b * seqLen) * stride + h * d;
         int oBase = (b * seqLen) * ldo + h * d;
         int vBase = (b * seqLen) * stride + (nq + nkv + (bg - b * nkv)) * d;
-        float[] o = rowBuffer(rows * d);
+        float[] o = ROWS.get(rows * d);
         java.util.Arrays.fill(o, 0, rows * d, 0f);
         for (int r = 0; r < rows; r++) w[M_OFF + r] = Float.NEGATIVE_INFINITY;
         java.util.Arrays.fill(w, L_OFF, L_OFF + rows * L, 0f);

@@ -50,7 +50,7 @@ public final class Int8Gemm {
                             float[] c, int cOff, int ldc, boolean accumulate) {
         int chunks = (n + CHUNK - 1) / CHUNK;
         Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * Workers.pool().threads())), (long) m * n * k, (from, to) -> {
-            float[] scratch = m >= PANEL_M ? scratch(Math.min(PANEL, CHUNK) * k) : null;
+            float[] scratch = m >= PANEL_M ? SCRATCH.get(Math.min(PANEL, CHUNK) * k) : null;
             for (int ch = from; ch < to; ch++) {
                 int j0 = ch * CHUNK;
                 columns(m, j0, Math.min(n, j0 + CHUNK), k, a, aOff, lda, q, qOff, scale, sOff, c, cOff, ldc, accumulate, scratch);
@@ -65,7 +65,7 @@ public final class Int8Gemm {
         int chunks = nb * per;
         int g = Int8Groups.groups(p);
         Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * Workers.pool().threads())), (long) rows * nb * q * p, (from, to) -> {
-            float[] scratch = rows >= PANEL_M ? scratch(Math.min(PANEL, CHUNK) * p) : null;
+            float[] scratch = rows >= PANEL_M ? SCRATCH.get(Math.min(PANEL, CHUNK) * p) : null;
             for (int ch = from; ch < to; ch++) {
                 int b = ch / per;
                 int j0 = (ch % per) * CHUNK;
@@ -76,16 +76,7 @@ public final class Int8Gemm {
     }
 
     /** The calling thread's buffer for widened panels of W (at most one chunk of rows). */
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
-
-    private static float[] scratch(int size) {
-        float[] s = SCRATCH.get();
-        if (s.length < size) {
-            s = new float[size];
-            SCRATCH.set(s);
-        }
-        return s;
-    }
+    private static final Scratch SCRATCH = new Scratch();
 
     /** Columns {@code j0 .. j1} of C, every row, on the calling thread. */
     static void columns(int m, int j0, int j1, int k, float[] a, int aOff, int lda, byte[] q, int qOff, float[] scale,

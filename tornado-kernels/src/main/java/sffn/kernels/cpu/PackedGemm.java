@@ -67,7 +67,7 @@ final class PackedGemm {
     /** Rows per work item of {@link #gemmSharedB}: two groups of AG micro-panels. */
     private static final int ROWS_PER_ITEM = 2 * AG * MR;
     /** The calling thread's partial products in {@link #gemmSplitK}, grown on demand. */
-    private static final ThreadLocal<float[]> SPLIT_PARTS = ThreadLocal.withInitial(() -> new float[0]);
+    private static final Scratch SPLIT_PARTS = new Scratch();
     /**
      * Floats of partial products (16 MiB) above which a product keeps the other schedules. Not
      * final: tests lower it to reach those schedules on small shapes (every schedule gives the
@@ -81,7 +81,7 @@ final class PackedGemm {
     /** Numbers the calls of {@link #gemmSharedAB}, so that a thread knows its packed B block is current. */
     private static final java.util.concurrent.atomic.AtomicLong CALLS = new java.util.concurrent.atomic.AtomicLong();
     /** The calling thread's packed rows of a transposed A in {@link #gemmSharedAB}, grown on demand. */
-    private static final ThreadLocal<float[]> SHARED_A = ThreadLocal.withInitial(() -> new float[0]);
+    private static final Scratch SHARED_A = new Scratch();
     /**
      * Rows of a transposed A packed at once (a multiple of {@link #ROWS_PER_ITEM}): bounds that
      * buffer (about 8 MiB) when M is a vocabulary; a row chunk has its own, identical, sums.
@@ -204,7 +204,7 @@ final class PackedGemm {
         int mcr = (mc + MR - 1) / MR * MR;
         int tiles = ((pm + mcr - 1) / mcr) * colBlocks;
         int mn = m * n;
-        float[] part = splitBuffer(kBlocks * mn);
+        float[] part = SPLIT_PARTS.get(kBlocks * mn);
         Workers.pool().parallelFor(kBlocks * tiles, 1, (from, to) -> {
             Buffers buf = BUFFERS.get();
             for (int it = from; it < to; it++) {
@@ -261,14 +261,6 @@ final class PackedGemm {
     }
 
     /** The calling thread's buffer for {@link #gemmSplitK}'s partial products, at least {@code size} floats. */
-    private static float[] splitBuffer(int size) {
-        float[] p = SPLIT_PARTS.get();
-        if (p.length < size) {
-            p = new float[size];
-            SPLIT_PARTS.set(p);
-        }
-        return p;
-    }
 
     /**
      * The many-rows schedule: each KC x NC block of B is packed once, its panels shared out among
@@ -325,7 +317,7 @@ final class PackedGemm {
         int ps = apStride(kb);
         int groupRows = AG * MR;
         int groups = (m + groupRows - 1) / groupRows;
-        float[] ap = sharedA(groups * AG * ps);
+        float[] ap = SHARED_A.get(groups * AG * ps);
         // Items of a few micro-panels of one column block, handed out dynamically (a block of 112
         // rows per item left one thread idle for a seventh of the time at M = 768 on two
         // threads), column block by column block. Each thread packs the B block of its item
@@ -375,14 +367,6 @@ final class PackedGemm {
     }
 
     /** The calling thread's buffer for {@link #gemmSharedAB}'s packed rows of A, at least {@code size} floats. */
-    private static float[] sharedA(int size) {
-        float[] ap = SHARED_A.get();
-        if (ap.length < size) {
-            ap = new float[size];
-            SHARED_A.set(ap);
-        }
-        return ap;
-    }
 
     /**
      * Packs all of op(B) [K, N] for {@link #gemmPackedB}: per K block (at k0, kc deep), its panels
