@@ -247,11 +247,6 @@ public final class TornadoBackend implements Backend {
         return false;
     }
 
-    /** Device time per kind of kernel since the start, largest first; empty unless profiling. */
-    public String profile() {
-        return profile == null ? "" : profile.table();
-    }
-
     @Override
     public void close() {
         if (profile != null && !profile.isEmpty()) {

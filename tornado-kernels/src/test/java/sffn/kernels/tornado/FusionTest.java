@@ -40,13 +40,24 @@ class FusionTest {
         MatmulForward f = (MatmulForward) fused.get(0);
         assertSame(bias, f.bias());
         assertSame(calls.get(2), fused.get(1));
-        // bit for bit what the two calls give on the CPU
-        calls.get(0).runCpu();
-        calls.get(1).runCpu();
-        float[] pair = c.data.clone();
-        c.fill(Float.NaN);
-        f.runCpu();
-        for (int i = 0; i < pair.length; i++) assertEquals(Float.floatToIntBits(pair[i]), Float.floatToIntBits(c.data[i]));
+        assertSameBits(calls.subList(0, 2), f, c);
+    }
+
+    /** The fused call writes bit for bit what the calls it replaces wrote, into every output (NaN first). */
+    private static void assertSameBits(List<KernelCall> unfused, KernelCall fused, Tensor... outputs) {
+        for (KernelCall k : unfused) k.runCpu();
+        float[][] before = new float[outputs.length][];
+        for (int t = 0; t < outputs.length; t++) {
+            before[t] = outputs[t].data.clone();
+            outputs[t].fill(Float.NaN);
+        }
+        fused.runCpu();
+        for (int t = 0; t < outputs.length; t++) {
+            for (int i = 0; i < before[t].length; i++) {
+                assertEquals(Float.floatToIntBits(before[t][i]), Float.floatToIntBits(outputs[t].data[i]),
+                        outputs[t].name + " element " + i);
+            }
+        }
     }
 
     /** The residual stream as Gpt writes it: next = copy of prev, next += branch, then the norm of next. */
@@ -68,17 +79,7 @@ class FusionTest {
                 new LayerNormForward(next, w, bb, out, mean, rstd, 5, 3));
         List<KernelCall> fused = Fusion.fuse(withNorm);
         assertEquals(List.of(new ResidualLayerNorm(prev, branch, next, w, bb, out, mean, rstd, 5, 3)), fused);
-        // bit for bit what the three calls give on the CPU, the sum and the norm
-        for (KernelCall k : withNorm) k.runCpu();
-        float[][] three = {next.data.clone(), out.data.clone(), mean.data.clone(), rstd.data.clone()};
-        for (Tensor t : List.of(next, out, mean, rstd)) t.fill(Float.NaN);
-        fused.get(0).runCpu();
-        float[][] one = {next.data, out.data, mean.data, rstd.data};
-        for (int t = 0; t < three.length; t++) {
-            for (int i = 0; i < three[t].length; i++) {
-                assertEquals(Float.floatToIntBits(three[t][i]), Float.floatToIntBits(one[t][i]), "output " + t + " element " + i);
-            }
-        }
+        assertSameBits(withNorm, fused.get(0), next, out, mean, rstd);
     }
 
     @Test
@@ -93,16 +94,7 @@ class FusionTest {
                 new RmsNormForward(next, w, out, rstd, 5, 3));
         List<KernelCall> fused = Fusion.fuse(calls);
         assertEquals(List.of(new ResidualRmsNorm(prev, branch, next, w, out, rstd, 5, 3)), fused);
-        for (KernelCall k : calls) k.runCpu();
-        float[][] three = {next.data.clone(), out.data.clone(), rstd.data.clone()};
-        for (Tensor t : List.of(next, out, rstd)) t.fill(Float.NaN);
-        fused.get(0).runCpu();
-        float[][] one = {next.data, out.data, rstd.data};
-        for (int t = 0; t < three.length; t++) {
-            for (int i = 0; i < three[t].length; i++) {
-                assertEquals(Float.floatToIntBits(three[t][i]), Float.floatToIntBits(one[t][i]), "output " + t + " element " + i);
-            }
-        }
+        assertSameBits(calls, fused.get(0), next, out, rstd);
     }
 
     @Test
