@@ -153,7 +153,15 @@ public final class KvCache {
         float scale = 1f / (float) Math.sqrt(d);
         int p0 = pos[0];
         // Work: two multiply-adds per cached position and head dimension (scores, then values).
-        Workers.pool().parallelFor(batch * n * nq, 1, 2L * batch * n * nq * (p0 + n) * d, (from, to) -> {
+        // Decoding (one new token per sequence: every head the same work) gives each thread one
+        // contiguous run of heads, so that each streams its part of the cache in order: handed out
+        // one at a time, the two threads' reads interleave and streamed the cache 1.4x slower
+        // (Transformer-s's 12 heads at 96 cached tokens, cache out of the caches: 29 against
+        // 40 us on this project's 2-core VM). Prefill rows grow with their position: one at a time.
+        int rows = batch * n * nq;
+        int threads = Workers.pool().threads();
+        int grain = n == 1 ? (rows + threads - 1) / threads : 1;
+        Workers.pool().parallelFor(rows, grain, 2L * batch * n * nq * (p0 + n) * d, (from, to) -> {
             for (int idx = from; idx < to; idx++) {
                 int r = idx / nq;
                 int h = idx - r * nq;

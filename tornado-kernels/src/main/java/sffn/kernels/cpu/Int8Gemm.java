@@ -48,6 +48,10 @@ public final class Int8Gemm {
     /** The product on all threads, split over the rows of W; {@code scale} [N, groups(K)] from {@code sOff}. */
     public static void gemm(int m, int n, int k, float[] a, int aOff, int lda, byte[] q, int qOff, float[] scale, int sOff,
                             float[] c, int cOff, int ldc, boolean accumulate) {
+        if (m == 1 && VECTOR) {
+            matvec(n, k, a, aOff, q, qOff, scale, sOff, c, cOff, accumulate);
+            return;
+        }
         int chunks = (n + CHUNK - 1) / CHUNK;
         Workers.pool().parallelFor(chunks, Math.max(1, chunks / (8 * Workers.pool().threads())), (long) m * n * k, (from, to) -> {
             float[] scratch = m >= PANEL_M ? SCRATCH.get(Math.min(PANEL, CHUNK) * k) : null;
@@ -56,6 +60,44 @@ public final class Int8Gemm {
                 columns(m, j0, Math.min(n, j0 + CHUNK), k, a, aOff, lda, q, qOff, scale, sOff, c, cOff, ldc, accumulate, scratch);
             }
         });
+    }
+
+    /**
+     * One row of A (decoding at batch 1): each thread takes one contiguous run of W's rows and
+     * streams it from memory in order, a row at a time. Pieces handed out one after another
+     * restart the stream at every piece and interleave the two threads' reads. On this project's
+     * 2-core VM at 3072 x 768 streaming 40 copies: a stand-alone copy of {@link #row} read 27-29
+     * GB/s of weights in one run per thread against 24-27 in pieces of 192 rows (same JVMs), and
+     * this method 21-22 against 18-21 for the tile path it replaces at batch 1 (medians of three
+     * JVM runs each; the machine is noisy). Same bits as {@link #columns}.
+     */
+    private static void matvec(int n, int k, float[] a, int aOff, byte[] q, int qOff, float[] scale, int sOff,
+                               float[] c, int cOff, boolean accumulate) {
+        int threads = Workers.pool().threads();
+        int g = Int8Groups.groups(k);
+        Workers.pool().parallelFor(threads, 1, (long) n * k, (from, to) -> {
+            float[] sums = SUMS.get();
+            for (int t = from; t < to; t++) {
+                int j1 = (int) ((long) n * (t + 1) / threads);
+                for (int j = (int) ((long) n * t / threads); j < j1; j++) {
+                    row(k, a, aOff, q, qOff + j * k, scale, sOff + j * g, sums, 0);
+                    float r = Vec.sumLanes(FloatVector.fromArray(S, sums, 0))
+                            + partialGroups(k - k % G, k, a, aOff, q, qOff + j * k, scale, sOff + j * g);
+                    c[cOff + j] = accumulate ? c[cOff + j] + r : r;
+                }
+            }
+        });
+    }
+
+    /** The groups from {@code from} (a multiple of the group size) of one pair of rows, in order. */
+    private static float partialGroups(int from, int k, float[] a, int ar, byte[] q, int qr, float[] scale, int sr) {
+        float s = 0f;
+        for (int g0 = from; g0 < k; g0 += G) {
+            float part = 0f;
+            for (int kk = g0; kk < Math.min(k, g0 + G); kk++) part += a[ar + kk] * q[qr + kk];
+            s += part * scale[sr + g0 / G];
+        }
+        return s;
     }
 
     /** Block-diagonal product (see {@link Bf16Gemm#blockDiag}); {@code scale} [nb, q, groups(p)]. */
@@ -137,9 +179,7 @@ public final class Int8Gemm {
      */
     private static void row(int k, float[] a, int ao, byte[] q, int qo, float[] scale, int so, float[] sums, int o) {
         FloatVector s = FloatVector.zero(S);
-        int g0 = 0;
-        int gi = 0;
-        for (; g0 <= k - 2 * G; g0 += 2 * G, gi += 2) {
+        for (int g0 = 0, gi = 0; g0 <= k - 2 * G; g0 += 2 * G, gi += 2) {
             FloatVector p = FloatVector.fromArray(S, a, ao + g0).mul(widen(q, qo + g0));
             FloatVector r = FloatVector.fromArray(S, a, ao + g0 + G).mul(widen(q, qo + g0 + G));
             for (int u = 1; u < PER; u++) {
@@ -150,15 +190,23 @@ public final class Int8Gemm {
             s = p.fma(FloatVector.broadcast(S, scale[so + gi]), s);
             s = r.fma(FloatVector.broadcast(S, scale[so + gi + 1]), s);
         }
-        for (; g0 <= k - G; g0 += G, gi++) {
-            FloatVector p = FloatVector.fromArray(S, a, ao + g0).mul(widen(q, qo + g0));
-            for (int u = 1; u < PER; u++) {
-                int v = g0 + u * L;
-                p = FloatVector.fromArray(S, a, ao + v).fma(widen(q, qo + v), p);
-            }
-            s = p.fma(FloatVector.broadcast(S, scale[so + gi]), s);
-        }
         s.intoArray(sums, o);
+        if ((k / G) % 2 == 1) oddGroup(k, a, ao, q, qo, scale, so, sums, o);
+    }
+
+    /**
+     * The last whole group when their number is odd, onto sums[o ..] as {@link #row} would: in a
+     * method of its own, since with a second loop in {@link #row} a stand-alone copy streamed
+     * 22-24 GB/s of weights against 25-29 without it.
+     */
+    private static void oddGroup(int k, float[] a, int ao, byte[] q, int qo, float[] scale, int so, float[] sums, int o) {
+        int g0 = (k / G - 1) * G;
+        FloatVector p = FloatVector.fromArray(S, a, ao + g0).mul(widen(q, qo + g0));
+        for (int u = 1; u < PER; u++) {
+            int v = g0 + u * L;
+            p = FloatVector.fromArray(S, a, ao + v).fma(widen(q, qo + v), p);
+        }
+        p.fma(FloatVector.broadcast(S, scale[so + k / G - 1]), FloatVector.fromArray(S, sums, o)).intoArray(sums, o);
     }
 
     /**
@@ -237,12 +285,7 @@ public final class Int8Gemm {
             for (int j = 0; j < cols; j++) {
                 float s = Vec.sumLanes(FloatVector.fromArray(S, sums, (r * 4 + j) * L));
                 int ar = ao + r * lda;
-                int qr = qo + j * ldq;
-                for (int g0 = whole; g0 < k; g0 += G) {
-                    float part = 0f;
-                    for (int kk = g0; kk < Math.min(k, g0 + G); kk++) part += a[ar + kk] * q[qr + kk];
-                    s += part * scale[so + j * g + g0 / G];
-                }
+                s += partialGroups(whole, k, a, ar, q, qo + j * ldq, scale, so + j * g);
                 int o = co + r * ldc + j;
                 c[o] = accumulate ? c[o] + s : s;
             }
