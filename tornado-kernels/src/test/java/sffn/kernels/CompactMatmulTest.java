@@ -54,7 +54,7 @@ class CompactMatmulTest {
 
     @ParameterizedTest(name = "{0} m={1} n={2} k={3}")
     @CsvSource({"bf16,1,1,1", "bf16,1,7,33", "bf16,3,17,31", "bf16,5,19,70", "bf16,8,33,100", "bf16,4,6,129",
-            "bf16,9,7,45", "bf16,16,5,15", "bf16,24,35,66",
+            "bf16,9,7,45", "bf16,16,5,15", "bf16,24,35,66", "bf16,1,9,15", "bf16,1,131,800",
             "bf16,67,9,45", "bf16,70,70,17",
             "int8,1,1,1", "int8,1,7,33", "int8,3,17,31", "int8,2,19,70", "int8,3,6,129", "int8,2,5,64",
             "int8,5,19,70", "int8,8,33,100", "int8,4,6,129", "int8,17,9,45", "int8,67,9,45", "int8,70,70,17",
@@ -79,7 +79,7 @@ class CompactMatmulTest {
      */
     @ParameterizedTest(name = "{0} m={1} n={2} k={3}")
     @CsvSource({"bf16,11,9,77", "int8,11,9,77", "bf16,7,5,32", "int8,2,6,100", "int8,9,7,200", "int8,5,3,31",
-            "int8,3,5,96", "int8,3,131,800", "bf16,19,8,50", "bf16,8,40,16"})
+            "int8,3,5,96", "int8,3,131,800", "bf16,19,8,50", "bf16,8,40,16", "bf16,3,131,800"})
     void aRowGetsTheSameBitsAtEveryBatchSizeOfTheTilePath(String format, int m, int n, int k) {
         WeightFormat f = WeightFormat.parse(format);
         SplittableRandom r = Check.rng("compact.batch." + format, n, k);
