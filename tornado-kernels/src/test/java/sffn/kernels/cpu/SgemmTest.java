@@ -36,6 +36,8 @@ class SgemmTest {
                 {33, 130, 513}, {97, 95, 7}, {385, 1, 97}, {1, 385, 1}, {7, 1, 513}, {130, 130, 1},
                 // the few-rows path of A . B^T (m <= Sgemm.DOT_MAX_M) and its boundary
                 {16, 130, 385}, {64, 97, 513}, {65, 33, 17}, {2, 49, 16}, {3, 48, 47},
+                // one row on all threads (decoding's matvec: a run of B's rows per thread)
+                {1, 131, 801},
                 // several K blocks, column blocks and row blocks at once: the multi-threaded split,
                 // and with more than two row blocks the schedule that packs each block of B once
                 {193, 420, 400}, {400, 300, 450},
@@ -162,6 +164,30 @@ class SgemmTest {
         }
         c.run(false);
         assertArrayEquals(first, c.c, "the single-threaded result differs from the multi-threaded one");
+    }
+
+    /**
+     * On the few-rows path a row's result does not depend on how many rows share the product:
+     * decoding a sequence alone or in a batch gives the same bits (the matvec at one row, the
+     * tiles above it; a shape large enough to run on all threads).
+     */
+    @ParameterizedTest(name = "m={0} n={1} k={2}")
+    @CsvSource({"11,131,801", "8,67,1600", "5,200,1000"})
+    void aRowGetsTheSameBitsAtEveryRowCountOfTheFewRowsPath(int m, int n, int k) {
+        SplittableRandom r = new SplittableRandom(7);
+        float[] a = new float[m * k];
+        float[] b = new float[n * k];
+        for (int i = 0; i < a.length; i++) a[i] = (float) (r.nextDouble() * 2 - 1);
+        for (int i = 0; i < b.length; i++) b[i] = (float) (r.nextDouble() * 2 - 1);
+        float[] all = new float[m * n];
+        Arrays.fill(all, Float.NaN);
+        Sgemm.gemm(false, true, m, n, k, a, 0, k, b, 0, k, all, 0, n, false);
+        for (int i = 0; i < m; i++) {
+            float[] one = new float[n];
+            Arrays.fill(one, Float.NaN);
+            Sgemm.gemm(false, true, 1, n, k, a, i * k, k, b, 0, k, one, 0, n, false);
+            assertArrayEquals(Arrays.copyOfRange(all, i * n, (i + 1) * n), one, "row " + i + " alone vs among " + m);
+        }
     }
 
     /**
