@@ -64,12 +64,15 @@ public final class Int8Gemm {
 
     /**
      * One row of A (decoding at batch 1): each thread takes one contiguous run of W's rows and
-     * streams it from memory in order, a row at a time. Pieces handed out one after another
-     * restart the stream at every piece and interleave the two threads' reads. On this project's
-     * 2-core VM at 3072 x 768 streaming 40 copies: a stand-alone copy of {@link #row} read 27-29
-     * GB/s of weights in one run per thread against 24-27 in pieces of 192 rows (same JVMs), and
-     * this method 21-22 against 18-21 for the tile path it replaces at batch 1 (medians of three
-     * JVM runs each; the machine is noisy). Same bits as {@link #columns}.
+     * walks its two halves side by side, row j with row j + half ({@link #rowPair}: two streams
+     * far apart in memory, each vector of A loaded once for both). Pieces handed out one after
+     * another restart the streams at every piece and interleave the two threads' reads; rows
+     * next to each other read as a pair stream badly (a stand-alone loop over rows j and j+1:
+     * 7 against 17 GB/s on one core). Converting int8 costs more instructions per byte than
+     * bf16 or float32, so the loads of A shared by the pair matter: on one core, rows 256 x 768
+     * in cache, 20 against 13-17 G weights/s; streaming 3072 x 768, 16.7 against 13.6-15.7; on
+     * two threads 18.5-23.3 against 20.5-20.9 (three JVM runs each; the tile path this replaced
+     * at batch 1: 18-21). Same bits as {@link #columns}.
      */
     private static void matvec(int n, int k, float[] a, int aOff, byte[] q, int qOff, float[] scale, int sOff,
                                float[] c, int cOff, boolean accumulate) {
@@ -78,15 +81,54 @@ public final class Int8Gemm {
         Workers.pool().parallelFor(threads, 1, (long) n * k, (from, to) -> {
             float[] sums = SUMS.get();
             for (int t = from; t < to; t++) {
+                int j0 = (int) ((long) n * t / threads);
                 int j1 = (int) ((long) n * (t + 1) / threads);
-                for (int j = (int) ((long) n * t / threads); j < j1; j++) {
+                int h = (j1 - j0) / 2;
+                for (int j = j0; j < j0 + h; j++) {
+                    rowPair(k, a, aOff, q, qOff + j * k, qOff + (j + h) * k, scale, sOff + j * g, sOff + (j + h) * g, sums);
+                    store(sums, 0, k, a, aOff, q, qOff + j * k, scale, sOff + j * g, c, cOff + j, accumulate);
+                    store(sums, L, k, a, aOff, q, qOff + (j + h) * k, scale, sOff + (j + h) * g, c, cOff + j + h, accumulate);
+                }
+                if (((j1 - j0) & 1) == 1) {
+                    int j = j1 - 1;
                     row(k, a, aOff, q, qOff + j * k, scale, sOff + j * g, sums, 0);
-                    float r = Vec.sumLanes(FloatVector.fromArray(S, sums, 0))
-                            + partialGroups(k - k % G, k, a, aOff, q, qOff + j * k, scale, sOff + j * g);
-                    c[cOff + j] = accumulate ? c[cOff + j] + r : r;
+                    store(sums, 0, k, a, aOff, q, qOff + j * k, scale, sOff + j * g, c, cOff + j, accumulate);
                 }
             }
         });
+    }
+
+    /** {@code c[o] (+)= sumLanes(sums[so ..]) + the last, partial group} of one row of W. */
+    private static void store(float[] sums, int so, int k, float[] a, int aOff, byte[] q, int qr, float[] scale, int sr,
+                              float[] c, int o, boolean accumulate) {
+        float r = Vec.sumLanes(FloatVector.fromArray(S, sums, so)) + partialGroups(k - k % G, k, a, aOff, q, qr, scale, sr);
+        c[o] = accumulate ? c[o] + r : r;
+    }
+
+    /**
+     * Two rows of W, far apart in memory, against one row of A, whole groups only, into
+     * sums[0 ..] and sums[L ..]: each vector of A loaded once for both; per row the operations
+     * of {@link #row}.
+     */
+    private static void rowPair(int k, float[] a, int ao, byte[] q, int q0, int q1, float[] scale, int s0, int s1,
+                                float[] sums) {
+        FloatVector s = FloatVector.zero(S);
+        FloatVector t = FloatVector.zero(S);
+        for (int g0 = 0, gi = 0; g0 <= k - G; g0 += G, gi++) {
+            FloatVector x = FloatVector.fromArray(S, a, ao + g0);
+            FloatVector p = x.mul(widen(q, q0 + g0));
+            FloatVector r = x.mul(widen(q, q1 + g0));
+            for (int u = 1; u < PER; u++) {
+                int v = g0 + u * L;
+                x = FloatVector.fromArray(S, a, ao + v);
+                p = x.fma(widen(q, q0 + v), p);
+                r = x.fma(widen(q, q1 + v), r);
+            }
+            s = p.fma(FloatVector.broadcast(S, scale[s0 + gi]), s);
+            t = r.fma(FloatVector.broadcast(S, scale[s1 + gi]), t);
+        }
+        s.intoArray(sums, 0);
+        t.intoArray(sums, L);
     }
 
     /** The groups from {@code from} (a multiple of the group size) of one pair of rows, in order. */
