@@ -159,9 +159,8 @@ public final class KvCache {
         // (Transformer-s's 12 heads at 96 cached tokens, cache out of the caches: 29 against
         // 40 us on this project's 2-core VM). Prefill rows grow with their position: one at a time.
         int rows = batch * n * nq;
-        int threads = Workers.pool().threads();
-        int grain = n == 1 ? (rows + threads - 1) / threads : 1;
-        Workers.pool().parallelFor(rows, grain, 2L * batch * n * nq * (p0 + n) * d, (from, to) -> {
+        long work = 2L * batch * n * nq * (p0 + n) * d;
+        Workers.Range body = (from, to) -> {
             for (int idx = from; idx < to; idx++) {
                 int r = idx / nq;
                 int h = idx - r * nq;
@@ -184,6 +183,11 @@ public final class KvCache {
                 float inv = 1f / sum;
                 for (int e = 0; e < d; e++) out[oo + e] *= inv;
             }
-        });
+        };
+        if (n == 1) {
+            Workers.pool().parallelRuns(rows, work, body);
+        } else {
+            Workers.pool().parallelFor(rows, 1, work, body);
+        }
     }
 }

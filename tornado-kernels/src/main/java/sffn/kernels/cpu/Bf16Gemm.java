@@ -64,15 +64,11 @@ public final class Bf16Gemm {
      */
     private static void matvec(int n, int k, float[] a, int aOff, short[] w, int wOff, float[] c, int cOff,
                                boolean accumulate) {
-        int threads = Workers.pool().threads();
-        Workers.pool().parallelFor(threads, 1, (long) n * k, (from, to) -> {
+        Workers.pool().parallelRuns(n, (long) n * k, (from, to) -> {
             float[] sums = SUMS.get();
-            for (int t = from; t < to; t++) {
-                int j1 = (int) ((long) n * (t + 1) / threads);
-                for (int j = (int) ((long) n * t / threads); j < j1; j++) {
-                    row(k, a, aOff, w, wOff + j * k, sums);
-                    reduce(sums, 1, 1, k, a, aOff, k, w, wOff + j * k, k, c, cOff + j, 1, accumulate);
-                }
+            for (int j = from; j < to; j++) {
+                row(k, a, aOff, w, wOff + j * k, sums);
+                reduce(sums, 1, 1, k, a, aOff, k, w, wOff + j * k, k, c, cOff + j, 1, accumulate);
             }
         });
     }

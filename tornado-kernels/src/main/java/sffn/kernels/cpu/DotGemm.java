@@ -83,18 +83,14 @@ final class DotGemm {
      */
     private static void matvec(int n, int k, float[] a, int aOff, float[] b, int bOff, int ldb, float[] c, int cOff,
                                boolean accumulate) {
-        int threads = Workers.pool().threads();
-        Workers.pool().parallelFor(threads, 1, (long) n * k, (from, to) -> {
+        Workers.pool().parallelRuns(n, (long) n * k, (from, to) -> {
             float[] sums = SUMS.get();
-            for (int t = from; t < to; t++) {
-                int j1 = (int) ((long) n * (t + 1) / threads);
-                for (int j = (int) ((long) n * t / threads); j < j1; j++) {
-                    int bo = bOff + j * ldb;
-                    FloatVector s = FloatVector.zero(S);
-                    for (int kk = 0; kk <= k - L; kk += L) s = FloatVector.fromArray(S, a, aOff + kk).fma(FloatVector.fromArray(S, b, bo + kk), s);
-                    s.intoArray(sums, 0);
-                    reduce(sums, k, a, aOff, 0, 1, b, bo, ldb, 1, c, cOff + j, 0, accumulate);
-                }
+            for (int j = from; j < to; j++) {
+                int bo = bOff + j * ldb;
+                FloatVector s = FloatVector.zero(S);
+                for (int kk = 0; kk <= k - L; kk += L) s = FloatVector.fromArray(S, a, aOff + kk).fma(FloatVector.fromArray(S, b, bo + kk), s);
+                s.intoArray(sums, 0);
+                reduce(sums, k, a, aOff, 0, 1, b, bo, ldb, 1, c, cOff + j, 0, accumulate);
             }
         });
     }

@@ -76,24 +76,19 @@ public final class Int8Gemm {
      */
     private static void matvec(int n, int k, float[] a, int aOff, byte[] q, int qOff, float[] scale, int sOff,
                                float[] c, int cOff, boolean accumulate) {
-        int threads = Workers.pool().threads();
         int g = Int8Groups.groups(k);
-        Workers.pool().parallelFor(threads, 1, (long) n * k, (from, to) -> {
+        Workers.pool().parallelRuns(n, (long) n * k, (from, to) -> {
             float[] sums = SUMS.get();
-            for (int t = from; t < to; t++) {
-                int j0 = (int) ((long) n * t / threads);
-                int j1 = (int) ((long) n * (t + 1) / threads);
-                int h = (j1 - j0) / 2;
-                for (int j = j0; j < j0 + h; j++) {
-                    rowPair(k, a, aOff, q, qOff + j * k, qOff + (j + h) * k, scale, sOff + j * g, sOff + (j + h) * g, sums);
-                    store(sums, 0, k, a, aOff, q, qOff + j * k, scale, sOff + j * g, c, cOff + j, accumulate);
-                    store(sums, L, k, a, aOff, q, qOff + (j + h) * k, scale, sOff + (j + h) * g, c, cOff + j + h, accumulate);
-                }
-                if (((j1 - j0) & 1) == 1) {
-                    int j = j1 - 1;
-                    row(k, a, aOff, q, qOff + j * k, scale, sOff + j * g, sums, 0);
-                    store(sums, 0, k, a, aOff, q, qOff + j * k, scale, sOff + j * g, c, cOff + j, accumulate);
-                }
+            int h = (to - from) / 2;
+            for (int j = from; j < from + h; j++) {
+                rowPair(k, a, aOff, q, qOff + j * k, qOff + (j + h) * k, scale, sOff + j * g, sOff + (j + h) * g, sums);
+                store(sums, 0, k, a, aOff, q, qOff + j * k, scale, sOff + j * g, c, cOff + j, accumulate);
+                store(sums, L, k, a, aOff, q, qOff + (j + h) * k, scale, sOff + (j + h) * g, c, cOff + j + h, accumulate);
+            }
+            if (((to - from) & 1) == 1) {
+                int j = to - 1;
+                row(k, a, aOff, q, qOff + j * k, scale, sOff + j * g, sums, 0);
+                store(sums, 0, k, a, aOff, q, qOff + j * k, scale, sOff + j * g, c, cOff + j, accumulate);
             }
         });
     }

@@ -48,6 +48,27 @@ class WorkersTest {
         }
     }
 
+    /** parallelRuns: every index once, in at most one contiguous run per thread. */
+    @ParameterizedTest
+    @MethodSource("pools")
+    void runsCoverEveryIndexOnceInAtMostOneRunPerThread(Workers pool) {
+        assertTimeoutPreemptively(LIMIT, () -> {
+            for (int n : new int[] {0, 1, 2, 3, 7, 100, 3073}) {
+                AtomicIntegerArray counts = new AtomicIntegerArray(Math.max(1, n));
+                ConcurrentLinkedQueue<String> runs = new ConcurrentLinkedQueue<>();
+                pool.parallelRuns(n, Long.MAX_VALUE, (from, to) -> {
+                    runs.add(from + ".." + to);
+                    for (int i = from; i < to; i++) counts.incrementAndGet(i);
+                });
+                String where = pool.threads() + " threads, n=" + n;
+                for (int i = 0; i < n; i++) {
+                    if (counts.get(i) != 1) fail(where + ": index " + i + " ran " + counts.get(i) + " times");
+                }
+                if (runs.size() > pool.threads()) fail(where + ": " + runs.size() + " runs " + runs);
+            }
+        });
+    }
+
     @ParameterizedTest
     @MethodSource("pools")
     void everyIndexRunsExactlyOnceForManySizesAndGrains(Workers pool) {
