@@ -56,7 +56,8 @@ public final class Bf16Gemm {
 
     /**
      * One row of A (decoding at batch 1): each thread takes one contiguous run of W's rows and
-     * streams it a row at a time, in order, as {@link Int8Gemm} does. The tile of 4 rows of W
+     * streams it a row at a time, in order ({@link Int8Gemm} reads two rows far apart at once,
+     * its conversion costing more per byte than this one). The tile of 4 rows of W
      * read four interleaved streams, in pieces handed out in turn; on this project's 2-core VM,
      * streaming distinct copies, this read 1.25x the weights per second at 3072 x 768 (22-24
      * against 18 G weights/s) and 1.6-1.8x at LowRank-32%'s thin factors, 3072 x 192 and

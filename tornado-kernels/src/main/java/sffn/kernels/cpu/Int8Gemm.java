@@ -15,9 +15,10 @@ import sffn.kernels.Int8Groups;
  * The activations stay float32: the Vector API has no int8 dot-product instruction to make
  * int8 x int8 products pay, and decoding is bound by the weight bytes, which are already int8.
  *
- * <p>Below {@link #PANEL_M} rows (decoding at batch sizes up to 15): one row of A against one
- * row of W at a time, or tiles of up to 4 x 2 (16 partial and accumulated vectors in registers);
- * both do the same operations per pair, so a result depends on K alone: per group, a product
+ * <p>Below {@link #PANEL_M} rows (decoding at batch sizes up to 15): one row of A against two
+ * rows of W far apart ({@link #matvec}) or one, or tiles of up to 4 x 2 (16 partial and
+ * accumulated vectors in registers); all do the same operations per pair, so a result depends
+ * on K alone: per group, a product
  * then fused multiply-adds, scaled onto the accumulator; lanes summed by {@link Vec#sumLanes},
  * then the last, partial group in order. From
  * {@link #PANEL_M} rows (prefill), where converting int8 once per tile of 4 rows would cost more
@@ -208,11 +209,10 @@ public final class Int8Gemm {
 
     /**
      * One row of A against one row of W, whole groups only, into sums[o ..]: the same operations
-     * in the same order as {@link #tile4x2} does for each of its pairs. Decoding's matvec reads W
-     * one row at a time: streaming from memory, one row's bytes in sequence keep more of them in
-     * flight than the 4 interleaved rows of a tile (about 1.6x the weights per ns on one core,
-     * in memory; the same in cache), since converting int8 costs more instructions per byte than
-     * bf16 or float32 do.
+     * in the same order as {@link #tile4x2} does for each of its pairs. For a block-diagonal
+     * product's single row, and the odd row of a matvec's run ({@link #matvec} reads rows in
+     * pairs): streaming from memory, one row's bytes in sequence kept more of them in flight
+     * than the 4 interleaved rows of a tile (about 1.6x the weights per ns on one core).
      */
     private static void row(int k, float[] a, int ao, byte[] q, int qo, float[] scale, int so, float[] sums, int o) {
         FloatVector s = FloatVector.zero(S);
