@@ -119,32 +119,16 @@ public final class CrossEntropy {
         for (int j = l; j < v; j += WorkGroups.ROW) {
             max = Math.max(max, logits[o + j]);
         }
-        part[l] = max;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] = Math.max(part[l], part[l + stride]);
-            }
-        }
-        ctx.localBarrier();
-        max = part[0];
-        ctx.localBarrier();
+        max = WorkGroups.maxRow(ctx, part, max);
         float sum = 0f;
         for (int j = l; j < v; j += WorkGroups.ROW) {
             sum += (float) Math.exp(logits[o + j] - max);
         }
-        part[l] = sum;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] += part[l + stride];
-            }
-        }
-        ctx.localBarrier();
+        sum = WorkGroups.sumRow(ctx, part, sum);
         if (l == 0) {
             int t = targets[r];
             if (t >= 0) {
-                losses[r] = (float) Math.log(part[0]) + max - logits[o + t];
+                losses[r] = (float) Math.log(sum) + max - logits[o + t];
             } else {
                 losses[r] = 0f;
             }
@@ -161,29 +145,12 @@ public final class CrossEntropy {
         for (int j = l; j < v; j += WorkGroups.ROW) {
             max = Math.max(max, logits[o + j]);
         }
-        part[l] = max;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] = Math.max(part[l], part[l + stride]);
-            }
-        }
-        ctx.localBarrier();
-        max = part[0];
-        ctx.localBarrier();
+        max = WorkGroups.maxRow(ctx, part, max);
         float sum = 0f;
         for (int j = l; j < v; j += WorkGroups.ROW) {
             sum += (float) Math.exp(logits[o + j] - max);
         }
-        part[l] = sum;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] += part[l + stride];
-            }
-        }
-        ctx.localBarrier();
-        sum = part[0];
+        sum = WorkGroups.sumRow(ctx, part, sum);
         int t = targets[r];
         float scale = scalars[StepScalars.LOSS_SCALE];
         if (t < 0) {

@@ -134,30 +134,13 @@ public final class LayerNorm {
         for (int j = l; j < c; j += WorkGroups.ROW) {
             s += x[i * c + j];
         }
-        part[l] = s;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] += part[l + stride];
-            }
-        }
-        ctx.localBarrier();
-        float m = part[0] / c;
-        ctx.localBarrier();
+        float m = WorkGroups.sumRow(ctx, part, s) / c;
         float v = 0f;
         for (int j = l; j < c; j += WorkGroups.ROW) {
             float d = x[i * c + j] - m;
             v += d * d;
         }
-        part[l] = v;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] += part[l + stride];
-            }
-        }
-        ctx.localBarrier();
-        float r = 1f / (float) Math.sqrt(part[0] / c + EPS);
+        float r = 1f / (float) Math.sqrt(WorkGroups.sumRow(ctx, part, v) / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
             out[i * c + j] = (x[i * c + j] - m) * r * w[j] + b[j];
         }
@@ -183,30 +166,13 @@ public final class LayerNorm {
             sum[i * c + j] = x;
             s += x;
         }
-        part[l] = s;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] += part[l + stride];
-            }
-        }
-        ctx.localBarrier();
-        float m = part[0] / c;
-        ctx.localBarrier();
+        float m = WorkGroups.sumRow(ctx, part, s) / c;
         float v = 0f;
         for (int j = l; j < c; j += WorkGroups.ROW) {
             float d = sum[i * c + j] - m;
             v += d * d;
         }
-        part[l] = v;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] += part[l + stride];
-            }
-        }
-        ctx.localBarrier();
-        float r = 1f / (float) Math.sqrt(part[0] / c + EPS);
+        float r = 1f / (float) Math.sqrt(WorkGroups.sumRow(ctx, part, v) / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
             out[i * c + j] = (sum[i * c + j] - m) * r * w[j] + b[j];
         }

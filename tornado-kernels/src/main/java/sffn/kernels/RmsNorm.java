@@ -101,15 +101,7 @@ public final class RmsNorm {
         for (int j = l; j < c; j += WorkGroups.ROW) {
             ss += x[i * c + j] * x[i * c + j];
         }
-        part[l] = ss;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] += part[l + stride];
-            }
-        }
-        ctx.localBarrier();
-        float s = 1f / (float) Math.sqrt(part[0] / c + EPS);
+        float s = 1f / (float) Math.sqrt(WorkGroups.sumRow(ctx, part, ss) / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
             out[i * c + j] = x[i * c + j] * s * w[j];
         }
@@ -130,15 +122,7 @@ public final class RmsNorm {
             sum[i * c + j] = x;
             ss += x * x;
         }
-        part[l] = ss;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] += part[l + stride];
-            }
-        }
-        ctx.localBarrier();
-        float s = 1f / (float) Math.sqrt(part[0] / c + EPS);
+        float s = 1f / (float) Math.sqrt(WorkGroups.sumRow(ctx, part, ss) / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
             out[i * c + j] = sum[i * c + j] * s * w[j];
         }
@@ -157,15 +141,7 @@ public final class RmsNorm {
         for (int j = l; j < c; j += WorkGroups.ROW) {
             gx += dout[i * c + j] * w[j] * x[i * c + j] * s;
         }
-        part[l] = gx;
-        for (int stride = WorkGroups.ROW / 2; stride > 0; stride /= 2) {
-            ctx.localBarrier();
-            if (l < stride) {
-                part[l] += part[l + stride];
-            }
-        }
-        ctx.localBarrier();
-        gx = part[0] / c;
+        gx = WorkGroups.sumRow(ctx, part, gx) / c;
         for (int j = l; j < c; j += WorkGroups.ROW) {
             float d = s * (dout[i * c + j] * w[j] - x[i * c + j] * s * gx);
             if (accumulate == 1) {
