@@ -41,10 +41,16 @@ public final class TiledGemm {
 
     /** A tile shape: output tile BM x BN, K slice TK, work-group TX x TY. */
     public enum Tiles {
-        /** 32 x 32 outputs, 8 x 8 work-items of 4 x 4: small matrices, CPU-like devices. */
+        /** 32 x 32 outputs, 8 x 8 work-items of 4 x 4: devices with little local memory. */
         T32(32, 32, 16, 8, 8),
-        /** 64 x 64 outputs, 16 x 16 work-items of 4 x 4: GPUs. */
-        T64(64, 64, 16, 16, 16);
+        /** 64 x 64 outputs, 16 x 16 work-items of 4 x 4: GPUs before tuning. */
+        T64(64, 64, 16, 16, 16),
+        /** 64 x 128 outputs, 16 x 16 work-items of 4 x 8, K slices of 8. */
+        T64X128(64, 128, 8, 16, 16),
+        /** 128 x 64 outputs, 16 x 16 work-items of 8 x 4, K slices of 8. */
+        T128X64(128, 64, 8, 16, 16),
+        /** 128 x 128 outputs, 16 x 16 work-items of 8 x 8, K slices of 8: large matrices; CPU devices (PoCL). */
+        T128(128, 128, 8, 16, 16);
 
         public final int bm;
         public final int bn;
@@ -284,6 +290,307 @@ public final class TiledGemm {
         put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
         put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
         put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
+    }
+
+    public static void gemm64x128(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k,
+                              int lda, int ldb, int ldc, int flags, int aZ, int bZ, int cZ) {
+        // 64 x 128 outputs per work-group of 16 x 16, 4 x 8 per work-item; K slices of 8.
+        float[] as = ctx.allocateFloatLocalArray(520);
+        float[] bs = ctx.allocateFloatLocalArray(1032);
+        int lx = ctx.localIdx;
+        int ly = ctx.localIdy;
+        int lid = ly * 16 + lx;
+        int i0 = ctx.groupIdy * 64;
+        int j0 = ctx.groupIdx * 128;
+        int aBase = ctx.groupIdz * aZ;
+        int bBase = ctx.groupIdz * bZ;
+        int transA = flags & TRANS_A;
+        int transB = flags & TRANS_B;
+        float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f; float c0_4 = 0f; float c0_5 = 0f; float c0_6 = 0f; float c0_7 = 0f;
+        float c1_0 = 0f; float c1_1 = 0f; float c1_2 = 0f; float c1_3 = 0f; float c1_4 = 0f; float c1_5 = 0f; float c1_6 = 0f; float c1_7 = 0f;
+        float c2_0 = 0f; float c2_1 = 0f; float c2_2 = 0f; float c2_3 = 0f; float c2_4 = 0f; float c2_5 = 0f; float c2_6 = 0f; float c2_7 = 0f;
+        float c3_0 = 0f; float c3_1 = 0f; float c3_2 = 0f; float c3_3 = 0f; float c3_4 = 0f; float c3_5 = 0f; float c3_6 = 0f; float c3_7 = 0f;
+        for (int k0 = 0; k0 < k; k0 += 8) {
+            for (int e = lid; e < 512; e += 256) {
+                as[aSlot(e, transA, 64, 8, 65)] = aLoad(a, e, transA, aBase, lda, i0, k0, m, k, 64, 8);
+            }
+            for (int e = lid; e < 1024; e += 256) {
+                bs[bSlot(e, transB, 128, 8, 129)] = bLoad(b, e, transB, bBase, ldb, j0, k0, n, k, 128, 8);
+            }
+            ctx.localBarrier();
+            for (int l = 0; l < 8; l++) {
+                int ao = l * 65 + ly;
+                int bo = l * 129 + lx;
+                float a0 = as[ao + 0];
+                float a1 = as[ao + 16];
+                float a2 = as[ao + 32];
+                float a3 = as[ao + 48];
+                float b0 = bs[bo + 0];
+                float b1 = bs[bo + 16];
+                float b2 = bs[bo + 32];
+                float b3 = bs[bo + 48];
+                float b4 = bs[bo + 64];
+                float b5 = bs[bo + 80];
+                float b6 = bs[bo + 96];
+                float b7 = bs[bo + 112];
+                c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
+                c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
+                c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
+                c3_0 += a3 * b0; c3_1 += a3 * b1; c3_2 += a3 * b2; c3_3 += a3 * b3; c3_4 += a3 * b4; c3_5 += a3 * b5; c3_6 += a3 * b6; c3_7 += a3 * b7;
+            }
+            ctx.localBarrier();
+        }
+        int cBase = ctx.groupIdz * cZ;
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 64, c0_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 80, c0_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 96, c0_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 112, c0_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 64, c1_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 80, c1_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 96, c1_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 112, c1_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 64, c2_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 80, c2_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 96, c2_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 112, c2_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 64, c3_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 80, c3_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 96, c3_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 112, c3_7);
+    }
+
+    public static void gemm128x64(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k,
+                              int lda, int ldb, int ldc, int flags, int aZ, int bZ, int cZ) {
+        // 128 x 64 outputs per work-group of 16 x 16, 8 x 4 per work-item; K slices of 8.
+        float[] as = ctx.allocateFloatLocalArray(1032);
+        float[] bs = ctx.allocateFloatLocalArray(520);
+        int lx = ctx.localIdx;
+        int ly = ctx.localIdy;
+        int lid = ly * 16 + lx;
+        int i0 = ctx.groupIdy * 128;
+        int j0 = ctx.groupIdx * 64;
+        int aBase = ctx.groupIdz * aZ;
+        int bBase = ctx.groupIdz * bZ;
+        int transA = flags & TRANS_A;
+        int transB = flags & TRANS_B;
+        float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f;
+        float c1_0 = 0f; float c1_1 = 0f; float c1_2 = 0f; float c1_3 = 0f;
+        float c2_0 = 0f; float c2_1 = 0f; float c2_2 = 0f; float c2_3 = 0f;
+        float c3_0 = 0f; float c3_1 = 0f; float c3_2 = 0f; float c3_3 = 0f;
+        float c4_0 = 0f; float c4_1 = 0f; float c4_2 = 0f; float c4_3 = 0f;
+        float c5_0 = 0f; float c5_1 = 0f; float c5_2 = 0f; float c5_3 = 0f;
+        float c6_0 = 0f; float c6_1 = 0f; float c6_2 = 0f; float c6_3 = 0f;
+        float c7_0 = 0f; float c7_1 = 0f; float c7_2 = 0f; float c7_3 = 0f;
+        for (int k0 = 0; k0 < k; k0 += 8) {
+            for (int e = lid; e < 1024; e += 256) {
+                as[aSlot(e, transA, 128, 8, 129)] = aLoad(a, e, transA, aBase, lda, i0, k0, m, k, 128, 8);
+            }
+            for (int e = lid; e < 512; e += 256) {
+                bs[bSlot(e, transB, 64, 8, 65)] = bLoad(b, e, transB, bBase, ldb, j0, k0, n, k, 64, 8);
+            }
+            ctx.localBarrier();
+            for (int l = 0; l < 8; l++) {
+                int ao = l * 129 + ly;
+                int bo = l * 65 + lx;
+                float a0 = as[ao + 0];
+                float a1 = as[ao + 16];
+                float a2 = as[ao + 32];
+                float a3 = as[ao + 48];
+                float a4 = as[ao + 64];
+                float a5 = as[ao + 80];
+                float a6 = as[ao + 96];
+                float a7 = as[ao + 112];
+                float b0 = bs[bo + 0];
+                float b1 = bs[bo + 16];
+                float b2 = bs[bo + 32];
+                float b3 = bs[bo + 48];
+                c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
+                c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
+                c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
+                c3_0 += a3 * b0; c3_1 += a3 * b1; c3_2 += a3 * b2; c3_3 += a3 * b3;
+                c4_0 += a4 * b0; c4_1 += a4 * b1; c4_2 += a4 * b2; c4_3 += a4 * b3;
+                c5_0 += a5 * b0; c5_1 += a5 * b1; c5_2 += a5 * b2; c5_3 += a5 * b3;
+                c6_0 += a6 * b0; c6_1 += a6 * b1; c6_2 += a6 * b2; c6_3 += a6 * b3;
+                c7_0 += a7 * b0; c7_1 += a7 * b1; c7_2 += a7 * b2; c7_3 += a7 * b3;
+            }
+            ctx.localBarrier();
+        }
+        int cBase = ctx.groupIdz * cZ;
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 0, c4_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 16, c4_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 32, c4_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 48, c4_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 0, c5_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 16, c5_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 32, c5_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 48, c5_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 0, c6_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 16, c6_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 32, c6_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 48, c6_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 0, c7_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 16, c7_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 32, c7_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 48, c7_3);
+    }
+
+    public static void gemm128(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k,
+                              int lda, int ldb, int ldc, int flags, int aZ, int bZ, int cZ) {
+        // 128 x 128 outputs per work-group of 16 x 16, 8 x 8 per work-item; K slices of 8.
+        float[] as = ctx.allocateFloatLocalArray(1032);
+        float[] bs = ctx.allocateFloatLocalArray(1032);
+        int lx = ctx.localIdx;
+        int ly = ctx.localIdy;
+        int lid = ly * 16 + lx;
+        int i0 = ctx.groupIdy * 128;
+        int j0 = ctx.groupIdx * 128;
+        int aBase = ctx.groupIdz * aZ;
+        int bBase = ctx.groupIdz * bZ;
+        int transA = flags & TRANS_A;
+        int transB = flags & TRANS_B;
+        float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f; float c0_4 = 0f; float c0_5 = 0f; float c0_6 = 0f; float c0_7 = 0f;
+        float c1_0 = 0f; float c1_1 = 0f; float c1_2 = 0f; float c1_3 = 0f; float c1_4 = 0f; float c1_5 = 0f; float c1_6 = 0f; float c1_7 = 0f;
+        float c2_0 = 0f; float c2_1 = 0f; float c2_2 = 0f; float c2_3 = 0f; float c2_4 = 0f; float c2_5 = 0f; float c2_6 = 0f; float c2_7 = 0f;
+        float c3_0 = 0f; float c3_1 = 0f; float c3_2 = 0f; float c3_3 = 0f; float c3_4 = 0f; float c3_5 = 0f; float c3_6 = 0f; float c3_7 = 0f;
+        float c4_0 = 0f; float c4_1 = 0f; float c4_2 = 0f; float c4_3 = 0f; float c4_4 = 0f; float c4_5 = 0f; float c4_6 = 0f; float c4_7 = 0f;
+        float c5_0 = 0f; float c5_1 = 0f; float c5_2 = 0f; float c5_3 = 0f; float c5_4 = 0f; float c5_5 = 0f; float c5_6 = 0f; float c5_7 = 0f;
+        float c6_0 = 0f; float c6_1 = 0f; float c6_2 = 0f; float c6_3 = 0f; float c6_4 = 0f; float c6_5 = 0f; float c6_6 = 0f; float c6_7 = 0f;
+        float c7_0 = 0f; float c7_1 = 0f; float c7_2 = 0f; float c7_3 = 0f; float c7_4 = 0f; float c7_5 = 0f; float c7_6 = 0f; float c7_7 = 0f;
+        for (int k0 = 0; k0 < k; k0 += 8) {
+            for (int e = lid; e < 1024; e += 256) {
+                as[aSlot(e, transA, 128, 8, 129)] = aLoad(a, e, transA, aBase, lda, i0, k0, m, k, 128, 8);
+            }
+            for (int e = lid; e < 1024; e += 256) {
+                bs[bSlot(e, transB, 128, 8, 129)] = bLoad(b, e, transB, bBase, ldb, j0, k0, n, k, 128, 8);
+            }
+            ctx.localBarrier();
+            for (int l = 0; l < 8; l++) {
+                int ao = l * 129 + ly;
+                int bo = l * 129 + lx;
+                float a0 = as[ao + 0];
+                float a1 = as[ao + 16];
+                float a2 = as[ao + 32];
+                float a3 = as[ao + 48];
+                float a4 = as[ao + 64];
+                float a5 = as[ao + 80];
+                float a6 = as[ao + 96];
+                float a7 = as[ao + 112];
+                float b0 = bs[bo + 0];
+                float b1 = bs[bo + 16];
+                float b2 = bs[bo + 32];
+                float b3 = bs[bo + 48];
+                float b4 = bs[bo + 64];
+                float b5 = bs[bo + 80];
+                float b6 = bs[bo + 96];
+                float b7 = bs[bo + 112];
+                c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
+                c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
+                c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
+                c3_0 += a3 * b0; c3_1 += a3 * b1; c3_2 += a3 * b2; c3_3 += a3 * b3; c3_4 += a3 * b4; c3_5 += a3 * b5; c3_6 += a3 * b6; c3_7 += a3 * b7;
+                c4_0 += a4 * b0; c4_1 += a4 * b1; c4_2 += a4 * b2; c4_3 += a4 * b3; c4_4 += a4 * b4; c4_5 += a4 * b5; c4_6 += a4 * b6; c4_7 += a4 * b7;
+                c5_0 += a5 * b0; c5_1 += a5 * b1; c5_2 += a5 * b2; c5_3 += a5 * b3; c5_4 += a5 * b4; c5_5 += a5 * b5; c5_6 += a5 * b6; c5_7 += a5 * b7;
+                c6_0 += a6 * b0; c6_1 += a6 * b1; c6_2 += a6 * b2; c6_3 += a6 * b3; c6_4 += a6 * b4; c6_5 += a6 * b5; c6_6 += a6 * b6; c6_7 += a6 * b7;
+                c7_0 += a7 * b0; c7_1 += a7 * b1; c7_2 += a7 * b2; c7_3 += a7 * b3; c7_4 += a7 * b4; c7_5 += a7 * b5; c7_6 += a7 * b6; c7_7 += a7 * b7;
+            }
+            ctx.localBarrier();
+        }
+        int cBase = ctx.groupIdz * cZ;
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 64, c0_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 80, c0_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 96, c0_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 112, c0_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 64, c1_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 80, c1_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 96, c1_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 112, c1_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 64, c2_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 80, c2_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 96, c2_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 112, c2_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 64, c3_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 80, c3_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 96, c3_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 112, c3_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 0, c4_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 16, c4_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 32, c4_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 48, c4_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 64, c4_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 80, c4_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 96, c4_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 112, c4_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 0, c5_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 16, c5_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 32, c5_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 48, c5_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 64, c5_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 80, c5_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 96, c5_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 112, c5_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 0, c6_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 16, c6_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 32, c6_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 48, c6_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 64, c6_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 80, c6_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 96, c6_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 112, c6_7);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 0, c7_0);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 16, c7_1);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 32, c7_2);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 48, c7_3);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 64, c7_4);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 80, c7_5);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 96, c7_6);
+        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 112, c7_7);
     }
 
     // ---- END GENERATED

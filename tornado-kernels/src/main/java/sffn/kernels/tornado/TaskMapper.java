@@ -146,6 +146,9 @@ final class TaskMapper {
         switch (t) {
             case T32 -> graph.task(id, TiledGemm::gemm32, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
             case T64 -> graph.task(id, TiledGemm::gemm64, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
+            case T64X128 -> graph.task(id, TiledGemm::gemm64x128, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
+            case T128X64 -> graph.task(id, TiledGemm::gemm128x64, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
+            case T128 -> graph.task(id, TiledGemm::gemm128, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
         }
     }
 

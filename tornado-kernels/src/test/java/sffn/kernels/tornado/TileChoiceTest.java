@@ -25,12 +25,24 @@ class TileChoiceTest {
     }
 
     @Test
-    void tableGivesGpusTheLargerTileAndCpuDevicesTheSmaller() {
+    void tableGivesCpuDevicesEightByEightAndGpusFourByFourUntilTuned() {
         assertEquals(TiledGemm.Tiles.T64, TileChoice.table(TornadoDeviceType.GPU, 48 * 1024));
-        assertEquals(TiledGemm.Tiles.T32, TileChoice.table(TornadoDeviceType.CPU, 1 << 20));
-        // a device whose local memory cannot hold the 64 x 64 slices
+        assertEquals(TiledGemm.Tiles.T128, TileChoice.table(TornadoDeviceType.CPU, 1 << 20));
+        // devices whose local memory cannot hold the larger shapes' slices
         assertEquals(TiledGemm.Tiles.T32, TileChoice.table(TornadoDeviceType.GPU, 4 * 1024));
-        assertTrue(TiledGemm.Tiles.T64.localBytes() <= 16 * 1024, "T64 fits the 16 KiB OpenCL minimum");
+        assertEquals(TiledGemm.Tiles.T32, TileChoice.table(TornadoDeviceType.CPU, 4 * 1024));
+        for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) {
+            assertTrue(t.localBytes() <= 16 * 1024, t + " fits the 16 KiB OpenCL minimum");
+        }
+    }
+
+    @Test
+    void everyShapeDividesItsTileAmongItsWorkItemsAndParsesByItsLabel() {
+        for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) {
+            assertEquals(0, t.bm % t.ty, t.name());
+            assertEquals(0, t.bn % t.tx, t.name());
+            assertEquals(t, MatmulVariant.parseOrNull("reg:" + t.label()).tiles());
+        }
     }
 
     @Test
