@@ -6,6 +6,7 @@ import sffn.kernels.cpu.Sgemm;
 import sffn.kernels.cpu.SoftmaxRows;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
 /**
@@ -150,6 +151,221 @@ public final class Attention {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    // ---- KernelContext body: the forward in local-memory tiles (GPUs) --------------------------
+
+    /** Queries per work-group of {@link #forwardTiled}. */
+    public static final int FLASH_Q = 32;
+    /** Keys per block of {@link #forwardTiled}. */
+    public static final int FLASH_K = 64;
+    /** Largest head dim {@link #forwardTiled} serves (its local arrays are sized for it). */
+    public static final int FLASH_D = 64;
+    /** Work-group of {@link #forwardTiled}: FLASH_TX x FLASH_TY work-items, each 4 x 4 scores and 4 x 4 outputs. */
+    public static final int FLASH_TX = 16;
+    public static final int FLASH_TY = 8;
+
+    /**
+     * The forward as one KernelContext kernel in the manner of FlashAttention (GPUs; head dim at
+     * most {@link #FLASH_D}): a work-group takes {@link #FLASH_Q} queries of one (batch, head),
+     * keeps them in local memory, and walks the keys they can see in blocks of {@link #FLASH_K}:
+     * the block's keys, then its values, are staged in local memory; {@code S = Q K^T} (4 x 4 per
+     * work-item, in registers) goes to local memory, the first {@link #FLASH_Q} work-items turn
+     * their rows into probabilities with the online softmax (running max, denominator and
+     * correction in local memory), and {@code O = O corr + P V} accumulates in registers (4 x 4 per
+     * work-item) across all blocks. No score leaves the work-group. Grid:
+     * {@code (ceil(T / FLASH_Q) FLASH_TX, B nq FLASH_TY)}, work-groups {@code (FLASH_TX, FLASH_TY)}.
+     */
+    public static void forwardTiled(KernelContext ctx, float[] qkv, float[] out, float[] lse, int seqLen, int nq, int nkv,
+                                    int d) {
+        // Local memory: Q and K k-major ([e][i], [e][j]), then V row-major ([j][e]) in K's place,
+        // P key-major ([j][i]); rows padded by one word. The literals below are FLASH_Q (32),
+        // FLASH_K (64), FLASH_D (64) and the work-group's 128 items: a local array's size must be a
+        // compile-time constant.
+        float[] qs = ctx.allocateFloatLocalArray(64 * 33);
+        float[] kvs = ctx.allocateFloatLocalArray(64 * 65);
+        float[] ps = ctx.allocateFloatLocalArray(64 * 33);
+        float[] ms = ctx.allocateFloatLocalArray(32);
+        float[] ls = ctx.allocateFloatLocalArray(32);
+        float[] cs = ctx.allocateFloatLocalArray(32);
+        int tx = ctx.localIdx;
+        int ty = ctx.localIdy;
+        int lid = ty * 16 + tx;
+        int t0 = ctx.groupIdx * 32;
+        int bh = ctx.groupIdy;
+        int b = bh / nq;
+        int h = bh - b * nq;
+        int g = h / (nq / nkv);
+        int stride = (nq + 2 * nkv) * d;
+        float scale = 1f / (float) Math.sqrt(d);
+        int rowBase = b * seqLen;
+        for (int x = lid; x < 32 * 64; x += 128) {
+            int i = x / 64;
+            int e = x - i * 64;
+            float v = 0f;
+            if (t0 + i < seqLen && e < d) {
+                v = qkv[(rowBase + t0 + i) * stride + h * d + e];
+            }
+            qs[e * 33 + i] = v;
+        }
+        if (lid < 32) {
+            ms[lid] = MASKED;
+            ls[lid] = 0f;
+        }
+        float o0_0 = 0f; float o0_1 = 0f; float o0_2 = 0f; float o0_3 = 0f;
+        float o1_0 = 0f; float o1_1 = 0f; float o1_2 = 0f; float o1_3 = 0f;
+        float o2_0 = 0f; float o2_1 = 0f; float o2_2 = 0f; float o2_3 = 0f;
+        float o3_0 = 0f; float o3_1 = 0f; float o3_2 = 0f; float o3_3 = 0f;
+        int end = Math.min(seqLen, t0 + 32);
+        for (int u0 = 0; u0 < end; u0 += 64) {
+            ctx.localBarrier();
+            for (int x = lid; x < 64 * 64; x += 128) {
+                int j = x / 64;
+                int e = x - j * 64;
+                float v = 0f;
+                if (u0 + j < seqLen && e < d) {
+                    v = qkv[(rowBase + u0 + j) * stride + (nq + g) * d + e];
+                }
+                kvs[e * 65 + j] = v;
+            }
+            ctx.localBarrier();
+            float s0_0 = 0f; float s0_1 = 0f; float s0_2 = 0f; float s0_3 = 0f;
+            float s1_0 = 0f; float s1_1 = 0f; float s1_2 = 0f; float s1_3 = 0f;
+            float s2_0 = 0f; float s2_1 = 0f; float s2_2 = 0f; float s2_3 = 0f;
+            float s3_0 = 0f; float s3_1 = 0f; float s3_2 = 0f; float s3_3 = 0f;
+            for (int e = 0; e < d; e++) {
+                float q0 = qs[e * 33 + ty + 0];
+                float q1 = qs[e * 33 + ty + 8];
+                float q2 = qs[e * 33 + ty + 16];
+                float q3 = qs[e * 33 + ty + 24];
+                float k0 = kvs[e * 65 + tx + 0];
+                float k1 = kvs[e * 65 + tx + 16];
+                float k2 = kvs[e * 65 + tx + 32];
+                float k3 = kvs[e * 65 + tx + 48];
+                s0_0 += q0 * k0; s0_1 += q0 * k1; s0_2 += q0 * k2; s0_3 += q0 * k3;
+                s1_0 += q1 * k0; s1_1 += q1 * k1; s1_2 += q1 * k2; s1_3 += q1 * k3;
+                s2_0 += q2 * k0; s2_1 += q2 * k1; s2_2 += q2 * k2; s2_3 += q2 * k3;
+                s3_0 += q3 * k0; s3_1 += q3 * k1; s3_2 += q3 * k2; s3_3 += q3 * k3;
+            }
+            ps[(tx + 0) * 33 + ty + 0] = maskedScore(s0_0 * scale, t0 + ty + 0, u0 + tx + 0, seqLen);
+            ps[(tx + 16) * 33 + ty + 0] = maskedScore(s0_1 * scale, t0 + ty + 0, u0 + tx + 16, seqLen);
+            ps[(tx + 32) * 33 + ty + 0] = maskedScore(s0_2 * scale, t0 + ty + 0, u0 + tx + 32, seqLen);
+            ps[(tx + 48) * 33 + ty + 0] = maskedScore(s0_3 * scale, t0 + ty + 0, u0 + tx + 48, seqLen);
+            ps[(tx + 0) * 33 + ty + 8] = maskedScore(s1_0 * scale, t0 + ty + 8, u0 + tx + 0, seqLen);
+            ps[(tx + 16) * 33 + ty + 8] = maskedScore(s1_1 * scale, t0 + ty + 8, u0 + tx + 16, seqLen);
+            ps[(tx + 32) * 33 + ty + 8] = maskedScore(s1_2 * scale, t0 + ty + 8, u0 + tx + 32, seqLen);
+            ps[(tx + 48) * 33 + ty + 8] = maskedScore(s1_3 * scale, t0 + ty + 8, u0 + tx + 48, seqLen);
+            ps[(tx + 0) * 33 + ty + 16] = maskedScore(s2_0 * scale, t0 + ty + 16, u0 + tx + 0, seqLen);
+            ps[(tx + 16) * 33 + ty + 16] = maskedScore(s2_1 * scale, t0 + ty + 16, u0 + tx + 16, seqLen);
+            ps[(tx + 32) * 33 + ty + 16] = maskedScore(s2_2 * scale, t0 + ty + 16, u0 + tx + 32, seqLen);
+            ps[(tx + 48) * 33 + ty + 16] = maskedScore(s2_3 * scale, t0 + ty + 16, u0 + tx + 48, seqLen);
+            ps[(tx + 0) * 33 + ty + 24] = maskedScore(s3_0 * scale, t0 + ty + 24, u0 + tx + 0, seqLen);
+            ps[(tx + 16) * 33 + ty + 24] = maskedScore(s3_1 * scale, t0 + ty + 24, u0 + tx + 16, seqLen);
+            ps[(tx + 32) * 33 + ty + 24] = maskedScore(s3_2 * scale, t0 + ty + 24, u0 + tx + 32, seqLen);
+            ps[(tx + 48) * 33 + ty + 24] = maskedScore(s3_3 * scale, t0 + ty + 24, u0 + tx + 48, seqLen);
+            ctx.localBarrier();
+            // Values replace the keys; the first 32 work-items turn their rows into probabilities.
+            for (int x = lid; x < 64 * 64; x += 128) {
+                int j = x / 64;
+                int e = x - j * 64;
+                float v = 0f;
+                if (u0 + j < seqLen && e < d) {
+                    v = qkv[(rowBase + u0 + j) * stride + (nq + nkv + g) * d + e];
+                }
+                kvs[j * 65 + e] = v;
+            }
+            if (lid < 32) {
+                float mOld = ms[lid];
+                float m = mOld;
+                for (int j = 0; j < 64; j++) {
+                    m = Math.max(m, ps[j * 33 + lid]);
+                }
+                float sum = 0f;
+                for (int j = 0; j < 64; j++) {
+                    float p = (float) Math.exp(ps[j * 33 + lid] - m);
+                    ps[j * 33 + lid] = p;
+                    sum += p;
+                }
+                // exp(MASKED - m) = 0 before the first block, whose first key every query sees.
+                float corr = (float) Math.exp(mOld - m);
+                ls[lid] = ls[lid] * corr + sum;
+                ms[lid] = m;
+                cs[lid] = corr;
+            }
+            ctx.localBarrier();
+            float f0 = cs[ty + 0];
+            float f1 = cs[ty + 8];
+            float f2 = cs[ty + 16];
+            float f3 = cs[ty + 24];
+            o0_0 = o0_0 * f0; o0_1 = o0_1 * f0; o0_2 = o0_2 * f0; o0_3 = o0_3 * f0;
+            o1_0 = o1_0 * f1; o1_1 = o1_1 * f1; o1_2 = o1_2 * f1; o1_3 = o1_3 * f1;
+            o2_0 = o2_0 * f2; o2_1 = o2_1 * f2; o2_2 = o2_2 * f2; o2_3 = o2_3 * f2;
+            o3_0 = o3_0 * f3; o3_1 = o3_1 * f3; o3_2 = o3_2 * f3; o3_3 = o3_3 * f3;
+            for (int j = 0; j < 64; j++) {
+                float p0 = ps[j * 33 + ty + 0];
+                float p1 = ps[j * 33 + ty + 8];
+                float p2 = ps[j * 33 + ty + 16];
+                float p3 = ps[j * 33 + ty + 24];
+                float v0 = kvs[j * 65 + tx + 0];
+                float v1 = kvs[j * 65 + tx + 16];
+                float v2 = kvs[j * 65 + tx + 32];
+                float v3 = kvs[j * 65 + tx + 48];
+                o0_0 += p0 * v0; o0_1 += p0 * v1; o0_2 += p0 * v2; o0_3 += p0 * v3;
+                o1_0 += p1 * v0; o1_1 += p1 * v1; o1_2 += p1 * v2; o1_3 += p1 * v3;
+                o2_0 += p2 * v0; o2_1 += p2 * v1; o2_2 += p2 * v2; o2_3 += p2 * v3;
+                o3_0 += p3 * v0; o3_1 += p3 * v1; o3_2 += p3 * v2; o3_3 += p3 * v3;
+            }
+        }
+        storeRow(out, lse, ms[ty + 0], ls[ty + 0], o0_0, o0_1, o0_2, o0_3, ty + 0, tx, t0, rowBase, bh, seqLen, nq, h, d);
+        storeRow(out, lse, ms[ty + 8], ls[ty + 8], o1_0, o1_1, o1_2, o1_3, ty + 8, tx, t0, rowBase, bh, seqLen, nq, h, d);
+        storeRow(out, lse, ms[ty + 16], ls[ty + 16], o2_0, o2_1, o2_2, o2_3, ty + 16, tx, t0, rowBase, bh, seqLen, nq, h, d);
+        storeRow(out, lse, ms[ty + 24], ls[ty + 24], o3_0, o3_1, o3_2, o3_3, ty + 24, tx, t0, rowBase, bh, seqLen, nq, h, d);
+    }
+
+
+    /**
+     * What {@link #forwardTiled} gives a key a query does not see: a finite stand-in for minus
+     * infinity, since TornadoVM builds OpenCL kernels with {@code -cl-fast-relaxed-math}, which
+     * lets the compiler assume there are no infinities; {@code exp(MASKED - m)} is 0.
+     */
+    private static final float MASKED = -1e30f;
+
+    /** A scaled score, or {@link #MASKED} for a key after the query or past the sequence. */
+    private static float maskedScore(float s, int t, int u, int seqLen) {
+        float v = s;
+        if (u > t || u >= seqLen) {
+            v = MASKED;
+        }
+        return v;
+    }
+
+    /**
+     * Stores tile row i's four outputs of this work-item (columns tx + 16 c below d), and its lse
+     * once, from the row's running max m and denominator l. They come as values: TornadoVM 5.2
+     * addresses a local array passed to a helper as if it were a global one (byte offsets).
+     */
+    private static void storeRow(float[] out, float[] lse, float m, float l, float o0, float o1, float o2, float o3,
+                                 int i, int tx, int t0, int rowBase, int bh, int seqLen, int nq, int h, int d) {
+        int t = t0 + i;
+        if (t < seqLen) {
+            float inv = 1f / l;
+            int oo = (rowBase + t) * nq * d + h * d;
+            if (tx < d) {
+                out[oo + tx] = o0 * inv;
+            }
+            if (tx + 16 < d) {
+                out[oo + tx + 16] = o1 * inv;
+            }
+            if (tx + 32 < d) {
+                out[oo + tx + 32] = o2 * inv;
+            }
+            if (tx + 48 < d) {
+                out[oo + tx + 48] = o3 * inv;
+            }
+            if (tx == 0) {
+                lse[bh * seqLen + t] = m + (float) Math.log(l);
             }
         }
     }

@@ -37,6 +37,22 @@ public final class Blend {
         }
     }
 
+    /**
+     * {@link #backward} on a copy of the output gradient, in one pass: {@code dguide = a dout},
+     * {@code dstructured = (1 - a) dout}, dout left intact (it may be the residual stream's).
+     */
+    public static void split(float[] dout, float[] dstructured, float[] dguide, float[] scalars, int switchSlot, int n) {
+        for (@Parallel int i = 0; i < n; i++) {
+            float a = 0f;
+            if (scalars[switchSlot] != 0f) {
+                a = scalars[StepScalars.GUIDE_ALPHA];
+            }
+            float d = dout[i];
+            dguide[i] = a * d;
+            dstructured[i] = (1f - a) * d;
+        }
+    }
+
     // ---- CPU bodies ------------------------------------------------------------------------
 
     public static void forwardCpu(float[] guide, float[] structured, float[] scalars, int switchSlot, int n) {

@@ -21,10 +21,14 @@ public final class Gelu {
 
     public static void forward(float[] x, float[] out, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            float v = x[i];
-            float t = (float) Math.tanh(K * (v + C * v * v * v));
-            out[i] = 0.5f * v * (1f + t);
+            out[i] = of(x[i]);
         }
+    }
+
+    /** GELU of one value, as the portable forward computes it (also the fused matmul epilogue's). */
+    public static float of(float v) {
+        float t = (float) Math.tanh(K * (v + C * v * v * v));
+        return 0.5f * v * (1f + t);
     }
 
     public static void backward(float[] x, float[] dout, float[] dx, int n) {

@@ -24,6 +24,9 @@ import sffn.kernels.plan.KernelCall.BiasAdd;
 import sffn.kernels.plan.KernelCall.BiasBackward;
 import sffn.kernels.plan.KernelCall.BlendBackward;
 import sffn.kernels.plan.KernelCall.BlendForward;
+import sffn.kernels.plan.KernelCall.BlendSplit;
+import sffn.kernels.plan.KernelCall.GuidedMatmulForward;
+import sffn.kernels.plan.KernelCall.MatmulGeluForward;
 import sffn.kernels.plan.KernelCall.BlockDiagBackwardInput;
 import sffn.kernels.plan.KernelCall.BlockDiagBackwardWeight;
 import sffn.kernels.plan.KernelCall.BlockDiagForward;
@@ -275,6 +278,16 @@ class TornadoKernelAgreementTest {
         cs.add(new Case("attention forward", "B " + B + " T " + T + " nq " + NQ + " nkv " + NKV + " d " + D, ATTENTION,
                 w -> new AttentionForward(w.randn("qkv", R, QKV), w.poisoned("out", R, NQ * D), w.poisoned("lse", B, NQ, T), B, T, NQ, NKV, D),
                 List.of("out", "lse")));
+        // The local-memory forward's edges: several query tiles (32) and key blocks (64), ragged;
+        // head dims up to its 64, GQA 2:1 and 3:1.
+        for (int[] shape : new int[][] {{2, 150, 4, 2, 64}, {1, 97, 3, 1, 48}, {2, 33, 2, 2, 16}}) {
+            int b = shape[0], t = shape[1], nq = shape[2], nkv = shape[3], d = shape[4];
+            int qkv = (nq + 2 * nkv) * d;
+            cs.add(new Case("attention forward", "B " + b + " T " + t + " nq " + nq + " nkv " + nkv + " d " + d, ATTENTION,
+                    w -> new AttentionForward(w.randn("qkv", b * t, qkv), w.poisoned("out", b * t, nq * d), w.poisoned("lse", b, nq, t),
+                            b, t, nq, nkv, d),
+                    List.of("out", "lse")));
+        }
         cs.add(new Case("attention backward", "B " + B + " T " + T + " nq " + NQ + " nkv " + NKV + " d " + D, ATTENTION,
                 w -> {
                     Tensor qkv = w.randn("qkv", R, QKV);
@@ -326,6 +339,10 @@ class TornadoKernelAgreementTest {
             cs.add(new Case("blend backward", "n " + R * C + sw, BLEND,
                     w -> new BlendBackward(w.randn("dout", R, C), w.poisoned("dguide", R, C), w.scalars(on), StepScalars.GUIDE_SWITCHES, R * C),
                     List.of("dout", "dguide")));
+            cs.add(new Case("blend split", "n " + R * C + sw, BLEND,
+                    w -> new BlendSplit(w.randn("dout", R, C), w.poisoned("ds", R, C), w.poisoned("dguide", R, C), w.scalars(on),
+                            StepScalars.GUIDE_SWITCHES, R * C),
+                    List.of("dout", "ds", "dguide")));
         }
         cs.add(new Case("when guided (matmul)", R + "x" + K + " . " + N + "x" + K + "^T switch on", MATMUL,
                 w -> new WhenGuided(w.scalars(true), StepScalars.GUIDE_SWITCHES,
@@ -419,6 +436,34 @@ class TornadoKernelAgreementTest {
         variants.add(MatmulVariant.TILE16);
         for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) variants.add(MatmulVariant.register(t));
         for (MatmulVariant v : variants) check(true, v, family);
+    }
+
+    /**
+     * The register-tiled GEMM's fused epilogues (what {@code Fusion} makes of a forward and its GELU,
+     * and of a guide's product and its blend) on every tile shape, larger than one 128 x 128 tile
+     * and ragged everywhere; the other matmul bodies never get them.
+     */
+    @Test
+    void everyEpilogueFusionAgreesWithCpuBodiesOnEveryTileShape() {
+        int m = 150;
+        int n = 133;
+        int k = 70;
+        List<Case> cs = new ArrayList<>();
+        for (boolean bias : new boolean[] {false, true}) {
+            cs.add(new Case("matmul + gelu", m + "x" + k + " . " + n + "x" + k + "^T" + (bias ? " + bias" : ""), Math.max(MATMUL, GELU),
+                    w -> new MatmulGeluForward(w.randn("a", m, k), w.randn("b", n, k), bias ? w.randn("bias", n) : null,
+                            w.poisoned("c", m, n), w.poisoned("act", m, n), m, n, k),
+                    List.of("c", "act")));
+        }
+        for (boolean on : new boolean[] {true, false}) {
+            cs.add(new Case("guided matmul", m + "x" + k + " . " + n + "x" + k + "^T" + (on ? " switch on" : " switch off"),
+                    Math.max(MATMUL, BLEND),
+                    w -> new GuidedMatmulForward(w.randn("x", m, k), w.randn("guide", n, k), w.poisoned(on ? "g" : "g0", m, n),
+                            w.randn("y", m, n), w.scalars(on), StepScalars.GUIDE_SWITCHES, m, n, k),
+                    // Off, the device still writes the product the CPU skips: compare y only.
+                    on ? List.of("g", "y") : List.of("y")));
+        }
+        for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) check(true, MatmulVariant.register(t), cs);
     }
 
     /** Matmul-family cases larger than one 128 x 128 tile, ragged everywhere. */

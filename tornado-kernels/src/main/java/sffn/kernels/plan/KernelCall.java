@@ -320,6 +320,46 @@ public sealed interface KernelCall {
     }
 
     /**
+     * {@link MatmulForward} without accumulation, then {@link GeluForward} of its output:
+     * {@code c = a b^T (+ bias)} (the pre-activation the backward reads) and {@code out = gelu(c)};
+     * one device task (the register-tiled GEMM's epilogue, {@code Fusion}).
+     */
+    record MatmulGeluForward(Tensor a, Tensor b, Tensor bias, Tensor c, Tensor out, int m, int n, int k)
+            implements KernelCall {
+        public void runCpu() {
+            Matmul.forwardCpu(a.data, b.data, bias == null ? null : bias.data, c.data, m, n, k, false);
+            Gelu.forwardCpu(c.data, out.data, m * n);
+        }
+    }
+
+    /**
+     * The guide's product blended into the structured output: {@link WhenGuided} of a
+     * {@link MatmulForward} {@code g = x guide^T}, then {@link BlendForward} of g into y
+     * ({@code y = alpha g + (1 - alpha) y} while the switch is on); one device task (the
+     * register-tiled GEMM's epilogue, {@code Fusion}), which writes g as well.
+     */
+    record GuidedMatmulForward(Tensor x, Tensor guide, Tensor g, Tensor y, Tensor scalars, int switchSlot, int m, int n,
+                               int k) implements KernelCall {
+        public void runCpu() {
+            if (scalars.data[switchSlot] == 0f) return;
+            Matmul.forwardCpu(x.data, guide.data, null, g.data, m, n, k, false);
+            Blend.forwardCpu(g.data, y.data, scalars.data, switchSlot, m * n);
+        }
+    }
+
+    /**
+     * A {@link Copy} of the output gradient then {@link BlendBackward} on the copy, as one device
+     * task: {@code dstructured = (1 - a) dout}, {@code dguide = a dout}, dout intact.
+     */
+    record BlendSplit(Tensor dout, Tensor dstructured, Tensor dguide, Tensor scalars, int switchSlot, int n)
+            implements KernelCall {
+        public void runCpu() {
+            Fill.copyCpu(dout.data, dstructured.data, n);
+            Blend.backwardCpu(dstructured.data, dguide.data, scalars.data, switchSlot, n);
+        }
+    }
+
+    /**
      * Runs {@code inner} only while the guide switch is on. On the CPU the work is skipped; a
      * device backend may run it regardless, since the blend then ignores its result.
      */

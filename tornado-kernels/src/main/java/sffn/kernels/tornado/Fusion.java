@@ -3,7 +3,14 @@ package sffn.kernels.tornado;
 import java.util.ArrayList;
 import java.util.List;
 import sffn.kernels.plan.KernelCall;
+import sffn.kernels.Tensor;
 import sffn.kernels.plan.KernelCall.BiasAdd;
+import sffn.kernels.plan.KernelCall.BlendBackward;
+import sffn.kernels.plan.KernelCall.BlendForward;
+import sffn.kernels.plan.KernelCall.BlendSplit;
+import sffn.kernels.plan.KernelCall.GeluForward;
+import sffn.kernels.plan.KernelCall.GuidedMatmulForward;
+import sffn.kernels.plan.KernelCall.MatmulGeluForward;
 import sffn.kernels.plan.KernelCall.Copy;
 import sffn.kernels.plan.KernelCall.LayerNormForward;
 import sffn.kernels.plan.KernelCall.MatmulForward;
@@ -12,14 +19,21 @@ import sffn.kernels.plan.KernelCall.ResidualLayerNorm;
 import sffn.kernels.plan.KernelCall.ResidualRmsNorm;
 import sffn.kernels.plan.KernelCall.ResidualSum;
 import sffn.kernels.plan.KernelCall.RmsNormForward;
+import sffn.kernels.plan.KernelCall.WhenGuided;
 
 /**
  * Merges adjacent calls of a section into one task where a device kernel does both: a matmul
  * forward that overwrites its output, followed by a bias add on that output, becomes one forward
  * with the bias (added in the GEMM's epilogue: {@code c = a b^T + bias}, the same sum in the same
  * order as the two calls); the residual stream's copy-then-add becomes one {@code sum = src + y}
- * and, with the layer norm or RMS norm of the sum right after it, one row kernel for all three. The CPU
- * backend runs plans as written; only the launches change.
+ * and, with the layer norm or RMS norm of the sum right after it, one row kernel for all three; a
+ * copy of an output gradient followed by the self-guided blend's backward on the copy becomes one
+ * {@link BlendSplit}. With the register-tiled GEMM, two epilogues join a forward too: the GELU
+ * that follows it ({@link MatmulGeluForward}: the pre-activation and the activation written by one
+ * kernel) and, for a guide's product, the blend into the structured output
+ * ({@link GuidedMatmulForward}). Every fused task writes every array the calls it replaces wrote,
+ * with the same operations in the same order per element. The CPU backend runs plans as written;
+ * only the launches change.
  */
 final class Fusion {
     /** System property; {@code false} runs every call as its own task (to count what fusion saves). */
@@ -32,7 +46,13 @@ final class Fusion {
         return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true"));
     }
 
-    static List<KernelCall> fuse(List<KernelCall> calls) {
+    /** @param registerGemm whether the matmul family runs register-tiled (the epilogue fusions need its kernels) */
+    static List<KernelCall> fuse(List<KernelCall> calls, boolean registerGemm) {
+        return pairs(adjacent(calls), registerGemm);
+    }
+
+    /** Residual sums and norms, and bias adds into forwards. */
+    private static List<KernelCall> adjacent(List<KernelCall> calls) {
         List<KernelCall> out = new ArrayList<>(calls.size());
         for (int i = 0; i < calls.size(); i++) {
             KernelCall c = calls.get(i);
@@ -62,6 +82,55 @@ final class Fusion {
             }
         }
         return out;
+    }
+
+    /** The epilogue fusions and the blend's split, over the calls {@link #adjacent} left. */
+    private static List<KernelCall> pairs(List<KernelCall> calls, boolean registerGemm) {
+        List<KernelCall> out = new ArrayList<>(calls.size());
+        for (int i = 0; i < calls.size(); i++) {
+            KernelCall c = calls.get(i);
+            KernelCall next = i + 1 < calls.size() ? calls.get(i + 1) : null;
+            KernelCall fused = null;
+            if (registerGemm && c instanceof MatmulForward mf && next instanceof GeluForward g) {
+                fused = geluEpilogue(mf, g);
+            } else if (registerGemm && c instanceof WhenGuided w && w.inner() instanceof MatmulForward mf
+                    && next instanceof BlendForward b) {
+                fused = blendEpilogue(w, mf, b);
+            } else if (c instanceof Copy cp && next instanceof BlendBackward b && b.dout() == cp.dst() && b.n() == cp.n()
+                    && cp.src() != cp.dst() && b.dguide() != cp.src() && b.dguide() != cp.dst()
+                    && b.scalars() != cp.src() && b.scalars() != cp.dst() && b.scalars() != b.dguide()) {
+                fused = new BlendSplit(cp.src(), cp.dst(), b.dguide(), b.scalars(), b.switchSlot(), b.n());
+            }
+            if (fused != null) {
+                out.add(fused);
+                i++;
+            } else {
+                out.add(c);
+            }
+        }
+        return out;
+    }
+
+    /** A forward that overwrites c, then the GELU of exactly c into a separate array: one kernel. */
+    private static MatmulGeluForward geluEpilogue(MatmulForward mf, GeluForward g) {
+        if (mf.accumulate() || g.x() != mf.c() || (long) mf.m() * mf.n() != g.n()) return null;
+        Tensor out = g.out();
+        if (out == mf.a() || out == mf.b() || out == mf.c() || out == mf.bias()) return null;
+        return new MatmulGeluForward(mf.a(), mf.b(), mf.bias(), mf.c(), out, mf.m(), mf.n(), mf.k());
+    }
+
+    /** The guide's product (a switched forward without bias) and its blend into y: one kernel. */
+    private static GuidedMatmulForward blendEpilogue(WhenGuided w, MatmulForward mf, BlendForward b) {
+        if (mf.accumulate() || mf.bias() != null || b.guide() != mf.c() || (long) mf.m() * mf.n() != b.n()
+                || b.scalars() != w.scalars() || b.switchSlot() != w.switchSlot()) {
+            return null;
+        }
+        Tensor y = b.structured();
+        if (y == mf.a() || y == mf.b() || y == mf.c() || y == b.scalars()
+                || b.scalars() == mf.a() || b.scalars() == mf.b() || b.scalars() == mf.c()) {
+            return null;
+        }
+        return new GuidedMatmulForward(mf.a(), mf.b(), mf.c(), y, b.scalars(), b.switchSlot(), mf.m(), mf.n(), mf.k());
     }
 
     /**

@@ -118,6 +118,8 @@ final class Residency implements AutoCloseable {
         MatmulVariant mm = tuned ? matmul : MatmulVariant.LOOP;
         long t0 = System.nanoTime();
         float[] noBias = new float[1];
+        float[] spare = new float[1];
+        StandIns standIns = new StandIns(noBias, spare);
         float[] anchor = new float[1];
 
         // Every array, host inputs apart.
@@ -135,6 +137,7 @@ final class Residency implements AutoCloseable {
             if (!inputs.containsKey(a) && seen.put(a, Boolean.TRUE) == null) arrays.add(a);
         };
         collect.accept(noBias);
+        collect.accept(spare);
         for (Plan p : plans) {
             for (Plan.Section s : p.sections()) {
                 for (KernelCall c : s.calls()) {
@@ -180,12 +183,12 @@ final class Residency implements AutoCloseable {
             List<Plan.Section> ss = p.sections();
             for (int si = 0; si < ss.size(); si++) {
                 List<KernelCall> calls = ss.get(si).calls();
-                List<List<KernelCall>> chunks = chunks(Fusion.enabled() ? Fusion.fuse(calls) : calls, noBias, mm);
+                List<List<KernelCall>> chunks = chunks(Fusion.enabled() ? Fusion.fuse(calls, mm.isRegister()) : calls, standIns, mm);
                 for (int ci = 0; ci < chunks.size(); ci++) {
                     Graph g = new Graph(graphs.size(), "p" + pi + "s" + si + (chunks.size() > 1 ? "c" + ci : ""));
                     Map<Object, Boolean> used = new IdentityHashMap<>();
                     for (KernelCall c : chunks.get(ci)) {
-                        for (Object a : arraysOf(c, noBias, mm)) {
+                        for (Object a : arraysOf(c, standIns, mm)) {
                             if (used.put(a, Boolean.TRUE) == null) g.consumed.add(a);
                         }
                     }
@@ -222,7 +225,7 @@ final class Residency implements AutoCloseable {
                 }
                 List<KernelCall> calls = sectionOf.get(g);
                 if (calls != null) {
-                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, mm, noBias);
+                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, mm, noBias, spare);
                     for (KernelCall c : calls) mapper.add(c);
                     tasks += mapper.tasks();
                     tasksOfGraph.put(g, mapper.tasks());
@@ -335,12 +338,16 @@ final class Residency implements AutoCloseable {
     }
 
     /** Runs of consecutive calls, each within {@link #SECTION_ARRAYS} arrays and {@link #SECTION_CALLS} calls. */
-    private static List<List<KernelCall>> chunks(List<KernelCall> calls, float[] noBias, MatmulVariant mm) {
+    /** One-element arrays a task takes in place of an absent bias or unused epilogue array (each at most once). */
+    private record StandIns(float[] noBias, float[] spare) {
+    }
+
+    private static List<List<KernelCall>> chunks(List<KernelCall> calls, StandIns standIns, MatmulVariant mm) {
         List<List<KernelCall>> out = new ArrayList<>();
         List<KernelCall> current = new ArrayList<>();
         Map<Object, Boolean> used = new IdentityHashMap<>();
         for (KernelCall c : calls) {
-            List<Object> arrays = arraysOf(c, noBias, mm);
+            List<Object> arrays = arraysOf(c, standIns, mm);
             int fresh = 0;
             for (Object a : arrays) if (!used.containsKey(a)) fresh++;
             if (!current.isEmpty() && (used.size() + fresh > SECTION_ARRAYS || current.size() >= SECTION_CALLS)) {
@@ -355,11 +362,13 @@ final class Residency implements AutoCloseable {
         return out;
     }
 
-    /** The arrays the tasks of a call take: its tensors, and the no-bias stand-in where the kernel needs one. */
-    private static List<Object> arraysOf(KernelCall c, float[] noBias, MatmulVariant mm) {
+    /** The arrays the tasks of a call take: its tensors, and the stand-ins where the kernel needs them. */
+    private static List<Object> arraysOf(KernelCall c, StandIns standIns, MatmulVariant mm) {
         List<Object> out = new ArrayList<>();
         arrays(c, out::add);
-        if (needsNoBias(c, mm)) out.add(noBias);
+        if (needsNoBias(c, mm)) out.add(standIns.noBias());
+        // The GELU epilogue's unused scalars.
+        if (c instanceof KernelCall.MatmulGeluForward) out.add(standIns.spare());
         return out;
     }
 
@@ -367,6 +376,8 @@ final class Residency implements AutoCloseable {
     private static boolean needsNoBias(KernelCall c, MatmulVariant mm) {
         if (c instanceof KernelCall.WhenGuided w) return needsNoBias(w.inner(), mm);
         if (c instanceof KernelCall.MatmulForward m) return m.bias() == null && mm != MatmulVariant.TILE16;
+        if (c instanceof KernelCall.MatmulGeluForward m) return m.bias() == null;
+        if (c instanceof KernelCall.GuidedMatmulForward) return true;
         return mm.isRegister() && (c instanceof KernelCall.MatmulBackwardInput || c instanceof KernelCall.MatmulBackwardWeight
                 || c instanceof KernelCall.BlockDiagForward || c instanceof KernelCall.BlockDiagBackwardInput
                 || c instanceof KernelCall.BlockDiagBackwardWeight);

@@ -32,6 +32,9 @@ import sffn.kernels.plan.KernelCall.BiasAdd;
 import sffn.kernels.plan.KernelCall.BiasBackward;
 import sffn.kernels.plan.KernelCall.BlendBackward;
 import sffn.kernels.plan.KernelCall.BlendForward;
+import sffn.kernels.plan.KernelCall.BlendSplit;
+import sffn.kernels.plan.KernelCall.GuidedMatmulForward;
+import sffn.kernels.plan.KernelCall.MatmulGeluForward;
 import sffn.kernels.plan.KernelCall.BlockDiagBackwardInput;
 import sffn.kernels.plan.KernelCall.BlockDiagBackwardWeight;
 import sffn.kernels.plan.KernelCall.BlockDiagForward;
@@ -92,17 +95,20 @@ final class TaskMapper {
     private final boolean tuned;
     private final MatmulVariant matmul;
     private final float[] noBias;
+    private final float[] spare;
     private final KernelContext context = new KernelContext();
     private int taskCount;
 
     /** @param matmul the matmul family's body; {@link MatmulVariant#LOOP} when not {@code tuned} */
-    TaskMapper(TaskGraph graph, String graphName, GridScheduler grids, boolean tuned, MatmulVariant matmul, float[] noBias) {
+    TaskMapper(TaskGraph graph, String graphName, GridScheduler grids, boolean tuned, MatmulVariant matmul, float[] noBias,
+               float[] spare) {
         this.graph = graph;
         this.graphName = graphName;
         this.grids = grids;
         this.tuned = tuned;
         this.matmul = tuned ? matmul : MatmulVariant.LOOP;
         this.noBias = noBias;
+        this.spare = spare;
     }
 
     int tasks() {
@@ -149,6 +155,27 @@ final class TaskMapper {
             case T64X128 -> graph.task(id, TiledGemm::gemm64x128, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
             case T128X64 -> graph.task(id, TiledGemm::gemm128x64, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
             case T128 -> graph.task(id, TiledGemm::gemm128, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
+        }
+    }
+
+    /**
+     * A register-tiled GEMM of one problem through a fused epilogue ({@link TiledGemm#GELU},
+     * {@link TiledGemm#BLEND}); unused arrays are the two stand-ins (a task takes each array once).
+     */
+    private void epilogueGemm(String kernel, float[] a, float[] b, float[] bias, float[] c, float[] act, float[] scalars,
+                              int m, int n, int k, int flags, int slot) {
+        TiledGemm.Tiles t = matmul.tiles();
+        if (t == null) throw new IllegalStateException(kernel + " is fused for the register-tiled matmul only, not " + matmul.label());
+        WorkerGrid g = new WorkerGrid2D((n + t.bn - 1) / t.bn * t.tx, (m + t.bm - 1) / t.bm * t.ty);
+        g.setLocalWork(t.tx, t.ty, 1);
+        String id = gridName(kernel, g);
+        // C = A B^T: lda = ldb = k, ldc = n.
+        switch (t) {
+            case T32 -> graph.task(id, TiledGemm::gemm32Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
+            case T64 -> graph.task(id, TiledGemm::gemm64Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
+            case T64X128 -> graph.task(id, TiledGemm::gemm64x128Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
+            case T128X64 -> graph.task(id, TiledGemm::gemm128x64Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
+            case T128 -> graph.task(id, TiledGemm::gemm128Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
         }
     }
 
@@ -305,8 +332,18 @@ final class TaskMapper {
                     c.dx().data, c.rows(), c.f());
             case RopeRotate c -> graph.task(name("rope"), Rope::rotateHeads, c.x().data, c.cos().data, c.sin().data,
                     c.rows(), c.seqLen(), c.posOffset(), c.heads(), c.d(), c.rowStride(), c.sign());
-            case AttentionForward c -> graph.task(name("attention_fwd"), Attention::forward, c.qkv().data,
-                    c.out().data, c.lse().data, c.batch(), c.seqLen(), c.nq(), c.nkv(), c.d());
+            case AttentionForward c -> {
+                if (tuned && c.d() <= Attention.FLASH_D) {
+                    WorkerGrid g = new WorkerGrid2D((c.seqLen() + Attention.FLASH_Q - 1) / Attention.FLASH_Q * Attention.FLASH_TX,
+                            c.batch() * c.nq() * Attention.FLASH_TY);
+                    g.setLocalWork(Attention.FLASH_TX, Attention.FLASH_TY, 1);
+                    graph.task(gridName("attention_fwd", g), Attention::forwardTiled, context, c.qkv().data, c.out().data,
+                            c.lse().data, c.seqLen(), c.nq(), c.nkv(), c.d());
+                } else {
+                    graph.task(name("attention_fwd"), Attention::forward, c.qkv().data, c.out().data, c.lse().data,
+                            c.batch(), c.seqLen(), c.nq(), c.nkv(), c.d());
+                }
+            }
             case AttentionBackward c -> {
                 graph.task(name("attention_bwd_q"), Attention::backwardQuery, c.dout().data, c.qkv().data,
                         c.out().data, c.lse().data, c.delta().data, c.dqkv().data, c.batch(), c.seqLen(), c.nq(),
@@ -371,6 +408,15 @@ final class TaskMapper {
                     c.structured().data, c.scalars().data, c.switchSlot(), c.n());
             case BlendBackward c -> graph.task(name("blend_bwd"), Blend::backward, c.dout().data, c.dguide().data,
                     c.scalars().data, c.switchSlot(), c.n());
+            case MatmulGeluForward c -> {
+                float[] bias = c.bias() == null ? noBias : c.bias().data;
+                epilogueGemm("matmul_gelu_fwd", c.a().data, c.b().data, bias, c.c().data, c.out().data, spare, c.m(), c.n(),
+                        c.k(), TiledGemm.TRANS_B | TiledGemm.GELU | (c.bias() != null ? TiledGemm.BIAS : 0), 0);
+            }
+            case GuidedMatmulForward c -> epilogueGemm("guided_matmul_fwd", c.x().data, c.guide().data, noBias, c.y().data,
+                    c.g().data, c.scalars().data, c.m(), c.n(), c.k(), TiledGemm.TRANS_B | TiledGemm.BLEND, c.switchSlot());
+            case BlendSplit c -> graph.task(name("blend_split"), Blend::split, c.dout().data, c.dstructured().data,
+                    c.dguide().data, c.scalars().data, c.switchSlot(), c.n());
             // The device does not branch on a scalar it holds: the inner call always runs, and the
             // blend gives its result weight 0 while the switch is off.
             case WhenGuided c -> add(c.inner());

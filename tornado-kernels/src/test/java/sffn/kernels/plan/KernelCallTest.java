@@ -233,6 +233,21 @@ class KernelCallTest {
                 a -> Blend.forwardCpu(f(a, 0), f(a, 1), f(a, 2), slot, 37)));
         c.add(new Case(new KernelCall.BlendBackward(t("dout", 37), t("dguide", 37), scalars(1), slot, 37),
                 a -> Blend.backwardCpu(f(a, 0), f(a, 1), f(a, 2), slot, 37)));
+        c.add(new Case(new KernelCall.BlendSplit(t("dout", 37), t("dstructured", 37), t("dguide", 37), scalars(1), slot, 37),
+                a -> {
+                    Fill.copyCpu(f(a, 0), f(a, 1), 37);
+                    Blend.backwardCpu(f(a, 1), f(a, 2), f(a, 3), slot, 37);
+                }));
+        c.add(new Case(new KernelCall.GuidedMatmulForward(t("x", m, k), t("guide", nn, k), t("g", m, nn), t("y", m, nn),
+                scalars(1), slot, m, nn, k), a -> {
+                    Matmul.forwardCpu(f(a, 0), f(a, 1), null, f(a, 2), m, nn, k, false);
+                    Blend.forwardCpu(f(a, 2), f(a, 3), f(a, 4), slot, m * nn);
+                }));
+        c.add(new Case(new KernelCall.MatmulGeluForward(t("a", m, k), t("b", nn, k), t("bias", nn), t("c", m, nn),
+                t("out", m, nn), m, nn, k), a -> {
+                    Matmul.forwardCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), m, nn, k, false);
+                    Gelu.forwardCpu(f(a, 3), f(a, 4), m * nn);
+                }));
         Tensor guided = t("guided", m, nn);
         c.add(new Case(new KernelCall.WhenGuided(scalars(1), slot,
                 new KernelCall.MatmulForward(t("a", m, k), t("b", nn, k), null, guided, m, nn, k, false)),

@@ -7,8 +7,16 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import sffn.kernels.Tensor;
 import sffn.kernels.plan.KernelCall;
+import sffn.kernels.StepScalars;
 import sffn.kernels.plan.KernelCall.BiasAdd;
+import sffn.kernels.plan.KernelCall.BlendBackward;
+import sffn.kernels.plan.KernelCall.BlendForward;
+import sffn.kernels.plan.KernelCall.BlendSplit;
 import sffn.kernels.plan.KernelCall.Copy;
+import sffn.kernels.plan.KernelCall.GeluForward;
+import sffn.kernels.plan.KernelCall.GuidedMatmulForward;
+import sffn.kernels.plan.KernelCall.MatmulGeluForward;
+import sffn.kernels.plan.KernelCall.WhenGuided;
 import sffn.kernels.plan.KernelCall.LayerNormForward;
 import sffn.kernels.plan.KernelCall.MatmulForward;
 import sffn.kernels.plan.KernelCall.ResidualAdd;
@@ -35,7 +43,7 @@ class FusionTest {
     void aForwardThenABiasAddOnItsOutputBecomeOneForwardWithTheBias() {
         List<KernelCall> calls = List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new BiasAdd(c, bias, 5, 3),
                 new ResidualAdd(c, a, 3));
-        List<KernelCall> fused = Fusion.fuse(calls);
+        List<KernelCall> fused = Fusion.fuse(calls, true);
         assertEquals(2, fused.size());
         MatmulForward f = (MatmulForward) fused.get(0);
         assertSame(bias, f.bias());
@@ -72,12 +80,12 @@ class FusionTest {
         Tensor mean = new Tensor("mean", 5);
         Tensor rstd = new Tensor("rstd", 5);
         List<KernelCall> sumOnly = List.of(new Copy(prev, next, 15), new ResidualAdd(next, branch, 15), new BiasAdd(c, bias, 5, 3));
-        List<KernelCall> fusedSum = Fusion.fuse(sumOnly);
+        List<KernelCall> fusedSum = Fusion.fuse(sumOnly, true);
         assertEquals(2, fusedSum.size());
         assertEquals(new ResidualSum(prev, branch, next, 15), fusedSum.get(0));
         List<KernelCall> withNorm = List.of(new Copy(prev, next, 15), new ResidualAdd(next, branch, 15),
                 new LayerNormForward(next, w, bb, out, mean, rstd, 5, 3));
-        List<KernelCall> fused = Fusion.fuse(withNorm);
+        List<KernelCall> fused = Fusion.fuse(withNorm, true);
         assertEquals(List.of(new ResidualLayerNorm(prev, branch, next, w, bb, out, mean, rstd, 5, 3)), fused);
         assertSameBits(withNorm, fused.get(0), next, out, mean, rstd);
     }
@@ -92,7 +100,7 @@ class FusionTest {
         Tensor rstd = new Tensor("rstd", 5);
         List<KernelCall> calls = List.of(new Copy(prev, next, 15), new ResidualAdd(next, branch, 15),
                 new RmsNormForward(next, w, out, rstd, 5, 3));
-        List<KernelCall> fused = Fusion.fuse(calls);
+        List<KernelCall> fused = Fusion.fuse(calls, true);
         assertEquals(List.of(new ResidualRmsNorm(prev, branch, next, w, out, rstd, 5, 3)), fused);
         assertSameBits(calls, fused.get(0), next, out, rstd);
     }
@@ -107,11 +115,11 @@ class FusionTest {
                 List.of(new Copy(prev, next, 15), new ResidualAdd(next, prev, 15)),           // adds the source
                 List.of(new Copy(prev, next, 12), new ResidualAdd(next, a, 15)),              // other lengths
                 List.of(new ResidualAdd(next, a, 15), new Copy(prev, next, 15)));              // wrong order
-        for (List<KernelCall> calls : cases) assertEquals(calls, Fusion.fuse(calls));
+        for (List<KernelCall> calls : cases) assertEquals(calls, Fusion.fuse(calls, true));
         // A norm that writes what the sum reads stays a call of its own.
         List<KernelCall> clobber = List.of(new Copy(prev, next, 15), new ResidualAdd(next, a, 15),
                 new LayerNormForward(next, bias, bias, prev, new Tensor("m", 5), new Tensor("r", 5), 5, 3));
-        List<KernelCall> fused = Fusion.fuse(clobber);
+        List<KernelCall> fused = Fusion.fuse(clobber, true);
         assertEquals(List.of(new ResidualSum(prev, a, next, 15), clobber.get(2)), fused);
     }
 
@@ -123,6 +131,89 @@ class FusionTest {
                 List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new BiasAdd(other, bias, 5, 3)), // another tensor
                 List.of(new MatmulForward(a, b, bias, c, 5, 3, 7, false), new BiasAdd(c, bias, 5, 3)),  // has a bias
                 List.of(new BiasAdd(c, bias, 5, 3), new MatmulForward(a, b, null, c, 5, 3, 7, false))); // wrong order
-        for (List<KernelCall> calls : cases) assertEquals(calls, Fusion.fuse(calls));
+        for (List<KernelCall> calls : cases) assertEquals(calls, Fusion.fuse(calls, true));
+    }
+
+    @Test
+    void aForwardWithItsBiasThenItsGeluBecomeOneEpilogueKernelOnlyWhenRegisterTiled() {
+        Tensor act = new Tensor("act", 5, 3);
+        List<KernelCall> calls = List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new BiasAdd(c, bias, 5, 3),
+                new GeluForward(c, act, 15));
+        List<KernelCall> fused = Fusion.fuse(calls, true);
+        assertEquals(List.of(new MatmulGeluForward(a, b, bias, c, act, 5, 3, 7)), fused);
+        assertSameBits(calls, fused.get(0), c, act);
+        // The other matmul bodies keep the GELU a task of its own (the bias still joins the forward).
+        assertEquals(List.of(new MatmulForward(a, b, bias, c, 5, 3, 7, false), calls.get(2)), Fusion.fuse(calls, false));
+        List<List<KernelCall>> apart = List.of(
+                List.of(new MatmulForward(a, b, null, c, 5, 3, 7, true), new GeluForward(c, act, 15)),   // accumulates
+                List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new GeluForward(act, c, 15)),  // GELU of another
+                List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new GeluForward(c, act, 12)),  // part of it
+                List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new GeluForward(c, a, 15)));   // over an input
+        for (List<KernelCall> l : apart) assertEquals(l, Fusion.fuse(l, true));
+    }
+
+    /** Step scalars with the guide switch in slot {@code slot} on and the guide weight 0.3. */
+    private static Tensor scalars(int slot) {
+        Tensor s = new Tensor("scalars", Math.max(slot, StepScalars.GUIDE_ALPHA) + 1);
+        s.data[slot] = 1f;
+        s.data[StepScalars.GUIDE_ALPHA] = 0.3f;
+        return s;
+    }
+
+    @Test
+    void theGuidesProductThenItsBlendBecomeOneEpilogueKernelThatStillWritesTheProduct() {
+        Tensor sc = scalars(9);
+        Tensor g = new Tensor("guide.y", 5, 3);
+        Tensor y = random("y", 5, 3);
+        List<KernelCall> calls = List.of(new WhenGuided(sc, 9, new MatmulForward(a, b, null, g, 5, 3, 7, false)),
+                new BlendForward(g, y, sc, 9, 15));
+        List<KernelCall> fused = Fusion.fuse(calls, true);
+        assertEquals(List.of(new GuidedMatmulForward(a, b, g, y, sc, 9, 5, 3, 7)), fused);
+        // y is blended in place: both runs start from the same y; the product starts as NaN.
+        float[] y0 = y.data.clone();
+        for (float on : new float[] {1f, 0f}) {
+            sc.data[9] = on;
+            g.fill(Float.NaN);
+            System.arraycopy(y0, 0, y.data, 0, y0.length);
+            for (KernelCall k : calls) k.runCpu();
+            float[] gWant = g.data.clone();
+            float[] yWant = y.data.clone();
+            g.fill(Float.NaN);
+            System.arraycopy(y0, 0, y.data, 0, y0.length);
+            fused.get(0).runCpu();
+            for (int i = 0; i < y0.length; i++) {
+                assertEquals(Float.floatToIntBits(gWant[i]), Float.floatToIntBits(g.data[i]), "g element " + i);
+                assertEquals(Float.floatToIntBits(yWant[i]), Float.floatToIntBits(y.data[i]), "y element " + i);
+            }
+        }
+        // Switch off: y stays, as the unfused pair leaves it.
+        for (int i = 0; i < y0.length; i++) assertEquals(Float.floatToIntBits(y0[i]), Float.floatToIntBits(y.data[i]));
+        assertEquals(calls, Fusion.fuse(calls, false));
+        List<List<KernelCall>> apart = List.of(
+                List.of(new WhenGuided(sc, 9, new MatmulForward(a, b, null, g, 5, 3, 7, false)), new BlendForward(g, y, sc, 8, 15)),
+                List.of(new WhenGuided(sc, 9, new MatmulForward(a, b, bias, g, 5, 3, 7, false)), new BlendForward(g, y, sc, 9, 15)),
+                List.of(new WhenGuided(sc, 9, new MatmulForward(a, b, null, g, 5, 3, 7, false)), new BlendForward(y, g, sc, 9, 15)));
+        for (List<KernelCall> l : apart) assertEquals(l, Fusion.fuse(l, true));
+    }
+
+    @Test
+    void aCopyOfTheGradientThenTheBlendsBackwardOnTheCopyBecomeOneSplit() {
+        Tensor sc = scalars(7);
+        Tensor dy = random("dy", 5, 3);
+        Tensor dys = new Tensor("dys", 5, 3);
+        Tensor dyg = new Tensor("dyg", 5, 3);
+        List<KernelCall> calls = List.of(new Copy(dy, dys, 15), new BlendBackward(dys, dyg, sc, 7, 15));
+        for (boolean register : new boolean[] {true, false}) {
+            List<KernelCall> fused = Fusion.fuse(calls, register);
+            assertEquals(List.of(new BlendSplit(dy, dys, dyg, sc, 7, 15)), fused);
+            float[] dy0 = dy.data.clone();
+            assertSameBits(calls, fused.get(0), dys, dyg);
+            for (int i = 0; i < dy0.length; i++) assertEquals(Float.floatToIntBits(dy0[i]), Float.floatToIntBits(dy.data[i]));
+        }
+        List<List<KernelCall>> apart = List.of(
+                List.of(new Copy(dy, dys, 15), new BlendBackward(dy, dyg, sc, 7, 15)),     // blends the source
+                List.of(new Copy(dy, dys, 12), new BlendBackward(dys, dyg, sc, 7, 15)),    // other lengths
+                List.of(new Copy(dy, dys, 15), new BlendBackward(dys, dy, sc, 7, 15)));    // writes the source
+        for (List<KernelCall> l : apart) assertEquals(l, Fusion.fuse(l, true));
     }
 }
