@@ -370,6 +370,363 @@ public final class Attention {
         }
     }
 
+    /**
+     * The backward's query side as one KernelContext kernel (GPUs; head dim at most
+     * {@link #FLASH_D}; {@link #backwardQuery}'s outputs): a work-group takes {@link #FLASH_Q}
+     * queries of one (batch, head), computes their {@code delta = dout . out}, keeps Q and dout in
+     * local memory and walks the keys they see in blocks of 32 (keys and values staged in local
+     * memory): S and dP in registers (4 x 2 per work-item), {@code dS = P (dP - delta)} into local
+     * memory, and {@code dQ += dS K} in registers (4 x 4 per work-item), scaled once at the end.
+     * Grid as {@link #forwardTiled}'s.
+     */
+    public static void backwardQueryTiled(KernelContext ctx, float[] dout, float[] qkv, float[] out, float[] lse,
+                                          float[] delta, float[] dqkv, int seqLen, int nq, int nkv, int d) {
+        // Local memory, rows padded by one word: Q, dout, K and V k-major ([e][i], [e][j]), dS
+        // key-major ([j][i]); 32 queries, blocks of 32 keys, head dim up to 64.
+        float[] qs = ctx.allocateFloatLocalArray(64 * 33);
+        float[] gs = ctx.allocateFloatLocalArray(64 * 33);
+        float[] ks = ctx.allocateFloatLocalArray(64 * 33);
+        float[] vs = ctx.allocateFloatLocalArray(64 * 33);
+        float[] dss = ctx.allocateFloatLocalArray(32 * 33);
+        float[] lq = ctx.allocateFloatLocalArray(32);
+        float[] dl = ctx.allocateFloatLocalArray(32);
+        int tx = ctx.localIdx;
+        int ty = ctx.localIdy;
+        int lid = ty * 16 + tx;
+        int t0 = ctx.groupIdx * 32;
+        int bh = ctx.groupIdy;
+        int b = bh / nq;
+        int h = bh - b * nq;
+        int g = h / (nq / nkv);
+        int stride = (nq + 2 * nkv) * d;
+        int ldo = nq * d;
+        float scale = 1f / (float) Math.sqrt(d);
+        int rowBase = b * seqLen;
+        for (int x = lid; x < 32 * 64; x += 128) {
+            int i = x / 64;
+            int e = x - i * 64;
+            float q = 0f;
+            float go = 0f;
+            if (t0 + i < seqLen && e < d) {
+                q = qkv[(rowBase + t0 + i) * stride + h * d + e];
+                go = dout[(rowBase + t0 + i) * ldo + h * d + e];
+            }
+            qs[e * 33 + i] = q;
+            gs[e * 33 + i] = go;
+        }
+        if (lid < 32) {
+            float s = 0f;
+            float m = 0f;
+            if (t0 + lid < seqLen) {
+                int go = (rowBase + t0 + lid) * ldo + h * d;
+                for (int e = 0; e < d; e++) {
+                    s += dout[go + e] * out[go + e];
+                }
+                m = lse[bh * seqLen + t0 + lid];
+                delta[bh * seqLen + t0 + lid] = s;
+            }
+            dl[lid] = s;
+            lq[lid] = m;
+        }
+        float q0_0 = 0f; float q0_1 = 0f; float q0_2 = 0f; float q0_3 = 0f;
+        float q1_0 = 0f; float q1_1 = 0f; float q1_2 = 0f; float q1_3 = 0f;
+        float q2_0 = 0f; float q2_1 = 0f; float q2_2 = 0f; float q2_3 = 0f;
+        float q3_0 = 0f; float q3_1 = 0f; float q3_2 = 0f; float q3_3 = 0f;
+        int end = Math.min(seqLen, t0 + 32);
+        for (int u0 = 0; u0 < end; u0 += 32) {
+            ctx.localBarrier();
+            for (int x = lid; x < 32 * 64; x += 128) {
+                int j = x / 64;
+                int e = x - j * 64;
+                float k = 0f;
+                float v = 0f;
+                if (u0 + j < seqLen && e < d) {
+                    k = qkv[(rowBase + u0 + j) * stride + (nq + g) * d + e];
+                    v = qkv[(rowBase + u0 + j) * stride + (nq + nkv + g) * d + e];
+                }
+                ks[e * 33 + j] = k;
+                vs[e * 33 + j] = v;
+            }
+            ctx.localBarrier();
+            float s0_0 = 0f; float s0_1 = 0f;
+            float s1_0 = 0f; float s1_1 = 0f;
+            float s2_0 = 0f; float s2_1 = 0f;
+            float s3_0 = 0f; float s3_1 = 0f;
+            float p0_0 = 0f; float p0_1 = 0f;
+            float p1_0 = 0f; float p1_1 = 0f;
+            float p2_0 = 0f; float p2_1 = 0f;
+            float p3_0 = 0f; float p3_1 = 0f;
+            for (int e = 0; e < d; e++) {
+                float a0 = qs[e * 33 + ty + 0];
+                float g0 = gs[e * 33 + ty + 0];
+                float a1 = qs[e * 33 + ty + 8];
+                float g1 = gs[e * 33 + ty + 8];
+                float a2 = qs[e * 33 + ty + 16];
+                float g2 = gs[e * 33 + ty + 16];
+                float a3 = qs[e * 33 + ty + 24];
+                float g3 = gs[e * 33 + ty + 24];
+                float k0 = ks[e * 33 + tx + 0];
+                float v0 = vs[e * 33 + tx + 0];
+                float k1 = ks[e * 33 + tx + 16];
+                float v1 = vs[e * 33 + tx + 16];
+                s0_0 += a0 * k0; s0_1 += a0 * k1; p0_0 += g0 * v0; p0_1 += g0 * v1;
+                s1_0 += a1 * k0; s1_1 += a1 * k1; p1_0 += g1 * v0; p1_1 += g1 * v1;
+                s2_0 += a2 * k0; s2_1 += a2 * k1; p2_0 += g2 * v0; p2_1 += g2 * v1;
+                s3_0 += a3 * k0; s3_1 += a3 * k1; p3_0 += g3 * v0; p3_1 += g3 * v1;
+            }
+            float m0 = lq[ty + 0];
+            float l0 = dl[ty + 0];
+            float m1 = lq[ty + 8];
+            float l1 = dl[ty + 8];
+            float m2 = lq[ty + 16];
+            float l2 = dl[ty + 16];
+            float m3 = lq[ty + 24];
+            float l3 = dl[ty + 24];
+            dss[(tx + 0) * 33 + ty + 0] = gradScore(s0_0 * scale - m0, p0_0 - l0, t0 + ty + 0, u0 + tx + 0, seqLen);
+            dss[(tx + 16) * 33 + ty + 0] = gradScore(s0_1 * scale - m0, p0_1 - l0, t0 + ty + 0, u0 + tx + 16, seqLen);
+            dss[(tx + 0) * 33 + ty + 8] = gradScore(s1_0 * scale - m1, p1_0 - l1, t0 + ty + 8, u0 + tx + 0, seqLen);
+            dss[(tx + 16) * 33 + ty + 8] = gradScore(s1_1 * scale - m1, p1_1 - l1, t0 + ty + 8, u0 + tx + 16, seqLen);
+            dss[(tx + 0) * 33 + ty + 16] = gradScore(s2_0 * scale - m2, p2_0 - l2, t0 + ty + 16, u0 + tx + 0, seqLen);
+            dss[(tx + 16) * 33 + ty + 16] = gradScore(s2_1 * scale - m2, p2_1 - l2, t0 + ty + 16, u0 + tx + 16, seqLen);
+            dss[(tx + 0) * 33 + ty + 24] = gradScore(s3_0 * scale - m3, p3_0 - l3, t0 + ty + 24, u0 + tx + 0, seqLen);
+            dss[(tx + 16) * 33 + ty + 24] = gradScore(s3_1 * scale - m3, p3_1 - l3, t0 + ty + 24, u0 + tx + 16, seqLen);
+            ctx.localBarrier();
+            for (int j = 0; j < 32; j++) {
+                float a0 = dss[j * 33 + ty + 0];
+                float a1 = dss[j * 33 + ty + 8];
+                float a2 = dss[j * 33 + ty + 16];
+                float a3 = dss[j * 33 + ty + 24];
+                float k0 = ks[(tx + 0) * 33 + j];
+                float k1 = ks[(tx + 16) * 33 + j];
+                float k2 = ks[(tx + 32) * 33 + j];
+                float k3 = ks[(tx + 48) * 33 + j];
+                q0_0 += a0 * k0; q0_1 += a0 * k1; q0_2 += a0 * k2; q0_3 += a0 * k3;
+                q1_0 += a1 * k0; q1_1 += a1 * k1; q1_2 += a1 * k2; q1_3 += a1 * k3;
+                q2_0 += a2 * k0; q2_1 += a2 * k1; q2_2 += a2 * k2; q2_3 += a2 * k3;
+                q3_0 += a3 * k0; q3_1 += a3 * k1; q3_2 += a3 * k2; q3_3 += a3 * k3;
+            }
+        }
+        storeRows(dqkv, q0_0, q0_1, q0_2, q0_3, scale, t0 + ty + 0, tx, rowBase, seqLen, stride, h * d, d);
+        storeRows(dqkv, q1_0, q1_1, q1_2, q1_3, scale, t0 + ty + 8, tx, rowBase, seqLen, stride, h * d, d);
+        storeRows(dqkv, q2_0, q2_1, q2_2, q2_3, scale, t0 + ty + 16, tx, rowBase, seqLen, stride, h * d, d);
+        storeRows(dqkv, q3_0, q3_1, q3_2, q3_3, scale, t0 + ty + 24, tx, rowBase, seqLen, stride, h * d, d);
+    }
+
+    /**
+     * The backward's key/value side as one KernelContext kernel (GPUs; head dim at most
+     * {@link #FLASH_D}; {@link #backwardKeyValue}'s outputs, after {@link #backwardQueryTiled}
+     * wrote delta): a work-group takes 32 keys and their values of one (batch, key/value head),
+     * keeps them in local memory and walks, for each query head of the group, the queries that see
+     * them in blocks of 32 (queries and dout staged in local memory): {@code S^T} and
+     * {@code dP^T} in registers (4 x 2 per work-item), P^T and {@code dS^T = P^T (dP^T - delta)}
+     * into local memory, {@code dV += P^T dout} and {@code dK += dS^T Q} in registers (4 x 4 each
+     * per work-item), dK scaled once at the end. Grid:
+     * {@code (ceil(T / 32) FLASH_TX, B nkv FLASH_TY)}, work-groups {@code (FLASH_TX, FLASH_TY)}.
+     */
+    public static void backwardKeyValueTiled(KernelContext ctx, float[] dout, float[] qkv, float[] lse, float[] delta,
+                                             float[] dqkv, int seqLen, int nq, int nkv, int d) {
+        // Local memory, rows padded by one word: K, V, Q and dout k-major ([e][j], [e][i]), P^T
+        // and dS^T query-major ([i][j]); blocks of 32 keys and 32 queries, head dim up to 64.
+        float[] ks = ctx.allocateFloatLocalArray(64 * 33);
+        float[] vs = ctx.allocateFloatLocalArray(64 * 33);
+        float[] qs = ctx.allocateFloatLocalArray(64 * 33);
+        float[] gs = ctx.allocateFloatLocalArray(64 * 33);
+        float[] pts = ctx.allocateFloatLocalArray(32 * 33);
+        float[] dts = ctx.allocateFloatLocalArray(32 * 33);
+        float[] lq = ctx.allocateFloatLocalArray(32);
+        float[] dl = ctx.allocateFloatLocalArray(32);
+        int tx = ctx.localIdx;
+        int ty = ctx.localIdy;
+        int lid = ty * 16 + tx;
+        int u0 = ctx.groupIdx * 32;
+        int bg = ctx.groupIdy;
+        int b = bg / nkv;
+        int g = bg - b * nkv;
+        int group = nq / nkv;
+        int stride = (nq + 2 * nkv) * d;
+        int ldo = nq * d;
+        float scale = 1f / (float) Math.sqrt(d);
+        int rowBase = b * seqLen;
+        for (int x = lid; x < 32 * 64; x += 128) {
+            int j = x / 64;
+            int e = x - j * 64;
+            float k = 0f;
+            float v = 0f;
+            if (u0 + j < seqLen && e < d) {
+                k = qkv[(rowBase + u0 + j) * stride + (nq + g) * d + e];
+                v = qkv[(rowBase + u0 + j) * stride + (nq + nkv + g) * d + e];
+            }
+            ks[e * 33 + j] = k;
+            vs[e * 33 + j] = v;
+        }
+        float dk0_0 = 0f; float dk0_1 = 0f; float dk0_2 = 0f; float dk0_3 = 0f;
+        float dk1_0 = 0f; float dk1_1 = 0f; float dk1_2 = 0f; float dk1_3 = 0f;
+        float dk2_0 = 0f; float dk2_1 = 0f; float dk2_2 = 0f; float dk2_3 = 0f;
+        float dk3_0 = 0f; float dk3_1 = 0f; float dk3_2 = 0f; float dk3_3 = 0f;
+        float dv0_0 = 0f; float dv0_1 = 0f; float dv0_2 = 0f; float dv0_3 = 0f;
+        float dv1_0 = 0f; float dv1_1 = 0f; float dv1_2 = 0f; float dv1_3 = 0f;
+        float dv2_0 = 0f; float dv2_1 = 0f; float dv2_2 = 0f; float dv2_3 = 0f;
+        float dv3_0 = 0f; float dv3_1 = 0f; float dv3_2 = 0f; float dv3_3 = 0f;
+        for (int hh = 0; hh < group; hh++) {
+            int h = g * group + hh;
+            int bh = b * nq + h;
+            for (int t0 = u0; t0 < seqLen; t0 += 32) {
+                ctx.localBarrier();
+                for (int x = lid; x < 32 * 64; x += 128) {
+                    int i = x / 64;
+                    int e = x - i * 64;
+                    float q = 0f;
+                    float go = 0f;
+                    if (t0 + i < seqLen && e < d) {
+                        q = qkv[(rowBase + t0 + i) * stride + h * d + e];
+                        go = dout[(rowBase + t0 + i) * ldo + h * d + e];
+                    }
+                    qs[e * 33 + i] = q;
+                    gs[e * 33 + i] = go;
+                }
+                if (lid < 32) {
+                    float m = 0f;
+                    float s = 0f;
+                    if (t0 + lid < seqLen) {
+                        m = lse[bh * seqLen + t0 + lid];
+                        s = delta[bh * seqLen + t0 + lid];
+                    }
+                    lq[lid] = m;
+                    dl[lid] = s;
+                }
+                ctx.localBarrier();
+                float s0_0 = 0f; float s0_1 = 0f;
+                float s1_0 = 0f; float s1_1 = 0f;
+                float s2_0 = 0f; float s2_1 = 0f;
+                float s3_0 = 0f; float s3_1 = 0f;
+                float p0_0 = 0f; float p0_1 = 0f;
+                float p1_0 = 0f; float p1_1 = 0f;
+                float p2_0 = 0f; float p2_1 = 0f;
+                float p3_0 = 0f; float p3_1 = 0f;
+                for (int e = 0; e < d; e++) {
+                    float a0 = ks[e * 33 + ty + 0];
+                    float w0 = vs[e * 33 + ty + 0];
+                    float a1 = ks[e * 33 + ty + 8];
+                    float w1 = vs[e * 33 + ty + 8];
+                    float a2 = ks[e * 33 + ty + 16];
+                    float w2 = vs[e * 33 + ty + 16];
+                    float a3 = ks[e * 33 + ty + 24];
+                    float w3 = vs[e * 33 + ty + 24];
+                    float q0 = qs[e * 33 + tx + 0];
+                    float o0 = gs[e * 33 + tx + 0];
+                    float q1 = qs[e * 33 + tx + 16];
+                    float o1 = gs[e * 33 + tx + 16];
+                    s0_0 += a0 * q0; s0_1 += a0 * q1; p0_0 += w0 * o0; p0_1 += w0 * o1;
+                    s1_0 += a1 * q0; s1_1 += a1 * q1; p1_0 += w1 * o0; p1_1 += w1 * o1;
+                    s2_0 += a2 * q0; s2_1 += a2 * q1; p2_0 += w2 * o0; p2_1 += w2 * o1;
+                    s3_0 += a3 * q0; s3_1 += a3 * q1; p3_0 += w3 * o0; p3_1 += w3 * o1;
+                }
+                float m0 = lq[tx + 0];
+                float l0 = dl[tx + 0];
+                float m1 = lq[tx + 16];
+                float l1 = dl[tx + 16];
+                float e0_0 = probability(s0_0 * scale - m0, t0 + tx + 0, u0 + ty + 0, seqLen);
+                pts[(tx + 0) * 33 + ty + 0] = e0_0;
+                dts[(tx + 0) * 33 + ty + 0] = e0_0 * (p0_0 - l0);
+                float e0_1 = probability(s0_1 * scale - m1, t0 + tx + 16, u0 + ty + 0, seqLen);
+                pts[(tx + 16) * 33 + ty + 0] = e0_1;
+                dts[(tx + 16) * 33 + ty + 0] = e0_1 * (p0_1 - l1);
+                float e1_0 = probability(s1_0 * scale - m0, t0 + tx + 0, u0 + ty + 8, seqLen);
+                pts[(tx + 0) * 33 + ty + 8] = e1_0;
+                dts[(tx + 0) * 33 + ty + 8] = e1_0 * (p1_0 - l0);
+                float e1_1 = probability(s1_1 * scale - m1, t0 + tx + 16, u0 + ty + 8, seqLen);
+                pts[(tx + 16) * 33 + ty + 8] = e1_1;
+                dts[(tx + 16) * 33 + ty + 8] = e1_1 * (p1_1 - l1);
+                float e2_0 = probability(s2_0 * scale - m0, t0 + tx + 0, u0 + ty + 16, seqLen);
+                pts[(tx + 0) * 33 + ty + 16] = e2_0;
+                dts[(tx + 0) * 33 + ty + 16] = e2_0 * (p2_0 - l0);
+                float e2_1 = probability(s2_1 * scale - m1, t0 + tx + 16, u0 + ty + 16, seqLen);
+                pts[(tx + 16) * 33 + ty + 16] = e2_1;
+                dts[(tx + 16) * 33 + ty + 16] = e2_1 * (p2_1 - l1);
+                float e3_0 = probability(s3_0 * scale - m0, t0 + tx + 0, u0 + ty + 24, seqLen);
+                pts[(tx + 0) * 33 + ty + 24] = e3_0;
+                dts[(tx + 0) * 33 + ty + 24] = e3_0 * (p3_0 - l0);
+                float e3_1 = probability(s3_1 * scale - m1, t0 + tx + 16, u0 + ty + 24, seqLen);
+                pts[(tx + 16) * 33 + ty + 24] = e3_1;
+                dts[(tx + 16) * 33 + ty + 24] = e3_1 * (p3_1 - l1);
+                ctx.localBarrier();
+                for (int i = 0; i < 32; i++) {
+                    float a0 = pts[i * 33 + ty + 0];
+                    float z0 = dts[i * 33 + ty + 0];
+                    float a1 = pts[i * 33 + ty + 8];
+                    float z1 = dts[i * 33 + ty + 8];
+                    float a2 = pts[i * 33 + ty + 16];
+                    float z2 = dts[i * 33 + ty + 16];
+                    float a3 = pts[i * 33 + ty + 24];
+                    float z3 = dts[i * 33 + ty + 24];
+                    float o0 = gs[(tx + 0) * 33 + i];
+                    float q0 = qs[(tx + 0) * 33 + i];
+                    float o1 = gs[(tx + 16) * 33 + i];
+                    float q1 = qs[(tx + 16) * 33 + i];
+                    float o2 = gs[(tx + 32) * 33 + i];
+                    float q2 = qs[(tx + 32) * 33 + i];
+                    float o3 = gs[(tx + 48) * 33 + i];
+                    float q3 = qs[(tx + 48) * 33 + i];
+                    dv0_0 += a0 * o0; dv0_1 += a0 * o1; dv0_2 += a0 * o2; dv0_3 += a0 * o3;
+                    dk0_0 += z0 * q0; dk0_1 += z0 * q1; dk0_2 += z0 * q2; dk0_3 += z0 * q3;
+                    dv1_0 += a1 * o0; dv1_1 += a1 * o1; dv1_2 += a1 * o2; dv1_3 += a1 * o3;
+                    dk1_0 += z1 * q0; dk1_1 += z1 * q1; dk1_2 += z1 * q2; dk1_3 += z1 * q3;
+                    dv2_0 += a2 * o0; dv2_1 += a2 * o1; dv2_2 += a2 * o2; dv2_3 += a2 * o3;
+                    dk2_0 += z2 * q0; dk2_1 += z2 * q1; dk2_2 += z2 * q2; dk2_3 += z2 * q3;
+                    dv3_0 += a3 * o0; dv3_1 += a3 * o1; dv3_2 += a3 * o2; dv3_3 += a3 * o3;
+                    dk3_0 += z3 * q0; dk3_1 += z3 * q1; dk3_2 += z3 * q2; dk3_3 += z3 * q3;
+                }
+            }
+        }
+        storeRows(dqkv, dk0_0, dk0_1, dk0_2, dk0_3, scale, u0 + ty + 0, tx, rowBase, seqLen, stride, (nq + g) * d, d);
+        storeRows(dqkv, dv0_0, dv0_1, dv0_2, dv0_3, 1f, u0 + ty + 0, tx, rowBase, seqLen, stride, (nq + nkv + g) * d, d);
+        storeRows(dqkv, dk1_0, dk1_1, dk1_2, dk1_3, scale, u0 + ty + 8, tx, rowBase, seqLen, stride, (nq + g) * d, d);
+        storeRows(dqkv, dv1_0, dv1_1, dv1_2, dv1_3, 1f, u0 + ty + 8, tx, rowBase, seqLen, stride, (nq + nkv + g) * d, d);
+        storeRows(dqkv, dk2_0, dk2_1, dk2_2, dk2_3, scale, u0 + ty + 16, tx, rowBase, seqLen, stride, (nq + g) * d, d);
+        storeRows(dqkv, dv2_0, dv2_1, dv2_2, dv2_3, 1f, u0 + ty + 16, tx, rowBase, seqLen, stride, (nq + nkv + g) * d, d);
+        storeRows(dqkv, dk3_0, dk3_1, dk3_2, dk3_3, scale, u0 + ty + 24, tx, rowBase, seqLen, stride, (nq + g) * d, d);
+        storeRows(dqkv, dv3_0, dv3_1, dv3_2, dv3_3, 1f, u0 + ty + 24, tx, rowBase, seqLen, stride, (nq + nkv + g) * d, d);
+    }
+
+
+    /** {@code exp(x) dpd} for a key the query sees ({@code dS} of the query-side backward), else 0. */
+    private static float gradScore(float x, float dpd, int t, int u, int seqLen) {
+        float v = 0f;
+        if (u <= t && u < seqLen) {
+            v = (float) Math.exp(x) * dpd;
+        }
+        return v;
+    }
+
+    /** {@code exp(x)} for a key the query sees, both inside the sequence ({@code P}); else 0. */
+    private static float probability(float x, int t, int u, int seqLen) {
+        float v = 0f;
+        if (u <= t && t < seqLen) {
+            v = (float) Math.exp(x);
+        }
+        return v;
+    }
+
+    /** Stores a work-item's four values of row t (columns tx + 16 c below d, times s) at column base col of qkv's layout. */
+    private static void storeRows(float[] dqkv, float v0, float v1, float v2, float v3, float s, int t, int tx, int rowBase,
+                                  int seqLen, int stride, int col, int d) {
+        if (t < seqLen) {
+            int o = (rowBase + t) * stride + col;
+            if (tx < d) {
+                dqkv[o + tx] = v0 * s;
+            }
+            if (tx + 16 < d) {
+                dqkv[o + tx + 16] = v1 * s;
+            }
+            if (tx + 32 < d) {
+                dqkv[o + tx + 32] = v2 * s;
+            }
+            if (tx + 48 < d) {
+                dqkv[o + tx + 48] = v3 * s;
+            }
+        }
+    }
+
     // ---- CPU bodies: query tiles (forward) and key tiles (backward), streaming in blocks --------
     //
     // Forward: a query tile of about TILE rows walks the keys it can see in blocks of BLOCK;

@@ -278,7 +278,7 @@ class TornadoKernelAgreementTest {
         cs.add(new Case("attention forward", "B " + B + " T " + T + " nq " + NQ + " nkv " + NKV + " d " + D, ATTENTION,
                 w -> new AttentionForward(w.randn("qkv", R, QKV), w.poisoned("out", R, NQ * D), w.poisoned("lse", B, NQ, T), B, T, NQ, NKV, D),
                 List.of("out", "lse")));
-        // The local-memory forward's edges: several query tiles (32) and key blocks (64), ragged;
+        // The local-memory kernels' edges: several query tiles (32) and key blocks (64, 32), ragged;
         // head dims up to its 64, GQA 2:1 and 3:1.
         for (int[] shape : new int[][] {{2, 150, 4, 2, 64}, {1, 97, 3, 1, 48}, {2, 33, 2, 2, 16}}) {
             int b = shape[0], t = shape[1], nq = shape[2], nkv = shape[3], d = shape[4];
@@ -287,6 +287,15 @@ class TornadoKernelAgreementTest {
                     w -> new AttentionForward(w.randn("qkv", b * t, qkv), w.poisoned("out", b * t, nq * d), w.poisoned("lse", b, nq, t),
                             b, t, nq, nkv, d),
                     List.of("out", "lse")));
+            cs.add(new Case("attention backward", "B " + b + " T " + t + " nq " + nq + " nkv " + nkv + " d " + d, ATTENTION,
+                    w -> {
+                        Tensor x = w.randn("qkv", b * t, qkv);
+                        Tensor out = w.poisoned("out", b * t, nq * d);
+                        Tensor lse = w.poisoned("lse", b, nq, t);
+                        new AttentionForward(x, out, lse, b, t, nq, nkv, d).runCpu();
+                        return new AttentionBackward(w.randn("dout", b * t, nq * d), x, out, lse, w.poisoned("delta", b, nq, t),
+                                w.poisoned("dqkv", b * t, qkv), b, t, nq, nkv, d);
+                    }, List.of("delta", "dqkv")));
         }
         cs.add(new Case("attention backward", "B " + B + " T " + T + " nq " + NQ + " nkv " + NKV + " d " + D, ATTENTION,
                 w -> {

@@ -345,12 +345,26 @@ final class TaskMapper {
                 }
             }
             case AttentionBackward c -> {
-                graph.task(name("attention_bwd_q"), Attention::backwardQuery, c.dout().data, c.qkv().data,
-                        c.out().data, c.lse().data, c.delta().data, c.dqkv().data, c.batch(), c.seqLen(), c.nq(),
-                        c.nkv(), c.d());
-                graph.task(name("attention_bwd_kv"), Attention::backwardKeyValue, c.dout().data, c.qkv().data,
-                        c.lse().data, c.delta().data, c.dqkv().data, c.batch(), c.seqLen(), c.nq(), c.nkv(),
-                        c.d());
+                if (tuned && c.d() <= Attention.FLASH_D) {
+                    WorkerGrid gq = new WorkerGrid2D((c.seqLen() + 31) / 32 * Attention.FLASH_TX,
+                            c.batch() * c.nq() * Attention.FLASH_TY);
+                    gq.setLocalWork(Attention.FLASH_TX, Attention.FLASH_TY, 1);
+                    graph.task(gridName("attention_bwd_q", gq), Attention::backwardQueryTiled, context, c.dout().data,
+                            c.qkv().data, c.out().data, c.lse().data, c.delta().data, c.dqkv().data, c.seqLen(), c.nq(),
+                            c.nkv(), c.d());
+                    WorkerGrid gkv = new WorkerGrid2D((c.seqLen() + 31) / 32 * Attention.FLASH_TX,
+                            c.batch() * c.nkv() * Attention.FLASH_TY);
+                    gkv.setLocalWork(Attention.FLASH_TX, Attention.FLASH_TY, 1);
+                    graph.task(gridName("attention_bwd_kv", gkv), Attention::backwardKeyValueTiled, context, c.dout().data,
+                            c.qkv().data, c.lse().data, c.delta().data, c.dqkv().data, c.seqLen(), c.nq(), c.nkv(), c.d());
+                } else {
+                    graph.task(name("attention_bwd_q"), Attention::backwardQuery, c.dout().data, c.qkv().data,
+                            c.out().data, c.lse().data, c.delta().data, c.dqkv().data, c.batch(), c.seqLen(), c.nq(),
+                            c.nkv(), c.d());
+                    graph.task(name("attention_bwd_kv"), Attention::backwardKeyValue, c.dout().data, c.qkv().data,
+                            c.lse().data, c.delta().data, c.dqkv().data, c.batch(), c.seqLen(), c.nq(), c.nkv(),
+                            c.d());
+                }
             }
             case CrossEntropyForward c -> {
                 if (tuned) {
