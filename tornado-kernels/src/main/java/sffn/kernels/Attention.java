@@ -161,8 +161,10 @@ public final class Attention {
     public static final int FLASH_Q = 32;
     /** Keys per block of {@link #forwardTiled}. */
     public static final int FLASH_K = 64;
-    /** Largest head dim {@link #forwardTiled} serves (its local arrays are sized for it). */
+    /** Largest head dim the KernelContext kernels serve (their local arrays are sized for it). */
     public static final int FLASH_D = 64;
+    /** Keys (and queries) per block of the backward's KernelContext kernels; keys per work-group of {@link #backwardKeyValueTiled}. */
+    public static final int FLASH_B = 32;
     /** Work-group of {@link #forwardTiled}: FLASH_TX x FLASH_TY work-items, each 4 x 4 scores and 4 x 4 outputs. */
     public static final int FLASH_TX = 16;
     public static final int FLASH_TY = 8;
@@ -343,8 +345,10 @@ public final class Attention {
 
     /**
      * Stores tile row i's four outputs of this work-item (columns tx + 16 c below d), and its lse
-     * once, from the row's running max m and denominator l. They come as values: TornadoVM 5.2
-     * addresses a local array passed to a helper as if it were a global one (byte offsets).
+     * once, from the row's running max m and denominator l. They come as values: given the local
+     * arrays themselves, TornadoVM 5.2 addressed them here with a global array's byte offsets
+     * (wrong results on PoCL; WorkGroups' row reductions pass theirs without trouble, and the
+     * difference was not found), so no helper of these kernels takes a local array.
      */
     private static void storeRow(float[] out, float[] lse, float m, float l, float o0, float o1, float o2, float o3,
                                  int i, int tx, int t0, int rowBase, int bh, int seqLen, int nq, int h, int d) {
@@ -377,7 +381,8 @@ public final class Attention {
      * local memory and walks the keys they see in blocks of 32 (keys and values staged in local
      * memory): S and dP in registers (4 x 2 per work-item), {@code dS = P (dP - delta)} into local
      * memory, and {@code dQ += dS K} in registers (4 x 4 per work-item), scaled once at the end.
-     * Grid as {@link #forwardTiled}'s.
+     * Grid as {@link #forwardTiled}'s. Like the GEMM tiles, the three kernels are written out per
+     * register (one variable per accumulator), so that the accumulators stay in registers.
      */
     public static void backwardQueryTiled(KernelContext ctx, float[] dout, float[] qkv, float[] out, float[] lse,
                                           float[] delta, float[] dqkv, int seqLen, int nq, int nkv, int d) {
@@ -521,7 +526,7 @@ public final class Attention {
      * {@code dP^T} in registers (4 x 2 per work-item), P^T and {@code dS^T = P^T (dP^T - delta)}
      * into local memory, {@code dV += P^T dout} and {@code dK += dS^T Q} in registers (4 x 4 each
      * per work-item), dK scaled once at the end. Grid:
-     * {@code (ceil(T / 32) FLASH_TX, B nkv FLASH_TY)}, work-groups {@code (FLASH_TX, FLASH_TY)}.
+     * {@code (ceil(T / FLASH_B) FLASH_TX, B nkv FLASH_TY)}, work-groups {@code (FLASH_TX, FLASH_TY)}.
      */
     public static void backwardKeyValueTiled(KernelContext ctx, float[] dout, float[] qkv, float[] lse, float[] delta,
                                              float[] dqkv, int seqLen, int nq, int nkv, int d) {

@@ -346,13 +346,13 @@ final class TaskMapper {
             }
             case AttentionBackward c -> {
                 if (tuned && c.d() <= Attention.FLASH_D) {
-                    WorkerGrid gq = new WorkerGrid2D((c.seqLen() + 31) / 32 * Attention.FLASH_TX,
+                    WorkerGrid gq = new WorkerGrid2D((c.seqLen() + Attention.FLASH_Q - 1) / Attention.FLASH_Q * Attention.FLASH_TX,
                             c.batch() * c.nq() * Attention.FLASH_TY);
                     gq.setLocalWork(Attention.FLASH_TX, Attention.FLASH_TY, 1);
                     graph.task(gridName("attention_bwd_q", gq), Attention::backwardQueryTiled, context, c.dout().data,
                             c.qkv().data, c.out().data, c.lse().data, c.delta().data, c.dqkv().data, c.seqLen(), c.nq(),
                             c.nkv(), c.d());
-                    WorkerGrid gkv = new WorkerGrid2D((c.seqLen() + 31) / 32 * Attention.FLASH_TX,
+                    WorkerGrid gkv = new WorkerGrid2D((c.seqLen() + Attention.FLASH_B - 1) / Attention.FLASH_B * Attention.FLASH_TX,
                             c.batch() * c.nkv() * Attention.FLASH_TY);
                     gkv.setLocalWork(Attention.FLASH_TX, Attention.FLASH_TY, 1);
                     graph.task(gridName("attention_bwd_kv", gkv), Attention::backwardKeyValueTiled, context, c.dout().data,
