@@ -3,6 +3,7 @@ package sffn.kernels;
 import jdk.incubator.vector.FloatVector;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
+import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 
 /**
@@ -76,6 +77,71 @@ public final class KvCache {
                     out[r * nq * d + h * d + e] = acc * inv;
                 }
             }
+        }
+    }
+
+    /**
+     * {@link #attention} as one KernelContext kernel (GPUs): a work-group of {@link WorkGroups#ROW}
+     * work-items per (row, query head) splits the cache length among its items (key u to item
+     * u mod ROW): scores into the scratch row, the max and the denominator reduced in local memory,
+     * then {@code out = P V / sum} with each item one column of the head (64 at a time) over every
+     * other key, the two halves summed in local memory. Grid {@code batch n nq ROW}, work-groups
+     * {@code ROW}.
+     */
+    public static void attentionRows(KernelContext ctx, float[] qkv, float[] kcache, float[] vcache, float[] out,
+                                     float[] scores, int[] pos, int n, int maxLen, int nq, int nkv, int d) {
+        float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
+        int l = ctx.localIdx;
+        int item = ctx.groupIdx;
+        int r = item / nq;
+        int h = item - r * nq;
+        int b = r / n;
+        int i = r - b * n;
+        int g = h / (nq / nkv);
+        int stride = (nq + 2 * nkv) * d;
+        int last = pos[0] + i;
+        float scale = 1f / (float) Math.sqrt(d);
+        int sb = item * maxLen;
+        int kb = (b * nkv + g) * maxLen;
+        int qo = r * stride + h * d;
+        // A finite stand-in for minus infinity (TornadoVM's OpenCL flags allow assuming no infinities).
+        float max = -1e30f;
+        for (int u = l; u <= last; u += WorkGroups.ROW) {
+            float s = 0f;
+            for (int e = 0; e < d; e++) {
+                s += qkv[qo + e] * kcache[(kb + u) * d + e];
+            }
+            s = s * scale;
+            scores[sb + u] = s;
+            max = Math.max(max, s);
+        }
+        max = WorkGroups.maxRow(ctx, part, max);
+        float sum = 0f;
+        for (int u = l; u <= last; u += WorkGroups.ROW) {
+            float p = (float) Math.exp(scores[sb + u] - max);
+            scores[sb + u] = p;
+            sum += p;
+        }
+        sum = WorkGroups.sumRow(ctx, part, sum);
+        // The probabilities other items wrote must be visible before the values pass reads them.
+        ctx.globalBarrier();
+        float inv = 1f / sum;
+        int half = l / 64;
+        int c = l - half * 64;
+        for (int e0 = 0; e0 < d; e0 += 64) {
+            int e = e0 + c;
+            float acc = 0f;
+            if (e < d) {
+                for (int u = half; u <= last; u += 2) {
+                    acc += scores[sb + u] * vcache[(kb + u) * d + e];
+                }
+            }
+            part[l] = acc;
+            ctx.localBarrier();
+            if (half == 0 && e < d) {
+                out[r * nq * d + h * d + e] = (part[l] + part[l + 64]) * inv;
+            }
+            ctx.localBarrier();
         }
     }
 

@@ -384,6 +384,18 @@ class TornadoKernelAgreementTest {
                         w.randn("vcache", nb, maxLen, NKV * D), w.poisoned("out", nb * nn, NQ * D),
                         w.randn("scores", nb * nn, NQ, maxLen), position(w, 5), nb, nn, maxLen, NQ, NKV, D),
                 List.of("out")));
+        // Decoding at long contexts: more cached keys than a work-group has items, head dims
+        // over 64 (two passes of columns) and under it, GQA.
+        for (int[] shape : new int[][] {{2, 1, 301, 280, 4, 2, 80}, {1, 3, 200, 150, 3, 1, 48}}) {
+            int kb = shape[0], kn = shape[1], len = shape[2], at = shape[3], kq = shape[4], kkv = shape[5], kd = shape[6];
+            int width = (kq + 2 * kkv) * kd;
+            cs.add(new Case("kv attention", kb + " x " + kn + " at " + at + ", cache " + len + " nq " + kq + " nkv " + kkv
+                    + " d " + kd, KV,
+                    w -> new KvAttention(w.randn("qkv", kb * kn, width), w.randn("kcache", kb, len, kkv * kd),
+                            w.randn("vcache", kb, len, kkv * kd), w.poisoned("out", kb * kn, kq * kd),
+                            w.randn("scores", kb * kn, kq, len), position(w, at), kb, kn, len, kq, kkv, kd),
+                    List.of("out")));
+        }
         cs.add(new Case("adamw", "n " + 5003 + " wd 0.1", ADAMW,
                 w -> new AdamWUpdate(w.randn("p", 5003), w.randn("g", 5003), w.randn("m", 5003), w.uniform("v", 0, 1, 5003),
                         w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
