@@ -145,8 +145,8 @@ final class TaskMapper {
     /**
      * The tile shape for a product of {@code m} rows: the device's, except that products of at
      * most 32 rows (decoding's, whatever the device's choice) take the 32-row shape, which wastes
-     * the least of its tile (on PoCL, tiny-model decoding at batch 1 and 8: 70.7 and 64.7 ms a
-     * step with it against 81.6 and 74.3 with the 128-row shape).
+     * the least of its tile (on PoCL, tiny-model decoding at batch 1 and 8: 51.2 and 65.0 ms a
+     * step with this rule against 81.6 and 74.3 with every product on the 128-row shape).
      */
     private TiledGemm.Tiles tilesFor(int m) {
         return m <= TiledGemm.Tiles.T32.bm ? TiledGemm.Tiles.T32 : matmul.tiles();
