@@ -11,7 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  * multiplied into the strip's output rows by a 6 x 64 register tile ({@code O = O corr + P V});
  * no score block leaves L1 and no GEMM call packs an operand per block. Each key/value head's
  * keys are first transposed once into panels of {@link #KB} keys ({@code [panel, d, KB]}, zero
- * beyond T), read by every query tile and every query head of its group.
+ * beyond T) and its values copied into contiguous rows, read by every query tile and every query
+ * head of its group (rows a full qkv row apart fall into few L1 sets); a query tile's rows are
+ * packed per strip ({@link #packStrips}).
  *
  * <p>Layout and semantics are {@code Attention.forward}'s: {@code qkv [B*T, (nq + 2 nkv) d]},
  * {@code out [B*T, nq d]}, {@code lse [B, nq, T]}. Work items are (query tile, batch, head),
@@ -45,29 +47,28 @@ public final class FusedAttention {
     private static final Scratch KEYS = new Scratch();
     /**
      * Each thread's scratch: the strip's scores and probabilities [MR, KB], the running max
-     * [TILE], the lane-wise denominators [TILE, L], the strip's corrections [MR] and, for the
-     * backward, a second block [MR, KB], with slack
+     * [TILE], the lane-wise denominators [TILE, L] and the strip's corrections [MR], with slack
      * so the next object stays off its last cache line (see DotGemm's SUMS).
      */
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(
-            () -> new float[MR * KB + TILE + TILE * L + MR + MR * KB + 16]);
+            () -> new float[MR * KB + TILE + TILE * L + MR + 16]);
     private static final int M_OFF = MR * KB;
     private static final int L_OFF = M_OFF + TILE;
     private static final int C_OFF = L_OFF + TILE * L;
-    /** The backward's second score block: dP, then dS. */
-    private static final int DS_OFF = C_OFF + MR;
 
     public static void forward(float[] qkv, float[] out, float[] lse, int batch, int seqLen, int nq, int nkv, int d) {
         if (!fits(d)) throw new IllegalArgumentException("FusedAttention: head dim " + d + " needs a multiple of 16 and AVX-512");
         int stride = (nq + 2 * nkv) * d;
         int panels = (seqLen + KB - 1) / KB;
         int perHead = panels * d * KB;
-        float[] keys = KEYS.get(batch * nkv * perHead);
-        Workers.pool().parallelFor(batch * nkv, 1, (long) batch * nkv * seqLen * d, (from, to) -> {
+        int valuesOff = batch * nkv * perHead;
+        float[] keys = KEYS.get(valuesOff + batch * nkv * seqLen * d);
+        Workers.pool().parallelFor(batch * nkv, 1, (long) 2 * batch * nkv * seqLen * d, (from, to) -> {
             for (int bg = from; bg < to; bg++) {
                 int b = bg / nkv;
                 int g = bg - b * nkv;
                 transposeKeys(qkv, (b * seqLen) * stride + (nq + g) * d, stride, seqLen, d, keys, bg * perHead);
+                packRows(qkv, (b * seqLen) * stride + (nq + nkv + g) * d, stride, seqLen, d, keys, valuesOff + bg * seqLen * d);
             }
         });
         int tiles = (seqLen + TILE - 1) / TILE;
@@ -84,7 +85,8 @@ public final class FusedAttention {
                 int bg = b * nkv + h / group;
                 int t0 = tile * TILE;
                 int rows = Math.min(seqLen, t0 + TILE) - t0;
-                queryTile(qkv, out, lse, seqLen, nq, nkv, d, stride, scale, b, h, bg, t0, rows, keys, bg * perHead, w);
+                queryTile(qkv, out, lse, seqLen, nq, d, stride, scale, b, h, t0, rows, keys, bg * perHead,
+                        valuesOff + bg * seqLen * d, w);
             }
         });
     }
@@ -119,15 +121,44 @@ public final class FusedAttention {
         }
     }
 
+    /** Each thread's P and dS of one key block against all the queries that see it (the backward). */
+    private static final Scratch BLOCKS = new Scratch(16);
+
+    /** Each thread's query (and output-gradient) rows packed by {@link #packStrips}. */
+    private static final Scratch STRIPS = new Scratch(16);
+
+    /**
+     * Rows {@code off + t stride} (t < rows, d floats each) packed per strip of {@link #MR} rows,
+     * column-major within the strip: {@code dst[o + (t / MR) MR d + e MR + t % MR]}; a last
+     * partial strip repeats its last row. The scores loop then reads a strip's six values of one
+     * column at constant offsets.
+     */
+    private static void packStrips(float[] src, int off, int stride, int rows, int d, float[] dst, int o) {
+        for (int s0 = 0; s0 < rows; s0 += MR) {
+            int base = o + s0 * d;
+            for (int r = 0; r < MR; r++) {
+                int row = off + Math.min(s0 + r, rows - 1) * stride;
+                for (int e = 0; e < d; e++) dst[base + e * MR + r] = src[row + e];
+            }
+        }
+    }
+
+    /** {@code dst[o + u d + e] = src[off + u stride + e]}: a head's rows, contiguous. */
+    private static void packRows(float[] src, int off, int stride, int seqLen, int d, float[] dst, int o) {
+        for (int u = 0; u < seqLen; u++) System.arraycopy(src, off + u * stride, dst, o + u * d, d);
+    }
+
     /**
      * The backward's work per (batch, query head), as {@code Attention.backwardCpu} splits it:
      * {@code delta [B, nq, T]}, the head's dQ in dqkv, and its own dK and dV in
      * {@code part [B, nq, T, 2d]} (dK unscaled, in the first d of each row), for the caller to
-     * sum over the group's heads. Per block of 48 keys (in order) and strip of 6 queries that see
-     * it (in order): S and dP in registers from keys and values transposed once per key/value
-     * head, then {@code P = exp(scale S - lse)}, {@code dS = P (dP - delta)} in L1, and three
-     * register-tiled products: dV += P^T dO, dK += dS^T Q (rank-6 updates of the block's rows),
-     * dQ += dS K (a 6 x 64 tile); dQ is scaled once at the end.
+     * sum over the group's heads. Per block of 48 keys (in order), for each strip of 6 queries that
+     * see it (in order): S and dP in registers from keys and values transposed once per key/value
+     * head, then {@code P = exp(scale S - lse)}, {@code dS = P (dP - delta)}, kept for the whole
+     * block in a per-thread buffer (in L2), and dQ += dS K (a 6 x 64 register tile). Then the
+     * block's dV = P^T dO and dK = dS^T Q, 6 keys x 64 columns at a time, each summed over all the
+     * block's queries in registers ({@link #transposedProduct}): no partial sum of dK or dV is
+     * loaded and stored per strip. dQ is scaled once at the end.
      */
     public static void backwardHeads(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
                                      float[] part, int batch, int seqLen, int nq, int nkv, int d) {
@@ -135,15 +166,17 @@ public final class FusedAttention {
         int stride = (nq + 2 * nkv) * d;
         int perHead = (seqLen + KB - 1) / KB * d * KB;
         int kvHeads = batch * nkv;
-        float[] kv = KEYS.get(2 * kvHeads * perHead);
-        Workers.pool().parallelFor(2 * kvHeads, 1, (long) 2 * kvHeads * seqLen * d, (from, to) -> {
+        // Transposed keys, transposed values, then the keys' rows contiguous (for dQ = dS K).
+        int rowsOff = 2 * kvHeads * perHead;
+        float[] kv = KEYS.get(rowsOff + kvHeads * seqLen * d);
+        Workers.pool().parallelFor(2 * kvHeads, 1, (long) 3 * kvHeads * seqLen * d, (from, to) -> {
             for (int i = from; i < to; i++) {
                 int bg = i % kvHeads;
                 int b = bg / nkv;
                 int g = bg - b * nkv;
-                // Keys first, then values.
                 int column = (i < kvHeads ? nq + g : nq + nkv + g) * d;
                 transposeKeys(qkv, b * seqLen * stride + column, stride, seqLen, d, kv, i * perHead);
+                if (i < kvHeads) packRows(qkv, b * seqLen * stride + column, stride, seqLen, d, kv, rowsOff + bg * seqLen * d);
             }
         });
         int group = nq / nkv;
@@ -155,54 +188,68 @@ public final class FusedAttention {
                 int h = bh - b * nq;
                 int g = h / group;
                 int bg = b * nkv + g;
-                backwardHead(dout, qkv, out, lse, delta, dqkv, part, seqLen, nq, nkv, d, stride, scale, b, h, g,
-                        kv, bg * perHead, (kvHeads + bg) * perHead, w);
+                backwardHead(dout, qkv, out, lse, delta, dqkv, part, seqLen, nq, d, stride, scale, b, h,
+                        kv, bg * perHead, (kvHeads + bg) * perHead, rowsOff + bg * seqLen * d, w);
             }
         });
     }
 
     private static void backwardHead(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
-                                     float[] part, int seqLen, int nq, int nkv, int d, int stride, float scale, int b,
-                                     int h, int g, float[] kv, int kto, int vto, float[] w) {
+                                     float[] part, int seqLen, int nq, int d, int stride, float scale, int b, int h,
+                                     float[] kv, int kto, int vto, int kRows, float[] w) {
         int ldo = nq * d;
         int d2 = 2 * d;
         int qBase = b * seqLen * stride + h * d;
         int gBase = b * seqLen * ldo + h * d;
-        int kBase = b * seqLen * stride + (nq + g) * d;
         int rowBase = (b * nq + h) * seqLen;
         int pBase = rowBase * d2;
         for (int t = 0; t < seqLen; t++) delta[rowBase + t] = Vec.dot(dout, gBase + t * ldo, out, gBase + t * ldo, d);
         float[] dq = ROWS.get(seqLen * d);
         java.util.Arrays.fill(dq, 0, seqLen * d, 0f);
+        // The head's queries and output gradients packed per strip, once: every key block reads them.
+        int packed = (seqLen + MR - 1) / MR * MR * d;
+        // Their rows contiguous too, for the transposed products (rows a full head-width apart
+        // fall into few cache sets).
+        int rowsOff = 2 * packed;
+        float[] qp = STRIPS.get(rowsOff + 2 * seqLen * d);
+        packStrips(qkv, qBase, stride, seqLen, d, qp, 0);
+        packStrips(dout, gBase, ldo, seqLen, d, qp, packed);
+        packRows(qkv, qBase, stride, seqLen, d, qp, rowsOff);
+        packRows(dout, gBase, ldo, seqLen, d, qp, rowsOff + seqLen * d);
         // The dQ product is the forward's P V tile with every correction 1 (an exact multiply).
         java.util.Arrays.fill(w, C_OFF, C_OFF + MR, 1f);
+        int stripsMax = (seqLen + MR - 1) / MR;
+        float[] pd = BLOCKS.get(2 * stripsMax * MR * KB);
         for (int u0 = 0; u0 < seqLen; u0 += KB) {
             int keys = Math.min(KB, seqLen - u0);
-            java.util.Arrays.fill(part, pBase + u0 * d2, pBase + (u0 + keys) * d2, 0f);
             int panel = (u0 / KB) * d * KB;
-            for (int s0 = u0 / MR * MR; s0 < seqLen; s0 += MR) {
+            // u0 is a multiple of MR: the block's queries start a strip. P, then dS, [query - u0, KB].
+            int queries = seqLen - u0;
+            int dsOff = (queries + MR - 1) / MR * MR * KB;
+            for (int s0 = u0; s0 < seqLen; s0 += MR) {
                 int sr = Math.min(MR, seqLen - s0);
                 int seen = Math.min(keys, s0 + sr - u0);
-                int q0 = qBase + s0 * stride;
-                int g0 = gBase + s0 * ldo;
-                int qr = (sr - 1) * stride;
-                int gr = (sr - 1) * ldo;
-                int q1 = Math.min(stride, qr), q2 = Math.min(2 * stride, qr), q3 = Math.min(3 * stride, qr);
-                int q4 = Math.min(4 * stride, qr), q5 = Math.min(5 * stride, qr);
-                int g1 = Math.min(ldo, gr), g2 = Math.min(2 * ldo, gr), g3 = Math.min(3 * ldo, gr);
-                int g4 = Math.min(4 * ldo, gr), g5 = Math.min(5 * ldo, gr);
                 int dr = (sr - 1) * d;
-                scores(qkv, q0, q1, q2, q3, q4, q5, kv, kto + panel, d, w, 0);
-                scores(dout, g0, g1, g2, g3, g4, g5, kv, vto + panel, d, w, DS_OFF);
-                softmaxBackward(w, sr, s0, u0, scale, lse, delta, rowBase);
+                int slot = (s0 - u0) * KB;
+                scores(qp, s0 * d, kv, kto + panel, d, pd, slot);
+                scores(qp, packed + s0 * d, kv, vto + panel, d, pd, dsOff + slot);
+                softmaxBackward(pd, slot, dsOff + slot, sr, s0, u0, scale, lse, delta, rowBase);
                 for (int e0 = 0; e0 < d; e0 += DV) {
-                    int nv = Math.min(DV, d - e0) / L;
-                    int p0 = pBase + u0 * d2 + e0;
-                    rankUpdate(dout, g0 + e0, g1, g2, g3, g4, g5, w, 0, seen, part, p0 + d, d2, nv);
-                    rankUpdate(qkv, q0 + e0, q1, q2, q3, q4, q5, w, DS_OFF, seen, part, p0, d2, nv);
-                    probabilitiesTimesValues(qkv, kBase + u0 * stride + e0, stride, seen, dq, s0 * d + e0,
+                    probabilitiesTimesValues(kv, kRows + u0 * d + e0, d, seen, dq, s0 * d + e0,
                             Math.min(d, dr), Math.min(2 * d, dr), Math.min(3 * d, dr), Math.min(4 * d, dr),
-                            Math.min(5 * d, dr), sr, nv, w, DS_OFF);
+                            Math.min(5 * d, dr), sr, Math.min(DV, d - e0) / L, pd, dsOff + slot, w);
+                }
+            }
+            // dV = P^T dO and dK = dS^T Q for the block's keys, MR keys at a time, each summed over
+            // the queries in order in registers; a query before a key group sees none of it.
+            for (int e0 = 0; e0 < d; e0 += DV) {
+                int nv = Math.min(DV, d - e0) / L;
+                for (int k0 = 0; k0 < keys; k0 += MR) {
+                    int nk = Math.min(MR, keys - k0);
+                    int p0 = pBase + (u0 + k0) * d2 + e0;
+                    transposedProduct(pd, k0, qp, rowsOff + (seqLen + u0) * d + e0, d, k0, queries, part, p0 + d, d2,
+                            nk, nv);
+                    transposedProduct(pd, dsOff + k0, qp, rowsOff + u0 * d + e0, d, k0, queries, part, p0, d2, nk, nv);
                 }
             }
         }
@@ -211,16 +258,17 @@ public final class FusedAttention {
 
     /**
      * Rows r < sr of the strip (query {@code s0 + r}, log-sum-exp and delta at
-     * {@code rowBase + s0 + r}): the scores at w[r KB] become {@code P = exp(scale s - lse)}
-     * (exactly 0 for a key after the query) and dP at w[DS_OFF + r KB] becomes
+     * {@code rowBase + s0 + r}): the scores at w[po + r KB] become {@code P = exp(scale s - lse)}
+     * (exactly 0 for a key after the query) and dP at w[dso + r KB] becomes
      * {@code dS = P (dP - delta)}; rows past the strip become 0 in both.
      */
-    private static void softmaxBackward(float[] w, int sr, int s0, int u0, float scale, float[] lse, float[] delta,
-                                        int rowBase) {
+    private static void softmaxBackward(float[] w, int po, int dso, int sr, int s0, int u0, float scale, float[] lse,
+                                        float[] delta, int rowBase) {
         FloatVector zero = FloatVector.zero(S);
         FloatVector vs = FloatVector.broadcast(S, scale);
         for (int r = 0; r < sr; r++) {
-            int o = r * KB;
+            int o = po + r * KB;
+            int ds = dso + r * KB;
             int visible = s0 + r - u0 + 1;
             FloatVector vl = FloatVector.broadcast(S, -lse[rowBase + s0 + r]);
             FloatVector vd = FloatVector.broadcast(S, delta[rowBase + s0 + r]);
@@ -229,22 +277,23 @@ public final class FusedAttention {
                 FloatVector p = Vec.exp(FloatVector.fromArray(S, w, o + j).fma(vs, vl));
                 p = zero.blend(p, IOTA.lt((float) (visible - j)));
                 p.intoArray(w, o + j);
-                p.mul(FloatVector.fromArray(S, w, DS_OFF + o + j).sub(vd)).intoArray(w, DS_OFF + o + j);
+                p.mul(FloatVector.fromArray(S, w, ds + j).sub(vd)).intoArray(w, ds + j);
             }
         }
-        java.util.Arrays.fill(w, sr * KB, MR * KB, 0f);
-        java.util.Arrays.fill(w, DS_OFF + sr * KB, DS_OFF + MR * KB, 0f);
+        java.util.Arrays.fill(w, po + sr * KB, po + MR * KB, 0f);
+        java.util.Arrays.fill(w, dso + sr * KB, dso + MR * KB, 0f);
     }
 
     /** Queries t0 .. t0 + rows of head h against every key they see. */
-    private static void queryTile(float[] qkv, float[] out, float[] lse, int seqLen, int nq, int nkv, int d, int stride,
-                                  float scale, int b, int h, int bg, int t0, int rows, float[] kt, int ko, float[] w) {
+    private static void queryTile(float[] qkv, float[] out, float[] lse, int seqLen, int nq, int d, int stride,
+                                  float scale, int b, int h, int t0, int rows, float[] kt, int ko, int vBase, float[] w) {
         int ldo = nq * d;
         int qBase = (b * seqLen) * stride + h * d;
         int oBase = (b * seqLen) * ldo + h * d;
-        int vBase = (b * seqLen) * stride + (nq + nkv + (bg - b * nkv)) * d;
         float[] o = ROWS.get(rows * d);
         java.util.Arrays.fill(o, 0, rows * d, 0f);
+        float[] qp = STRIPS.get((rows + MR - 1) / MR * MR * d);
+        packStrips(qkv, qBase + t0 * stride, stride, rows, d, qp, 0);
         for (int r = 0; r < rows; r++) w[M_OFF + r] = Float.NEGATIVE_INFINITY;
         java.util.Arrays.fill(w, L_OFF, L_OFF + rows * L, 0f);
         int end = t0 + rows;
@@ -255,17 +304,14 @@ public final class FusedAttention {
                 int first = t0 + s0;
                 int last = first + sr - 1;
                 if (u0 > last) continue;
-                int q0 = qBase + first * stride;
-                int qr = Math.max(0, sr - 1) * stride;
-                scores(qkv, q0, Math.min(stride, qr), Math.min(2 * stride, qr), Math.min(3 * stride, qr),
-                        Math.min(4 * stride, qr), Math.min(5 * stride, qr), kt, panel, d, w, 0);
+                scores(qp, s0 * d, kt, panel, d, w, 0);
                 softmax(w, s0, sr, first, u0, scale);
                 int keys = Math.min(KB, last - u0 + 1);
                 int or = (sr - 1) * d;
                 for (int e0 = 0; e0 < d; e0 += DV) {
-                    probabilitiesTimesValues(qkv, vBase + u0 * stride + e0, stride, keys, o, s0 * d + e0,
+                    probabilitiesTimesValues(kt, vBase + u0 * d + e0, d, keys, o, s0 * d + e0,
                             Math.min(d, or), Math.min(2 * d, or), Math.min(3 * d, or), Math.min(4 * d, or),
-                            Math.min(5 * d, or), sr, Math.min(DV, d - e0) / L, w, 0);
+                            Math.min(5 * d, or), sr, Math.min(DV, d - e0) / L, w, 0, w);
                 }
             }
         }
@@ -283,44 +329,43 @@ public final class FusedAttention {
     }
 
     /**
-     * {@code w[r KB + j] = q_r . k_j} for the strip's 6 query rows (at {@code q0 + dr}; rows past
-     * the strip repeat its last) and the panel's 48 keys, summed over e in order in registers.
+     * {@code w[r KB + j] = q_r . k_j} for a strip's 6 query rows, packed at {@code qp[qo + e MR + r]}
+     * (see {@link #packStrips}), and the panel's 48 keys, summed over e in order in registers.
      */
-    private static void scores(float[] q, int q0, int d1, int d2, int d3, int d4, int d5, float[] kt, int ko, int d,
-                               float[] w, int wo) {
+    private static void scores(float[] qp, int qo, float[] kt, int ko, int d, float[] w, int wo) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00;
         FloatVector c30 = c00, c31 = c00, c32 = c00;
         FloatVector c40 = c00, c41 = c00, c42 = c00;
         FloatVector c50 = c00, c51 = c00, c52 = c00;
-        for (int e = 0; e < d; e++) {
-            int k = ko + e * KB;
+        // Two induction variables and constant offsets: no address arithmetic per row in the loop.
+        int end = qo + d * MR;
+        for (int qe = qo, k = ko; qe < end; qe += MR, k += KB) {
             FloatVector k0 = FloatVector.fromArray(S, kt, k);
             FloatVector k1 = FloatVector.fromArray(S, kt, k + L);
             FloatVector k2 = FloatVector.fromArray(S, kt, k + 2 * L);
-            int qe = q0 + e;
-            FloatVector a = FloatVector.broadcast(S, q[qe]);
+            FloatVector a = FloatVector.broadcast(S, qp[qe]);
             c00 = a.fma(k0, c00);
             c01 = a.fma(k1, c01);
             c02 = a.fma(k2, c02);
-            a = FloatVector.broadcast(S, q[qe + d1]);
+            a = FloatVector.broadcast(S, qp[qe + 1]);
             c10 = a.fma(k0, c10);
             c11 = a.fma(k1, c11);
             c12 = a.fma(k2, c12);
-            a = FloatVector.broadcast(S, q[qe + d2]);
+            a = FloatVector.broadcast(S, qp[qe + 2]);
             c20 = a.fma(k0, c20);
             c21 = a.fma(k1, c21);
             c22 = a.fma(k2, c22);
-            a = FloatVector.broadcast(S, q[qe + d3]);
+            a = FloatVector.broadcast(S, qp[qe + 3]);
             c30 = a.fma(k0, c30);
             c31 = a.fma(k1, c31);
             c32 = a.fma(k2, c32);
-            a = FloatVector.broadcast(S, q[qe + d4]);
+            a = FloatVector.broadcast(S, qp[qe + 4]);
             c40 = a.fma(k0, c40);
             c41 = a.fma(k1, c41);
             c42 = a.fma(k2, c42);
-            a = FloatVector.broadcast(S, q[qe + d5]);
+            a = FloatVector.broadcast(S, qp[qe + 5]);
             c50 = a.fma(k0, c50);
             c51 = a.fma(k1, c51);
             c52 = a.fma(k2, c52);
@@ -351,55 +396,48 @@ public final class FusedAttention {
      * max m, {@code p = exp(scale s - m)} (exactly 0 for a key after the query),
      * {@code corr = exp(m_old - m)} (0 before the first block), the lane-wise denominator
      * {@code l = l corr + p}. Probabilities overwrite the scores; corrections go to w[C_OFF + r].
+     *
+     * <p>One call site of {@link Vec#exp}, in one loop over the strip's 18 vectors (independent,
+     * so they overlap), every lane masked by the causal bound (all true off the diagonal): with a
+     * second site C2 may reach its inlining node budget first and call exp out of line, boxing
+     * every vector (measured: 120 against 190 GFLOP/s, depending on the order it compiled in).
      */
     private static void softmax(float[] w, int s0, int sr, int first, int u0, float scale) {
-        if (u0 + KB - 1 > first) {
-            softmaxDiagonal(w, s0, sr, first, u0, scale);
-            return;
-        }
+        FloatVector ninf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         FloatVector vs = FloatVector.broadcast(S, scale);
         for (int r = 0; r < sr; r++) {
             int o = r * KB;
-            FloatVector y = FloatVector.fromArray(S, w, o).max(FloatVector.fromArray(S, w, o + L))
-                    .max(FloatVector.fromArray(S, w, o + 2 * L));
-            float m = newMax(w, s0 + r, r, y, scale);
-            FloatVector vm = FloatVector.broadcast(S, -m);
-            FloatVector sum = FloatVector.zero(S);
-            // One exp per loop body: the JIT inlines a few copies of it only (NodeCountInliningCutoff), and a call boxes.
-            for (int j = 0; j < KB; j += L) {
-                FloatVector p = Vec.exp(FloatVector.fromArray(S, w, o + j).fma(vs, vm));
-                p.intoArray(w, o + j);
-                sum = sum.add(p);
-            }
+            int visible = first + r - u0 + 1;
+            FloatVector y = ninf.blend(FloatVector.fromArray(S, w, o), IOTA.lt((float) visible));
+            y = larger(y, ninf.blend(FloatVector.fromArray(S, w, o + L), IOTA.lt((float) (visible - L))));
+            y = larger(y, ninf.blend(FloatVector.fromArray(S, w, o + 2 * L), IOTA.lt((float) (visible - 2 * L))));
+            newMax(w, s0 + r, r, y, scale);
+        }
+        FloatVector zero = FloatVector.zero(S);
+        int mi = M_OFF + s0;
+        for (int i = 0; i < sr * 3; i++) {
+            int r = i / 3;
+            int j = (i - 3 * r) * L;
+            int o = r * KB + j;
+            FloatVector p = Vec.exp(FloatVector.fromArray(S, w, o).fma(vs, FloatVector.broadcast(S, -w[mi + r])));
+            zero.blend(p, IOTA.lt((float) (first + r - u0 + 1 - j))).intoArray(w, o);
+        }
+        for (int r = 0; r < sr; r++) {
+            int o = r * KB;
+            FloatVector sum = FloatVector.fromArray(S, w, o).add(FloatVector.fromArray(S, w, o + L))
+                    .add(FloatVector.fromArray(S, w, o + 2 * L));
             int li = L_OFF + (s0 + r) * L;
             FloatVector.fromArray(S, w, li).mul(w[C_OFF + r]).add(sum).intoArray(w, li);
         }
     }
 
-    /** {@link #softmax} for a block that holds keys after some of the strip's queries: those lanes are masked. */
-    private static void softmaxDiagonal(float[] w, int s0, int sr, int first, int u0, float scale) {
-        FloatVector ninf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        FloatVector zero = FloatVector.zero(S);
-        FloatVector vs = FloatVector.broadcast(S, scale);
-        for (int r = 0; r < sr; r++) {
-            int o = r * KB;
-            int visible = first + r - u0 + 1;
-            FloatVector y = ninf;
-            for (int j = 0; j < KB; j += L) {
-                y = y.max(ninf.blend(FloatVector.fromArray(S, w, o + j), IOTA.lt((float) (visible - j))));
-            }
-            float m = newMax(w, s0 + r, r, y, scale);
-            FloatVector vm = FloatVector.broadcast(S, -m);
-            FloatVector sum = zero;
-            for (int j = 0; j < KB; j += L) {
-                FloatVector p = Vec.exp(FloatVector.fromArray(S, w, o + j).fma(vs, vm));
-                p = zero.blend(p, IOTA.lt((float) (visible - j)));
-                p.intoArray(w, o + j);
-                sum = sum.add(p);
-            }
-            int li = L_OFF + (s0 + r) * L;
-            FloatVector.fromArray(S, w, li).mul(w[C_OFF + r]).add(sum).intoArray(w, li);
-        }
+    /**
+     * The lane-wise larger of a and b by one compare and blend (Java's max orders -0 below +0 and
+     * propagates NaN, several instructions on x86). A NaN score need not reach the max: its own
+     * probability is NaN and carries it to the output.
+     */
+    private static FloatVector larger(FloatVector a, FloatVector b) {
+        return a.blend(b, a.lt(b));
     }
 
     /**
@@ -423,99 +461,108 @@ public final class FusedAttention {
     }
 
     /**
-     * {@code acc[ao + u lda + 0:nv L] += sum_r w[po + r KB + u] x_r[0:nv L]} for u < keys: a rank-6
-     * update of a block of key rows (dK from dS and Q, dV from P and dO) with the strip's 6 rows of
-     * x (at {@code x0 + dr}) held in 24 registers; rows of w past the strip must be zero. Missing
-     * vectors (nv < 4) repeat the last and are not stored.
+     * {@code acc[ao + j lda + 0:nv L] = sum_(start <= t < rows) p[po + t KB + j] x[xo + t ldx + 0:nv L]}
+     * for the keys j < nk <= 6 of a group: dV from P and dO, dK from dS and Q, a 6 x 64 register
+     * tile summed over the queries t in order (no partial sums leave the registers). Missing
+     * vectors (nv < 4) repeat the last and are not stored; keys past nk are summed, not stored.
      */
-    private static void rankUpdate(float[] x, int x0, int d1, int d2, int d3, int d4, int d5, float[] w, int po, int keys,
-                                   float[] acc, int ao, int lda, int nv) {
+    private static void transposedProduct(float[] p, int po, float[] x, int xo, int ldx, int start, int rows,
+                                          float[] acc, int ao, int lda, int nk, int nv) {
         int e1 = Math.min(1, nv - 1) * L;
         int e2 = Math.min(2, nv - 1) * L;
         int e3 = Math.min(3, nv - 1) * L;
-        FloatVector x00 = FloatVector.fromArray(S, x, x0);
-        FloatVector x01 = FloatVector.fromArray(S, x, x0 + e1);
-        FloatVector x02 = FloatVector.fromArray(S, x, x0 + e2);
-        FloatVector x03 = FloatVector.fromArray(S, x, x0 + e3);
-        FloatVector x10 = FloatVector.fromArray(S, x, x0 + d1);
-        FloatVector x11 = FloatVector.fromArray(S, x, x0 + d1 + e1);
-        FloatVector x12 = FloatVector.fromArray(S, x, x0 + d1 + e2);
-        FloatVector x13 = FloatVector.fromArray(S, x, x0 + d1 + e3);
-        FloatVector x20 = FloatVector.fromArray(S, x, x0 + d2);
-        FloatVector x21 = FloatVector.fromArray(S, x, x0 + d2 + e1);
-        FloatVector x22 = FloatVector.fromArray(S, x, x0 + d2 + e2);
-        FloatVector x23 = FloatVector.fromArray(S, x, x0 + d2 + e3);
-        FloatVector x30 = FloatVector.fromArray(S, x, x0 + d3);
-        FloatVector x31 = FloatVector.fromArray(S, x, x0 + d3 + e1);
-        FloatVector x32 = FloatVector.fromArray(S, x, x0 + d3 + e2);
-        FloatVector x33 = FloatVector.fromArray(S, x, x0 + d3 + e3);
-        FloatVector x40 = FloatVector.fromArray(S, x, x0 + d4);
-        FloatVector x41 = FloatVector.fromArray(S, x, x0 + d4 + e1);
-        FloatVector x42 = FloatVector.fromArray(S, x, x0 + d4 + e2);
-        FloatVector x43 = FloatVector.fromArray(S, x, x0 + d4 + e3);
-        FloatVector x50 = FloatVector.fromArray(S, x, x0 + d5);
-        FloatVector x51 = FloatVector.fromArray(S, x, x0 + d5 + e1);
-        FloatVector x52 = FloatVector.fromArray(S, x, x0 + d5 + e2);
-        FloatVector x53 = FloatVector.fromArray(S, x, x0 + d5 + e3);
-        for (int u = 0; u < keys; u++) {
-            int a = ao + u * lda;
-            FloatVector a0 = FloatVector.fromArray(S, acc, a);
-            FloatVector a1 = FloatVector.fromArray(S, acc, a + e1);
-            FloatVector a2 = FloatVector.fromArray(S, acc, a + e2);
-            FloatVector a3 = FloatVector.fromArray(S, acc, a + e3);
-            FloatVector p = FloatVector.broadcast(S, w[po + u]);
-            a0 = p.fma(x00, a0);
-            a1 = p.fma(x01, a1);
-            a2 = p.fma(x02, a2);
-            a3 = p.fma(x03, a3);
-            p = FloatVector.broadcast(S, w[po + KB + u]);
-            a0 = p.fma(x10, a0);
-            a1 = p.fma(x11, a1);
-            a2 = p.fma(x12, a2);
-            a3 = p.fma(x13, a3);
-            p = FloatVector.broadcast(S, w[po + 2 * KB + u]);
-            a0 = p.fma(x20, a0);
-            a1 = p.fma(x21, a1);
-            a2 = p.fma(x22, a2);
-            a3 = p.fma(x23, a3);
-            p = FloatVector.broadcast(S, w[po + 3 * KB + u]);
-            a0 = p.fma(x30, a0);
-            a1 = p.fma(x31, a1);
-            a2 = p.fma(x32, a2);
-            a3 = p.fma(x33, a3);
-            p = FloatVector.broadcast(S, w[po + 4 * KB + u]);
-            a0 = p.fma(x40, a0);
-            a1 = p.fma(x41, a1);
-            a2 = p.fma(x42, a2);
-            a3 = p.fma(x43, a3);
-            p = FloatVector.broadcast(S, w[po + 5 * KB + u]);
-            a0 = p.fma(x50, a0);
-            a1 = p.fma(x51, a1);
-            a2 = p.fma(x52, a2);
-            a3 = p.fma(x53, a3);
-            a0.intoArray(acc, a);
-            if (nv > 1) a1.intoArray(acc, a + e1);
-            if (nv > 2) a2.intoArray(acc, a + e2);
-            if (nv > 3) a3.intoArray(acc, a + e3);
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+        for (int t = start, pt = po + start * KB, xt = xo + start * ldx; t < rows; t++, pt += KB, xt += ldx) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xt);
+            FloatVector x1 = FloatVector.fromArray(S, x, xt + e1);
+            FloatVector x2 = FloatVector.fromArray(S, x, xt + e2);
+            FloatVector x3 = FloatVector.fromArray(S, x, xt + e3);
+            FloatVector a = FloatVector.broadcast(S, p[pt]);
+            c00 = a.fma(x0, c00);
+            c01 = a.fma(x1, c01);
+            c02 = a.fma(x2, c02);
+            c03 = a.fma(x3, c03);
+            a = FloatVector.broadcast(S, p[pt + 1]);
+            c10 = a.fma(x0, c10);
+            c11 = a.fma(x1, c11);
+            c12 = a.fma(x2, c12);
+            c13 = a.fma(x3, c13);
+            a = FloatVector.broadcast(S, p[pt + 2]);
+            c20 = a.fma(x0, c20);
+            c21 = a.fma(x1, c21);
+            c22 = a.fma(x2, c22);
+            c23 = a.fma(x3, c23);
+            a = FloatVector.broadcast(S, p[pt + 3]);
+            c30 = a.fma(x0, c30);
+            c31 = a.fma(x1, c31);
+            c32 = a.fma(x2, c32);
+            c33 = a.fma(x3, c33);
+            a = FloatVector.broadcast(S, p[pt + 4]);
+            c40 = a.fma(x0, c40);
+            c41 = a.fma(x1, c41);
+            c42 = a.fma(x2, c42);
+            c43 = a.fma(x3, c43);
+            a = FloatVector.broadcast(S, p[pt + 5]);
+            c50 = a.fma(x0, c50);
+            c51 = a.fma(x1, c51);
+            c52 = a.fma(x2, c52);
+            c53 = a.fma(x3, c53);
+        }
+        // Stored here, not by a helper taking the vectors: one the JIT does not inline boxes them.
+        c00.intoArray(acc, ao);
+        if (nv > 1) c01.intoArray(acc, ao + e1);
+        if (nv > 2) c02.intoArray(acc, ao + e2);
+        if (nv > 3) c03.intoArray(acc, ao + e3);
+        if (nk > 1) {
+            c10.intoArray(acc, ao + lda);
+            if (nv > 1) c11.intoArray(acc, ao + lda + e1);
+            if (nv > 2) c12.intoArray(acc, ao + lda + e2);
+            if (nv > 3) c13.intoArray(acc, ao + lda + e3);
+        }
+        if (nk > 2) {
+            c20.intoArray(acc, ao + 2 * lda);
+            if (nv > 1) c21.intoArray(acc, ao + 2 * lda + e1);
+            if (nv > 2) c22.intoArray(acc, ao + 2 * lda + e2);
+            if (nv > 3) c23.intoArray(acc, ao + 2 * lda + e3);
+        }
+        if (nk > 3) {
+            c30.intoArray(acc, ao + 3 * lda);
+            if (nv > 1) c31.intoArray(acc, ao + 3 * lda + e1);
+            if (nv > 2) c32.intoArray(acc, ao + 3 * lda + e2);
+            if (nv > 3) c33.intoArray(acc, ao + 3 * lda + e3);
+        }
+        if (nk > 4) {
+            c40.intoArray(acc, ao + 4 * lda);
+            if (nv > 1) c41.intoArray(acc, ao + 4 * lda + e1);
+            if (nv > 2) c42.intoArray(acc, ao + 4 * lda + e2);
+            if (nv > 3) c43.intoArray(acc, ao + 4 * lda + e3);
+        }
+        if (nk > 5) {
+            c50.intoArray(acc, ao + 5 * lda);
+            if (nv > 1) c51.intoArray(acc, ao + 5 * lda + e1);
+            if (nv > 2) c52.intoArray(acc, ao + 5 * lda + e2);
+            if (nv > 3) c53.intoArray(acc, ao + 5 * lda + e3);
         }
     }
 
     /**
      * {@code O[r, 0:nv L] = O[r] corr_r + sum_(u < keys) P[r, u] V[u]} for the strip's rows
      * r < sr (at {@code o0 + dr}; rows past the strip repeat its last and are not stored), over
-     * nv <= 4 vectors of columns (missing vectors repeat the last and are not stored).
+     * nv <= 4 vectors of columns (missing vectors repeat the last and are not stored); P at
+     * {@code w[po + r KB + u]}, the corrections at {@code c[C_OFF + r]}.
      */
     private static void probabilitiesTimesValues(float[] v, int vo, int ldv, int keys, float[] out, int o0, int d1, int d2,
-                                                 int d3, int d4, int d5, int sr, int nv, float[] w, int po) {
+                                                 int d3, int d4, int d5, int sr, int nv, float[] w, int po, float[] c) {
         int e1 = Math.min(1, nv - 1) * L;
         int e2 = Math.min(2, nv - 1) * L;
         int e3 = Math.min(3, nv - 1) * L;
-        FloatVector f0 = FloatVector.broadcast(S, w[C_OFF]);
-        FloatVector f1 = FloatVector.broadcast(S, w[C_OFF + Math.min(1, sr - 1)]);
-        FloatVector f2 = FloatVector.broadcast(S, w[C_OFF + Math.min(2, sr - 1)]);
-        FloatVector f3 = FloatVector.broadcast(S, w[C_OFF + Math.min(3, sr - 1)]);
-        FloatVector f4 = FloatVector.broadcast(S, w[C_OFF + Math.min(4, sr - 1)]);
-        FloatVector f5 = FloatVector.broadcast(S, w[C_OFF + Math.min(5, sr - 1)]);
+        FloatVector f0 = FloatVector.broadcast(S, c[C_OFF]);
+        FloatVector f1 = FloatVector.broadcast(S, c[C_OFF + Math.min(1, sr - 1)]);
+        FloatVector f2 = FloatVector.broadcast(S, c[C_OFF + Math.min(2, sr - 1)]);
+        FloatVector f3 = FloatVector.broadcast(S, c[C_OFF + Math.min(3, sr - 1)]);
+        FloatVector f4 = FloatVector.broadcast(S, c[C_OFF + Math.min(4, sr - 1)]);
+        FloatVector f5 = FloatVector.broadcast(S, c[C_OFF + Math.min(5, sr - 1)]);
         FloatVector c00 = FloatVector.fromArray(S, out, o0).mul(f0);
         FloatVector c01 = FloatVector.fromArray(S, out, o0 + e1).mul(f0);
         FloatVector c02 = FloatVector.fromArray(S, out, o0 + e2).mul(f0);
@@ -540,43 +587,38 @@ public final class FusedAttention {
         FloatVector c51 = FloatVector.fromArray(S, out, o0 + d5 + e1).mul(f5);
         FloatVector c52 = FloatVector.fromArray(S, out, o0 + d5 + e2).mul(f5);
         FloatVector c53 = FloatVector.fromArray(S, out, o0 + d5 + e3).mul(f5);
-        int p1 = po + Math.min(1, sr - 1) * KB;
-        int p2 = po + Math.min(2, sr - 1) * KB;
-        int p3 = po + Math.min(3, sr - 1) * KB;
-        int p4 = po + Math.min(4, sr - 1) * KB;
-        int p5 = po + Math.min(5, sr - 1) * KB;
-        for (int u = 0; u < keys; u++) {
-            int vu = vo + u * ldv;
+        // Rows of w past the strip are read at constant offsets too (their sums are not stored).
+        for (int u = po, vu = vo, uEnd = po + keys; u < uEnd; u++, vu += ldv) {
             FloatVector v0 = FloatVector.fromArray(S, v, vu);
             FloatVector v1 = FloatVector.fromArray(S, v, vu + e1);
             FloatVector v2 = FloatVector.fromArray(S, v, vu + e2);
             FloatVector v3 = FloatVector.fromArray(S, v, vu + e3);
-            FloatVector a = FloatVector.broadcast(S, w[po + u]);
+            FloatVector a = FloatVector.broadcast(S, w[u]);
             c00 = a.fma(v0, c00);
             c01 = a.fma(v1, c01);
             c02 = a.fma(v2, c02);
             c03 = a.fma(v3, c03);
-            a = FloatVector.broadcast(S, w[p1 + u]);
+            a = FloatVector.broadcast(S, w[u + KB]);
             c10 = a.fma(v0, c10);
             c11 = a.fma(v1, c11);
             c12 = a.fma(v2, c12);
             c13 = a.fma(v3, c13);
-            a = FloatVector.broadcast(S, w[p2 + u]);
+            a = FloatVector.broadcast(S, w[u + 2 * KB]);
             c20 = a.fma(v0, c20);
             c21 = a.fma(v1, c21);
             c22 = a.fma(v2, c22);
             c23 = a.fma(v3, c23);
-            a = FloatVector.broadcast(S, w[p3 + u]);
+            a = FloatVector.broadcast(S, w[u + 3 * KB]);
             c30 = a.fma(v0, c30);
             c31 = a.fma(v1, c31);
             c32 = a.fma(v2, c32);
             c33 = a.fma(v3, c33);
-            a = FloatVector.broadcast(S, w[p4 + u]);
+            a = FloatVector.broadcast(S, w[u + 4 * KB]);
             c40 = a.fma(v0, c40);
             c41 = a.fma(v1, c41);
             c42 = a.fma(v2, c42);
             c43 = a.fma(v3, c43);
-            a = FloatVector.broadcast(S, w[p5 + u]);
+            a = FloatVector.broadcast(S, w[u + 5 * KB]);
             c50 = a.fma(v0, c50);
             c51 = a.fma(v1, c51);
             c52 = a.fma(v2, c52);

@@ -1,6 +1,7 @@
 package sffn.kernels.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
@@ -105,7 +106,9 @@ public final class Vec {
      * arguments are clamped to [-87.3, 88], so very negative ones give ~1e-38 instead of 0.
      */
     public static FloatVector exp(FloatVector x) {
-        x = x.max(EXP_MIN).min(EXP_MAX);
+        // Compare and blend, not max/min: Java's max keeps -0 < +0 apart, which costs several
+        // instructions per call on x86. A NaN fails both compares and stays NaN.
+        x = x.blend(EXP_MIN, x.lt(EXP_MIN)).blend(EXP_MAX, x.compare(VectorOperators.GT, EXP_MAX));
         FloatVector t = x.fma(LOG2E, MAGIC);
         FloatVector n = t.sub(MAGIC);
         FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
