@@ -79,7 +79,7 @@ public final class FusedAttention {
             float[] w = SCRATCH.get();
             for (int item = from; item < to; item++) {
                 int tile = tiles - 1 - item / heads;
-                int bh = item % heads;
+                int bh = apart(item % heads, heads);
                 int b = bh / nq;
                 int h = bh - b * nq;
                 int bg = b * nkv + h / group;
@@ -143,6 +143,17 @@ public final class FusedAttention {
         }
     }
 
+    /**
+     * The head of work item i of n: the even heads, then the odd ones. Items handed out in turn run
+     * side by side on the threads, and two neighbouring heads share the edge cache lines of every
+     * row they write (out, dqkv; a head's d floats rarely start a line): at the same time, those
+     * lines move between the cores on each store.
+     */
+    static int apart(int i, int n) {
+        int half = (n + 1) / 2;
+        return i < half ? 2 * i : 2 * (i - half) + 1;
+    }
+
     /** {@code dst[o + u d + e] = src[off + u stride + e]}: a head's rows, contiguous. */
     private static void packRows(float[] src, int off, int stride, int seqLen, int d, float[] dst, int o) {
         for (int u = 0; u < seqLen; u++) System.arraycopy(src, off + u * stride, dst, o + u * d, d);
@@ -183,7 +194,8 @@ public final class FusedAttention {
         float scale = 1f / (float) Math.sqrt(d);
         Workers.pool().parallelFor(batch * nq, 1, (from, to) -> {
             float[] w = SCRATCH.get();
-            for (int bh = from; bh < to; bh++) {
+            for (int item = from; item < to; item++) {
+                int bh = apart(item, batch * nq);
                 int b = bh / nq;
                 int h = bh - b * nq;
                 int g = h / group;
