@@ -62,13 +62,14 @@ public final class FusedAttention {
         int panels = (seqLen + KB - 1) / KB;
         int perHead = panels * d * KB;
         int valuesOff = batch * nkv * perHead;
-        float[] keys = KEYS.get(valuesOff + batch * nkv * seqLen * d);
+        int vSize = chunked(seqLen, d);
+        float[] keys = KEYS.get(valuesOff + batch * nkv * vSize);
         Workers.pool().parallelFor(batch * nkv, 1, (long) 2 * batch * nkv * seqLen * d, (from, to) -> {
             for (int bg = from; bg < to; bg++) {
                 int b = bg / nkv;
                 int g = bg - b * nkv;
                 transposeKeys(qkv, (b * seqLen) * stride + (nq + g) * d, stride, seqLen, d, keys, bg * perHead);
-                packRows(qkv, (b * seqLen) * stride + (nq + nkv + g) * d, stride, seqLen, d, keys, valuesOff + bg * seqLen * d);
+                packChunks(qkv, (b * seqLen) * stride + (nq + nkv + g) * d, stride, seqLen, d, keys, valuesOff + bg * vSize);
             }
         });
         int tiles = (seqLen + TILE - 1) / TILE;
@@ -86,7 +87,7 @@ public final class FusedAttention {
                 int t0 = tile * TILE;
                 int rows = Math.min(seqLen, t0 + TILE) - t0;
                 queryTile(qkv, out, lse, seqLen, nq, d, stride, scale, b, h, t0, rows, keys, bg * perHead,
-                        valuesOff + bg * seqLen * d, w);
+                        valuesOff + bg * vSize, w);
             }
         });
     }
@@ -154,9 +155,23 @@ public final class FusedAttention {
         return i < half ? 2 * i : 2 * (i - half) + 1;
     }
 
-    /** {@code dst[o + u d + e] = src[off + u stride + e]}: a head's rows, contiguous. */
-    private static void packRows(float[] src, int off, int stride, int seqLen, int d, float[] dst, int o) {
-        for (int u = 0; u < seqLen; u++) System.arraycopy(src, off + u * stride, dst, o + u * d, d);
+    /** Floats of a head's rows packed by {@link #packChunks}. */
+    static int chunked(int seqLen, int d) {
+        return (d + DV - 1) / DV * seqLen * DV;
+    }
+
+    /**
+     * A head's rows ({@code src[off + u stride + e]}, u < seqLen, e < d) contiguous, in chunks of
+     * {@link #DV} columns: {@code dst[o + (e / DV) seqLen DV + u DV + e % DV]}. The products that
+     * stream rows then step by the constant DV, which lets C2 hoist their range checks (with a
+     * stride held in a register it checks every load and runs out of registers).
+     */
+    private static void packChunks(float[] src, int off, int stride, int seqLen, int d, float[] dst, int o) {
+        for (int e0 = 0; e0 < d; e0 += DV) {
+            int n = Math.min(DV, d - e0);
+            int base = o + e0 * seqLen;
+            for (int u = 0; u < seqLen; u++) System.arraycopy(src, off + u * stride + e0, dst, base + u * DV, n);
+        }
     }
 
     /**
@@ -179,7 +194,8 @@ public final class FusedAttention {
         int kvHeads = batch * nkv;
         // Transposed keys, transposed values, then the keys' rows contiguous (for dQ = dS K).
         int rowsOff = 2 * kvHeads * perHead;
-        float[] kv = KEYS.get(rowsOff + kvHeads * seqLen * d);
+        int kSize = chunked(seqLen, d);
+        float[] kv = KEYS.get(rowsOff + kvHeads * kSize);
         Workers.pool().parallelFor(2 * kvHeads, 1, (long) 3 * kvHeads * seqLen * d, (from, to) -> {
             for (int i = from; i < to; i++) {
                 int bg = i % kvHeads;
@@ -187,7 +203,7 @@ public final class FusedAttention {
                 int g = bg - b * nkv;
                 int column = (i < kvHeads ? nq + g : nq + nkv + g) * d;
                 transposeKeys(qkv, b * seqLen * stride + column, stride, seqLen, d, kv, i * perHead);
-                if (i < kvHeads) packRows(qkv, b * seqLen * stride + column, stride, seqLen, d, kv, rowsOff + bg * seqLen * d);
+                if (i < kvHeads) packChunks(qkv, b * seqLen * stride + column, stride, seqLen, d, kv, rowsOff + bg * kSize);
             }
         });
         int group = nq / nkv;
@@ -201,7 +217,7 @@ public final class FusedAttention {
                 int g = h / group;
                 int bg = b * nkv + g;
                 backwardHead(dout, qkv, out, lse, delta, dqkv, part, seqLen, nq, d, stride, scale, b, h,
-                        kv, bg * perHead, (kvHeads + bg) * perHead, rowsOff + bg * seqLen * d, w);
+                        kv, bg * perHead, (kvHeads + bg) * perHead, rowsOff + bg * kSize, w);
             }
         });
     }
@@ -223,11 +239,12 @@ public final class FusedAttention {
         // Their rows contiguous too, for the transposed products (rows a full head-width apart
         // fall into few cache sets).
         int rowsOff = 2 * packed;
-        float[] qp = STRIPS.get(rowsOff + 2 * seqLen * d);
+        int rowsSize = chunked(seqLen, d);
+        float[] qp = STRIPS.get(rowsOff + 2 * rowsSize);
         packStrips(qkv, qBase, stride, seqLen, d, qp, 0);
         packStrips(dout, gBase, ldo, seqLen, d, qp, packed);
-        packRows(qkv, qBase, stride, seqLen, d, qp, rowsOff);
-        packRows(dout, gBase, ldo, seqLen, d, qp, rowsOff + seqLen * d);
+        packChunks(qkv, qBase, stride, seqLen, d, qp, rowsOff);
+        packChunks(dout, gBase, ldo, seqLen, d, qp, rowsOff + rowsSize);
         // The dQ product is the forward's P V tile with every correction 1 (an exact multiply).
         java.util.Arrays.fill(w, C_OFF, C_OFF + MR, 1f);
         int stripsMax = (seqLen + MR - 1) / MR;
@@ -247,7 +264,7 @@ public final class FusedAttention {
                 scores(qp, packed + s0 * d, kv, vto + panel, d, pd, dsOff + slot);
                 softmaxBackward(pd, slot, dsOff + slot, sr, s0, u0, scale, lse, delta, rowBase);
                 for (int e0 = 0; e0 < d; e0 += DV) {
-                    probabilitiesTimesValues(kv, kRows + u0 * d + e0, d, seen, dq, s0 * d + e0,
+                    probabilitiesTimesValues(kv, kRows + e0 * seqLen + u0 * DV, seen, dq, s0 * d + e0,
                             Math.min(d, dr), Math.min(2 * d, dr), Math.min(3 * d, dr), Math.min(4 * d, dr),
                             Math.min(5 * d, dr), sr, Math.min(DV, d - e0) / L, pd, dsOff + slot, w);
                 }
@@ -259,9 +276,10 @@ public final class FusedAttention {
                 for (int k0 = 0; k0 < keys; k0 += MR) {
                     int nk = Math.min(MR, keys - k0);
                     int p0 = pBase + (u0 + k0) * d2 + e0;
-                    transposedProduct(pd, k0, qp, rowsOff + (seqLen + u0) * d + e0, d, k0, queries, part, p0 + d, d2,
-                            nk, nv);
-                    transposedProduct(pd, dsOff + k0, qp, rowsOff + u0 * d + e0, d, k0, queries, part, p0, d2, nk, nv);
+                    transposedProduct(pd, k0, qp, rowsOff + rowsSize + e0 * seqLen + u0 * DV, k0, queries, part, p0 + d,
+                            d2, nk, nv);
+                    transposedProduct(pd, dsOff + k0, qp, rowsOff + e0 * seqLen + u0 * DV, k0, queries, part, p0, d2, nk,
+                            nv);
                 }
             }
         }
@@ -286,7 +304,7 @@ public final class FusedAttention {
             FloatVector vd = FloatVector.broadcast(S, delta[rowBase + s0 + r]);
             // One exp per loop body (see softmax).
             for (int j = 0; j < KB; j += L) {
-                FloatVector p = Vec.exp(FloatVector.fromArray(S, w, o + j).fma(vs, vl));
+                FloatVector p = Vec.expSoftmax(FloatVector.fromArray(S, w, o + j).fma(vs, vl));
                 p = zero.blend(p, IOTA.lt((float) (visible - j)));
                 p.intoArray(w, o + j);
                 p.mul(FloatVector.fromArray(S, w, ds + j).sub(vd)).intoArray(w, ds + j);
@@ -321,7 +339,7 @@ public final class FusedAttention {
                 int keys = Math.min(KB, last - u0 + 1);
                 int or = (sr - 1) * d;
                 for (int e0 = 0; e0 < d; e0 += DV) {
-                    probabilitiesTimesValues(kt, vBase + u0 * d + e0, d, keys, o, s0 * d + e0,
+                    probabilitiesTimesValues(kt, vBase + e0 * seqLen + u0 * DV, keys, o, s0 * d + e0,
                             Math.min(d, or), Math.min(2 * d, or), Math.min(3 * d, or), Math.min(4 * d, or),
                             Math.min(5 * d, or), sr, Math.min(DV, d - e0) / L, w, 0, w);
                 }
@@ -409,21 +427,29 @@ public final class FusedAttention {
      * {@code corr = exp(m_old - m)} (0 before the first block), the lane-wise denominator
      * {@code l = l corr + p}. Probabilities overwrite the scores; corrections go to w[C_OFF + r].
      *
-     * <p>One call site of {@link Vec#exp}, in one loop over the strip's 18 vectors (independent,
-     * so they overlap), every lane masked by the causal bound (all true off the diagonal): with a
-     * second site C2 may reach its inlining node budget first and call exp out of line, boxing
-     * every vector (measured: 120 against 190 GFLOP/s, depending on the order it compiled in).
+     * <p>One call site of exp, in one loop over the strip's 18 vectors (independent, so they
+     * overlap), masked by the causal bound on the diagonal: with a second site C2 may reach its
+     * inlining node budget first and call exp out of line, boxing every vector (seen in
+     * {@code -XX:+PrintInlining}; this method is also kept above the hot-inlining size, 325
+     * bytecodes, so that it compiles on its own, not inside queryTile).
      */
     private static void softmax(float[] w, int s0, int sr, int first, int u0, float scale) {
         FloatVector ninf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         FloatVector vs = FloatVector.broadcast(S, scale);
+        // Off the diagonal every key is visible: no masks.
+        boolean diagonal = u0 + KB - 1 > first;
         for (int r = 0; r < sr; r++) {
             int o = r * KB;
             int visible = first + r - u0 + 1;
-            FloatVector y = ninf.blend(FloatVector.fromArray(S, w, o), IOTA.lt((float) visible));
-            y = larger(y, ninf.blend(FloatVector.fromArray(S, w, o + L), IOTA.lt((float) (visible - L))));
-            y = larger(y, ninf.blend(FloatVector.fromArray(S, w, o + 2 * L), IOTA.lt((float) (visible - 2 * L))));
-            newMax(w, s0 + r, r, y, scale);
+            FloatVector y0 = FloatVector.fromArray(S, w, o);
+            FloatVector y1 = FloatVector.fromArray(S, w, o + L);
+            FloatVector y2 = FloatVector.fromArray(S, w, o + 2 * L);
+            if (diagonal) {
+                y0 = ninf.blend(y0, IOTA.lt((float) visible));
+                y1 = ninf.blend(y1, IOTA.lt((float) (visible - L)));
+                y2 = ninf.blend(y2, IOTA.lt((float) (visible - 2 * L)));
+            }
+            newMax(w, s0 + r, r, larger(larger(y0, y1), y2), scale);
         }
         FloatVector zero = FloatVector.zero(S);
         int mi = M_OFF + s0;
@@ -431,8 +457,10 @@ public final class FusedAttention {
             int r = i / 3;
             int j = (i - 3 * r) * L;
             int o = r * KB + j;
-            FloatVector p = Vec.exp(FloatVector.fromArray(S, w, o).fma(vs, FloatVector.broadcast(S, -w[mi + r])));
-            zero.blend(p, IOTA.lt((float) (first + r - u0 + 1 - j))).intoArray(w, o);
+            // A masked lane's argument can be anything: its garbage is blended away.
+            FloatVector p = Vec.expSoftmax(FloatVector.fromArray(S, w, o).fma(vs, FloatVector.broadcast(S, -w[mi + r])));
+            if (diagonal) p = zero.blend(p, IOTA.lt((float) (first + r - u0 + 1 - j)));
+            p.intoArray(w, o);
         }
         for (int r = 0; r < sr; r++) {
             int o = r * KB;
@@ -473,19 +501,19 @@ public final class FusedAttention {
     }
 
     /**
-     * {@code acc[ao + j lda + 0:nv L] = sum_(start <= t < rows) p[po + t KB + j] x[xo + t ldx + 0:nv L]}
+     * {@code acc[ao + j lda + 0:nv L] = sum_(start <= t < rows) p[po + t KB + j] x[xo + t DV + 0:nv L]}
      * for the keys j < nk <= 6 of a group: dV from P and dO, dK from dS and Q, a 6 x 64 register
      * tile summed over the queries t in order (no partial sums leave the registers). Missing
      * vectors (nv < 4) repeat the last and are not stored; keys past nk are summed, not stored.
      */
-    private static void transposedProduct(float[] p, int po, float[] x, int xo, int ldx, int start, int rows,
+    private static void transposedProduct(float[] p, int po, float[] x, int xo, int start, int rows,
                                           float[] acc, int ao, int lda, int nk, int nv) {
         int e1 = Math.min(1, nv - 1) * L;
         int e2 = Math.min(2, nv - 1) * L;
         int e3 = Math.min(3, nv - 1) * L;
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00;
         FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
-        for (int t = start, pt = po + start * KB, xt = xo + start * ldx; t < rows; t++, pt += KB, xt += ldx) {
+        for (int t = start, pt = po + start * KB, xt = xo + start * DV; t < rows; t++, pt += KB, xt += DV) {
             FloatVector x0 = FloatVector.fromArray(S, x, xt);
             FloatVector x1 = FloatVector.fromArray(S, x, xt + e1);
             FloatVector x2 = FloatVector.fromArray(S, x, xt + e2);
@@ -564,7 +592,7 @@ public final class FusedAttention {
      * nv <= 4 vectors of columns (missing vectors repeat the last and are not stored); P at
      * {@code w[po + r KB + u]}, the corrections at {@code c[C_OFF + r]}.
      */
-    private static void probabilitiesTimesValues(float[] v, int vo, int ldv, int keys, float[] out, int o0, int d1, int d2,
+    private static void probabilitiesTimesValues(float[] v, int vo, int keys, float[] out, int o0, int d1, int d2,
                                                  int d3, int d4, int d5, int sr, int nv, float[] w, int po, float[] c) {
         int e1 = Math.min(1, nv - 1) * L;
         int e2 = Math.min(2, nv - 1) * L;
@@ -600,7 +628,7 @@ public final class FusedAttention {
         FloatVector c52 = FloatVector.fromArray(S, out, o0 + d5 + e2).mul(f5);
         FloatVector c53 = FloatVector.fromArray(S, out, o0 + d5 + e3).mul(f5);
         // Rows of w past the strip are read at constant offsets too (their sums are not stored).
-        for (int u = po, vu = vo, uEnd = po + keys; u < uEnd; u++, vu += ldv) {
+        for (int u = po, vu = vo, uEnd = po + keys; u < uEnd; u++, vu += DV) {
             FloatVector v0 = FloatVector.fromArray(S, v, vu);
             FloatVector v1 = FloatVector.fromArray(S, v, vu + e1);
             FloatVector v2 = FloatVector.fromArray(S, v, vu + e2);
