@@ -106,21 +106,9 @@ public final class Vec {
      * arguments are clamped to [-87.3, 88], so very negative ones give ~1e-38 instead of 0.
      */
     public static FloatVector exp(FloatVector x) {
-        // Compare and blend, not max/min: Java's max keeps -0 < +0 apart, which costs several
-        // instructions per call on x86. A NaN fails both compares and stays NaN.
-        x = x.blend(EXP_MIN, x.lt(EXP_MIN)).blend(EXP_MAX, x.compare(VectorOperators.GT, EXP_MAX));
-        FloatVector t = x.fma(LOG2E, MAGIC);
-        FloatVector n = t.sub(MAGIC);
-        FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
-        r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
-        FloatVector p = r.fma(FloatVector.broadcast(S, P0), FloatVector.broadcast(S, P1));
-        p = p.fma(r, FloatVector.broadcast(S, P2));
-        p = p.fma(r, FloatVector.broadcast(S, P3));
-        p = p.fma(r, FloatVector.broadcast(S, P4));
-        p = p.fma(r, FloatVector.broadcast(S, P5));
-        p = p.fma(r.mul(r), r).add(1f);
-        IntVector e = t.reinterpretAsInts().sub(0x4B400000 - 127).lanewise(jdk.incubator.vector.VectorOperators.LSHL, 23);
-        return p.mul(e.reinterpretAsFloats());
+        // Compare and blend, not min: Java's min keeps -0 < +0 apart, which costs several
+        // instructions per call on x86. A NaN fails the compare and stays NaN.
+        return expSoftmax(x.blend(EXP_MAX, x.compare(VectorOperators.GT, EXP_MAX)));
     }
 
     /**
@@ -129,7 +117,7 @@ public final class Vec {
      * above, which the caller must mask (a causal mask's lanes). Two instructions fewer per call.
      */
     public static FloatVector expSoftmax(FloatVector x) {
-        x = x.blend(EXP_MIN, x.lt(EXP_MIN));
+        x = x.blend(EXP_MIN, x.lt(EXP_MIN));  // NaN stays NaN
         FloatVector t = x.fma(LOG2E, MAGIC);
         FloatVector n = t.sub(MAGIC);
         FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
