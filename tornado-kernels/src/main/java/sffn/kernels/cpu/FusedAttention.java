@@ -184,7 +184,8 @@ public final class FusedAttention {
      * block in a per-thread buffer (in L2), and dQ += dS K (a 6 x 64 register tile). Then the
      * block's dV = P^T dO and dK = dS^T Q, 6 keys x 64 columns at a time, each summed over all the
      * block's queries in registers ({@link #transposedProduct}): no partial sum of dK or dV is
-     * loaded and stored per strip. dQ is scaled once at the end.
+     * loaded and stored per strip. The block's own queries then have their final dQ: it is scaled
+     * and stored at once.
      */
     public static void backwardHeads(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
                                      float[] part, int batch, int seqLen, int nq, int nkv, int d) {
@@ -258,17 +259,18 @@ public final class FusedAttention {
             for (int s0 = u0; s0 < seqLen; s0 += MR) {
                 int sr = Math.min(MR, seqLen - s0);
                 int seen = Math.min(keys, s0 + sr - u0);
-                int dr = (sr - 1) * d;
                 int slot = (s0 - u0) * KB;
                 scores(qp, s0 * d, kv, kto + panel, d, pd, slot);
                 scores(qp, packed + s0 * d, kv, vto + panel, d, pd, dsOff + slot);
                 softmaxBackward(pd, slot, dsOff + slot, sr, s0, u0, scale, lse, delta, rowBase);
                 for (int e0 = 0; e0 < d; e0 += DV) {
-                    probabilitiesTimesValues(kv, kRows + e0 * seqLen + u0 * DV, seen, dq, s0 * d + e0,
-                            Math.min(d, dr), Math.min(2 * d, dr), Math.min(3 * d, dr), Math.min(4 * d, dr),
-                            Math.min(5 * d, dr), sr, Math.min(DV, d - e0) / L, pd, dsOff + slot, w);
+                    probabilitiesTimesValues(kv, kRows + e0 * seqLen + u0 * DV, seen, dq, s0 * d + e0, d, sr,
+                            Math.min(DV, d - e0) / L, pd, dsOff + slot, w);
                 }
             }
+            // No later block reaches these queries: their dQ is final. Stored now, the strided
+            // rows' writes drain while the products below run (at the end they stall on misses).
+            for (int t = u0; t < u0 + keys; t++) scaleInto(dq, t * d, dqkv, qBase + t * stride, d, scale);
             // dV = P^T dO and dK = dS^T Q for the block's keys, MR keys at a time, each summed over
             // the queries in order in registers; a query before a key group sees none of it.
             for (int e0 = 0; e0 < d; e0 += DV) {
@@ -283,7 +285,6 @@ public final class FusedAttention {
                 }
             }
         }
-        for (int t = 0; t < seqLen; t++) scaleInto(dq, t * d, dqkv, qBase + t * stride, d, scale);
     }
 
     /**
@@ -337,11 +338,9 @@ public final class FusedAttention {
                 scores(qp, s0 * d, kt, panel, d, w, 0);
                 softmax(w, s0, sr, first, u0, scale);
                 int keys = Math.min(KB, last - u0 + 1);
-                int or = (sr - 1) * d;
                 for (int e0 = 0; e0 < d; e0 += DV) {
-                    probabilitiesTimesValues(kt, vBase + e0 * seqLen + u0 * DV, keys, o, s0 * d + e0,
-                            Math.min(d, or), Math.min(2 * d, or), Math.min(3 * d, or), Math.min(4 * d, or),
-                            Math.min(5 * d, or), sr, Math.min(DV, d - e0) / L, w, 0, w);
+                    probabilitiesTimesValues(kt, vBase + e0 * seqLen + u0 * DV, keys, o, s0 * d + e0, d, sr,
+                            Math.min(DV, d - e0) / L, w, 0, w);
                 }
             }
         }
@@ -502,107 +501,103 @@ public final class FusedAttention {
 
     /**
      * {@code acc[ao + j lda + 0:nv L] = sum_(start <= t < rows) p[po + t KB + j] x[xo + t DV + 0:nv L]}
-     * for the keys j < nk <= 6 of a group: dV from P and dO, dK from dS and Q, a 6 x 64 register
-     * tile summed over the queries t in order (no partial sums leave the registers). Missing
-     * vectors (nv < 4) repeat the last and are not stored; keys past nk are summed, not stored.
+     * for the keys j < nk <= 6 of a group: dV from P and dO, dK from dS and Q, summed over the
+     * queries t in order in registers, two vectors of columns at a time (6 x 4 accumulators, the
+     * row's four vectors and a broadcast fill the 32 registers, and C2 may then spill inside the
+     * loop). Keys past nk are summed, not stored.
      */
-    private static void transposedProduct(float[] p, int po, float[] x, int xo, int start, int rows,
-                                          float[] acc, int ao, int lda, int nk, int nv) {
+    private static void transposedProduct(float[] p, int po, float[] x, int xo, int start, int rows, float[] acc,
+                                          int ao, int lda, int nk, int nv) {
+        for (int v0 = 0; v0 < nv; v0 += 2) {
+            transposedTile(p, po, x, xo + v0 * L, start, rows, acc, ao + v0 * L, lda, nk, Math.min(2, nv - v0));
+        }
+    }
+
+    /** {@link #transposedProduct} for nv <= 2 vectors of columns (a missing second one repeats the first, not stored). */
+    private static void transposedTile(float[] p, int po, float[] x, int xo, int start, int rows, float[] acc, int ao,
+                                       int lda, int nk, int nv) {
         int e1 = Math.min(1, nv - 1) * L;
-        int e2 = Math.min(2, nv - 1) * L;
-        int e3 = Math.min(3, nv - 1) * L;
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
         for (int t = start, pt = po + start * KB, xt = xo + start * DV; t < rows; t++, pt += KB, xt += DV) {
             FloatVector x0 = FloatVector.fromArray(S, x, xt);
             FloatVector x1 = FloatVector.fromArray(S, x, xt + e1);
-            FloatVector x2 = FloatVector.fromArray(S, x, xt + e2);
-            FloatVector x3 = FloatVector.fromArray(S, x, xt + e3);
             FloatVector a = FloatVector.broadcast(S, p[pt]);
             c00 = a.fma(x0, c00);
             c01 = a.fma(x1, c01);
-            c02 = a.fma(x2, c02);
-            c03 = a.fma(x3, c03);
             a = FloatVector.broadcast(S, p[pt + 1]);
             c10 = a.fma(x0, c10);
             c11 = a.fma(x1, c11);
-            c12 = a.fma(x2, c12);
-            c13 = a.fma(x3, c13);
             a = FloatVector.broadcast(S, p[pt + 2]);
             c20 = a.fma(x0, c20);
             c21 = a.fma(x1, c21);
-            c22 = a.fma(x2, c22);
-            c23 = a.fma(x3, c23);
             a = FloatVector.broadcast(S, p[pt + 3]);
             c30 = a.fma(x0, c30);
             c31 = a.fma(x1, c31);
-            c32 = a.fma(x2, c32);
-            c33 = a.fma(x3, c33);
             a = FloatVector.broadcast(S, p[pt + 4]);
             c40 = a.fma(x0, c40);
             c41 = a.fma(x1, c41);
-            c42 = a.fma(x2, c42);
-            c43 = a.fma(x3, c43);
             a = FloatVector.broadcast(S, p[pt + 5]);
             c50 = a.fma(x0, c50);
             c51 = a.fma(x1, c51);
-            c52 = a.fma(x2, c52);
-            c53 = a.fma(x3, c53);
         }
         // Stored here, not by a helper taking the vectors: one the JIT does not inline boxes them.
         c00.intoArray(acc, ao);
         if (nv > 1) c01.intoArray(acc, ao + e1);
-        if (nv > 2) c02.intoArray(acc, ao + e2);
-        if (nv > 3) c03.intoArray(acc, ao + e3);
         if (nk > 1) {
             c10.intoArray(acc, ao + lda);
             if (nv > 1) c11.intoArray(acc, ao + lda + e1);
-            if (nv > 2) c12.intoArray(acc, ao + lda + e2);
-            if (nv > 3) c13.intoArray(acc, ao + lda + e3);
         }
         if (nk > 2) {
             c20.intoArray(acc, ao + 2 * lda);
             if (nv > 1) c21.intoArray(acc, ao + 2 * lda + e1);
-            if (nv > 2) c22.intoArray(acc, ao + 2 * lda + e2);
-            if (nv > 3) c23.intoArray(acc, ao + 2 * lda + e3);
         }
         if (nk > 3) {
             c30.intoArray(acc, ao + 3 * lda);
             if (nv > 1) c31.intoArray(acc, ao + 3 * lda + e1);
-            if (nv > 2) c32.intoArray(acc, ao + 3 * lda + e2);
-            if (nv > 3) c33.intoArray(acc, ao + 3 * lda + e3);
         }
         if (nk > 4) {
             c40.intoArray(acc, ao + 4 * lda);
             if (nv > 1) c41.intoArray(acc, ao + 4 * lda + e1);
-            if (nv > 2) c42.intoArray(acc, ao + 4 * lda + e2);
-            if (nv > 3) c43.intoArray(acc, ao + 4 * lda + e3);
         }
         if (nk > 5) {
             c50.intoArray(acc, ao + 5 * lda);
             if (nv > 1) c51.intoArray(acc, ao + 5 * lda + e1);
-            if (nv > 2) c52.intoArray(acc, ao + 5 * lda + e2);
-            if (nv > 3) c53.intoArray(acc, ao + 5 * lda + e3);
         }
     }
 
     /**
      * {@code O[r, 0:nv L] = O[r] corr_r + sum_(u < keys) P[r, u] V[u]} for the strip's rows
-     * r < sr (at {@code o0 + dr}; rows past the strip repeat its last and are not stored), over
-     * nv <= 4 vectors of columns (missing vectors repeat the last and are not stored); P at
-     * {@code w[po + r KB + u]}, the corrections at {@code c[C_OFF + r]}.
+     * r < sr (at {@code o0 + r d}), over nv <= 4 vectors of columns, V's rows at {@code vo + u DV};
+     * P at {@code w[po + r KB + u]}, the corrections at {@code c[C_OFF + r]}. Three rows at a
+     * time: a 6 x 64 tile needs 31 of the 32 vector registers, and C2 then spills some of them
+     * inside the loop or not depending on the run (seen: 10 reloads per key, half the speed).
      */
-    private static void probabilitiesTimesValues(float[] v, int vo, int keys, float[] out, int o0, int d1, int d2,
-                                                 int d3, int d4, int d5, int sr, int nv, float[] w, int po, float[] c) {
+    private static void probabilitiesTimesValues(float[] v, int vo, int keys, float[] out, int o0, int d, int sr, int nv,
+                                                 float[] w, int po, float[] c) {
+        int first = Math.min(sr, 3);
+        int dr = (first - 1) * d;
+        valuesTile(v, vo, keys, out, o0, Math.min(d, dr), Math.min(2 * d, dr), first, nv, w, po, c, C_OFF);
+        if (sr > 3) {
+            dr = (sr - 4) * d;
+            valuesTile(v, vo, keys, out, o0 + 3 * d, Math.min(d, dr), Math.min(2 * d, dr), sr - 3, nv, w, po + 3 * KB, c,
+                    C_OFF + 3);
+        }
+    }
+
+    /**
+     * {@link #probabilitiesTimesValues} for rows r < nr <= 3 at {@code o0 + dr} (rows past nr
+     * repeat the last and are not stored; their P rows at constant offsets are read, not stored),
+     * corrections at {@code c[co + r]}. Missing vectors (nv < 4) repeat the last and are not stored.
+     */
+    private static void valuesTile(float[] v, int vo, int keys, float[] out, int o0, int d1, int d2, int nr, int nv,
+                                   float[] w, int po, float[] c, int co) {
         int e1 = Math.min(1, nv - 1) * L;
         int e2 = Math.min(2, nv - 1) * L;
         int e3 = Math.min(3, nv - 1) * L;
-        FloatVector f0 = FloatVector.broadcast(S, c[C_OFF]);
-        FloatVector f1 = FloatVector.broadcast(S, c[C_OFF + Math.min(1, sr - 1)]);
-        FloatVector f2 = FloatVector.broadcast(S, c[C_OFF + Math.min(2, sr - 1)]);
-        FloatVector f3 = FloatVector.broadcast(S, c[C_OFF + Math.min(3, sr - 1)]);
-        FloatVector f4 = FloatVector.broadcast(S, c[C_OFF + Math.min(4, sr - 1)]);
-        FloatVector f5 = FloatVector.broadcast(S, c[C_OFF + Math.min(5, sr - 1)]);
+        FloatVector f0 = FloatVector.broadcast(S, c[co]);
+        FloatVector f1 = FloatVector.broadcast(S, c[co + Math.min(1, nr - 1)]);
+        FloatVector f2 = FloatVector.broadcast(S, c[co + Math.min(2, nr - 1)]);
         FloatVector c00 = FloatVector.fromArray(S, out, o0).mul(f0);
         FloatVector c01 = FloatVector.fromArray(S, out, o0 + e1).mul(f0);
         FloatVector c02 = FloatVector.fromArray(S, out, o0 + e2).mul(f0);
@@ -615,19 +610,6 @@ public final class FusedAttention {
         FloatVector c21 = FloatVector.fromArray(S, out, o0 + d2 + e1).mul(f2);
         FloatVector c22 = FloatVector.fromArray(S, out, o0 + d2 + e2).mul(f2);
         FloatVector c23 = FloatVector.fromArray(S, out, o0 + d2 + e3).mul(f2);
-        FloatVector c30 = FloatVector.fromArray(S, out, o0 + d3).mul(f3);
-        FloatVector c31 = FloatVector.fromArray(S, out, o0 + d3 + e1).mul(f3);
-        FloatVector c32 = FloatVector.fromArray(S, out, o0 + d3 + e2).mul(f3);
-        FloatVector c33 = FloatVector.fromArray(S, out, o0 + d3 + e3).mul(f3);
-        FloatVector c40 = FloatVector.fromArray(S, out, o0 + d4).mul(f4);
-        FloatVector c41 = FloatVector.fromArray(S, out, o0 + d4 + e1).mul(f4);
-        FloatVector c42 = FloatVector.fromArray(S, out, o0 + d4 + e2).mul(f4);
-        FloatVector c43 = FloatVector.fromArray(S, out, o0 + d4 + e3).mul(f4);
-        FloatVector c50 = FloatVector.fromArray(S, out, o0 + d5).mul(f5);
-        FloatVector c51 = FloatVector.fromArray(S, out, o0 + d5 + e1).mul(f5);
-        FloatVector c52 = FloatVector.fromArray(S, out, o0 + d5 + e2).mul(f5);
-        FloatVector c53 = FloatVector.fromArray(S, out, o0 + d5 + e3).mul(f5);
-        // Rows of w past the strip are read at constant offsets too (their sums are not stored).
         for (int u = po, vu = vo, uEnd = po + keys; u < uEnd; u++, vu += DV) {
             FloatVector v0 = FloatVector.fromArray(S, v, vu);
             FloatVector v1 = FloatVector.fromArray(S, v, vu + e1);
@@ -648,56 +630,23 @@ public final class FusedAttention {
             c21 = a.fma(v1, c21);
             c22 = a.fma(v2, c22);
             c23 = a.fma(v3, c23);
-            a = FloatVector.broadcast(S, w[u + 3 * KB]);
-            c30 = a.fma(v0, c30);
-            c31 = a.fma(v1, c31);
-            c32 = a.fma(v2, c32);
-            c33 = a.fma(v3, c33);
-            a = FloatVector.broadcast(S, w[u + 4 * KB]);
-            c40 = a.fma(v0, c40);
-            c41 = a.fma(v1, c41);
-            c42 = a.fma(v2, c42);
-            c43 = a.fma(v3, c43);
-            a = FloatVector.broadcast(S, w[u + 5 * KB]);
-            c50 = a.fma(v0, c50);
-            c51 = a.fma(v1, c51);
-            c52 = a.fma(v2, c52);
-            c53 = a.fma(v3, c53);
         }
         // Stored here, not by a helper taking the vectors: one the JIT does not inline boxes them.
         c00.intoArray(out, o0);
         if (nv > 1) c01.intoArray(out, o0 + e1);
         if (nv > 2) c02.intoArray(out, o0 + e2);
         if (nv > 3) c03.intoArray(out, o0 + e3);
-        if (sr > 1) {
+        if (nr > 1) {
             c10.intoArray(out, o0 + d1);
             if (nv > 1) c11.intoArray(out, o0 + d1 + e1);
             if (nv > 2) c12.intoArray(out, o0 + d1 + e2);
             if (nv > 3) c13.intoArray(out, o0 + d1 + e3);
         }
-        if (sr > 2) {
+        if (nr > 2) {
             c20.intoArray(out, o0 + d2);
             if (nv > 1) c21.intoArray(out, o0 + d2 + e1);
             if (nv > 2) c22.intoArray(out, o0 + d2 + e2);
             if (nv > 3) c23.intoArray(out, o0 + d2 + e3);
-        }
-        if (sr > 3) {
-            c30.intoArray(out, o0 + d3);
-            if (nv > 1) c31.intoArray(out, o0 + d3 + e1);
-            if (nv > 2) c32.intoArray(out, o0 + d3 + e2);
-            if (nv > 3) c33.intoArray(out, o0 + d3 + e3);
-        }
-        if (sr > 4) {
-            c40.intoArray(out, o0 + d4);
-            if (nv > 1) c41.intoArray(out, o0 + d4 + e1);
-            if (nv > 2) c42.intoArray(out, o0 + d4 + e2);
-            if (nv > 3) c43.intoArray(out, o0 + d4 + e3);
-        }
-        if (sr > 5) {
-            c50.intoArray(out, o0 + d5);
-            if (nv > 1) c51.intoArray(out, o0 + d5 + e1);
-            if (nv > 2) c52.intoArray(out, o0 + d5 + e2);
-            if (nv > 3) c53.intoArray(out, o0 + d5 + e3);
         }
     }
 }
