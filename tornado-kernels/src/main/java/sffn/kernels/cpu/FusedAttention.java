@@ -23,6 +23,8 @@ import jdk.incubator.vector.VectorSpecies;
 public final class FusedAttention {
     private static final VectorSpecies<Float> S = Vec.S;
     private static final int L = Vec.L;
+    /** Queries per pass of the backward's dK and dV products (their rows stay in L1 for every key group). */
+    static final int CHUNK = 64;
     /** Query rows per register strip. */
     static final int MR = 6;
     /** Keys per block: three vectors of scores per query row. */
@@ -183,7 +185,7 @@ public final class FusedAttention {
      * head, then {@code P = exp(scale S - lse)}, {@code dS = P (dP - delta)}, kept for the whole
      * block in a per-thread buffer (in L2), and dQ += dS K (a 6 x 64 register tile). Then the
      * block's dV = P^T dO and dK = dS^T Q, 6 keys x 64 columns at a time, each summed over all the
-     * block's queries in registers ({@link #transposedProduct}): no partial sum of dK or dV is
+     * block's queries in registers ({@link #transposedTile}): no partial sum of dK or dV is
      * loaded and stored per strip. The block's own queries then have their final dQ: it is scaled
      * and stored at once.
      */
@@ -271,17 +273,28 @@ public final class FusedAttention {
             // No later block reaches these queries: their dQ is final. Stored now, the strided
             // rows' writes drain while the products below run (at the end they stall on misses).
             for (int t = u0; t < u0 + keys; t++) scaleInto(dq, t * d, dqkv, qBase + t * stride, d, scale);
-            // dV = P^T dO and dK = dS^T Q for the block's keys, MR keys at a time, each summed over
-            // the queries in order in registers; a query before a key group sees none of it.
+            // dV = P^T dO and dK = dS^T Q for the block's keys, MR keys x 2 vectors at a time, each
+            // summed over the block's queries in order in registers (a query before a key group sees
+            // none of it), CHUNK queries at a time: the chunk's rows of P or dS and of dO or Q stay
+            // in L1 while every key group reads them (from L2 each group's pass ran at two thirds
+            // of the other products' speed). Between chunks the sums wait in part's rows.
             for (int e0 = 0; e0 < d; e0 += DV) {
                 int nv = Math.min(DV, d - e0) / L;
-                for (int k0 = 0; k0 < keys; k0 += MR) {
-                    int nk = Math.min(MR, keys - k0);
-                    int p0 = pBase + (u0 + k0) * d2 + e0;
-                    transposedProduct(pd, k0, qp, rowsOff + rowsSize + e0 * seqLen + u0 * DV, k0, queries, part, p0 + d,
-                            d2, nk, nv);
-                    transposedProduct(pd, dsOff + k0, qp, rowsOff + e0 * seqLen + u0 * DV, k0, queries, part, p0, d2, nk,
-                            nv);
+                int vRows = rowsOff + rowsSize + e0 * seqLen + u0 * DV;
+                int qRows = rowsOff + e0 * seqLen + u0 * DV;
+                for (int c0 = 0; c0 < queries; c0 += CHUNK) {
+                    int c1 = Math.min(queries, c0 + CHUNK);
+                    for (int v0 = 0; v0 < nv; v0 += 2) {
+                        int n2 = Math.min(2, nv - v0);
+                        for (int k0 = 0; k0 < keys && k0 < c1; k0 += MR) {
+                            transposedTile(pd, k0, qp, vRows + v0 * L, Math.max(k0, c0), c1, k0 < c0, part,
+                                    pBase + (u0 + k0) * d2 + d + e0 + v0 * L, d2, Math.min(MR, keys - k0), n2);
+                        }
+                        for (int k0 = 0; k0 < keys && k0 < c1; k0 += MR) {
+                            transposedTile(pd, dsOff + k0, qp, qRows + v0 * L, Math.max(k0, c0), c1, k0 < c0, part,
+                                    pBase + (u0 + k0) * d2 + e0 + v0 * L, d2, Math.min(MR, keys - k0), n2);
+                        }
+                    }
                 }
             }
         }
@@ -500,25 +513,31 @@ public final class FusedAttention {
     }
 
     /**
-     * {@code acc[ao + j lda + 0:nv L] = sum_(start <= t < rows) p[po + t KB + j] x[xo + t DV + 0:nv L]}
-     * for the keys j < nk <= 6 of a group: dV from P and dO, dK from dS and Q, summed over the
-     * queries t in order in registers, two vectors of columns at a time (6 x 4 accumulators, the
-     * row's four vectors and a broadcast fill the 32 registers, and C2 may then spill inside the
-     * loop). Keys past nk are summed, not stored.
+     * {@code acc[ao + j lda + 0:nv L] (+)= sum_(start <= t < rows) p[po + t KB + j] x[xo + t DV + 0:nv L]}
+     * (added to acc's rows when {@code add}) for the keys j < nk <= 6 of a group and nv <= 2
+     * vectors of columns: dV from P and dO, dK from dS and Q, summed over the queries in order in
+     * 12 registers (a 6 x 64 tile fills the 32 with the row's vectors and broadcasts, and C2 may
+     * then spill inside the loop). Keys past nk repeat the last, summed, not stored; a missing
+     * second vector repeats the first, not stored.
      */
-    private static void transposedProduct(float[] p, int po, float[] x, int xo, int start, int rows, float[] acc,
-                                          int ao, int lda, int nk, int nv) {
-        for (int v0 = 0; v0 < nv; v0 += 2) {
-            transposedTile(p, po, x, xo + v0 * L, start, rows, acc, ao + v0 * L, lda, nk, Math.min(2, nv - v0));
-        }
-    }
-
-    /** {@link #transposedProduct} for nv <= 2 vectors of columns (a missing second one repeats the first, not stored). */
-    private static void transposedTile(float[] p, int po, float[] x, int xo, int start, int rows, float[] acc, int ao,
-                                       int lda, int nk, int nv) {
+    private static void transposedTile(float[] p, int po, float[] x, int xo, int start, int rows, boolean add,
+                                       float[] acc, int ao, int lda, int nk, int nv) {
         int e1 = Math.min(1, nv - 1) * L;
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        FloatVector zero = FloatVector.zero(S);
+        int a1 = ao + Math.min(1, nk - 1) * lda, a2 = ao + Math.min(2, nk - 1) * lda, a3 = ao + Math.min(3, nk - 1) * lda;
+        int a4 = ao + Math.min(4, nk - 1) * lda, a5 = ao + Math.min(5, nk - 1) * lda;
+        FloatVector c00 = add ? FloatVector.fromArray(S, acc, ao) : zero;
+        FloatVector c01 = add ? FloatVector.fromArray(S, acc, ao + e1) : zero;
+        FloatVector c10 = add ? FloatVector.fromArray(S, acc, a1) : zero;
+        FloatVector c11 = add ? FloatVector.fromArray(S, acc, a1 + e1) : zero;
+        FloatVector c20 = add ? FloatVector.fromArray(S, acc, a2) : zero;
+        FloatVector c21 = add ? FloatVector.fromArray(S, acc, a2 + e1) : zero;
+        FloatVector c30 = add ? FloatVector.fromArray(S, acc, a3) : zero;
+        FloatVector c31 = add ? FloatVector.fromArray(S, acc, a3 + e1) : zero;
+        FloatVector c40 = add ? FloatVector.fromArray(S, acc, a4) : zero;
+        FloatVector c41 = add ? FloatVector.fromArray(S, acc, a4 + e1) : zero;
+        FloatVector c50 = add ? FloatVector.fromArray(S, acc, a5) : zero;
+        FloatVector c51 = add ? FloatVector.fromArray(S, acc, a5 + e1) : zero;
         for (int t = start, pt = po + start * KB, xt = xo + start * DV; t < rows; t++, pt += KB, xt += DV) {
             FloatVector x0 = FloatVector.fromArray(S, x, xt);
             FloatVector x1 = FloatVector.fromArray(S, x, xt + e1);
