@@ -202,10 +202,11 @@ class AttentionTest {
      * The fused bodies (head dims a multiple of 16, on AVX-512; elsewhere these run the blocked
      * ones) across their strips of 6 queries, blocks of 48 keys and tiles of 96 queries, all ragged:
      * d 16, 32 and 48 (fewer columns than its 4-vector register tile), 80 (a 4-vector tile and a
-     * 1-vector one), 128 (two tiles); GQA 2:1 and 4:2.
+     * 1-vector one), 128 (two tiles); GQA 2:1 and 4:2, and 3 heads (odd: the work order hands out
+     * the odd heads, then the even ones).
      */
     @ParameterizedTest(name = "batch={0} seqLen={1} nq={2} nkv={3} d={4}")
-    @CsvSource({"2,53,3,3,16", "1,100,2,1,32", "1,149,4,2,48", "1,97,2,2,80", "1,131,2,1,128", "1,7,1,1,64"})
+    @CsvSource({"2,53,3,3,16", "1,100,2,1,32", "1,149,4,2,48", "1,97,2,2,80", "1,131,2,1,128", "1,7,1,1,64", "1,61,3,1,32"})
     void fusedBodiesMatchFloat64(int batch, int seqLen, int nq, int nkv, int d) {
         checkAgainstFloat64(new Shape(batch, seqLen, nq, nkv, d), TOL_LONG, Attention::forwardCpu, Attention::backwardCpu);
     }

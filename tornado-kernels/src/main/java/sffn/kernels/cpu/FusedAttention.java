@@ -147,14 +147,15 @@ public final class FusedAttention {
     }
 
     /**
-     * The head of work item i of n: the even heads, then the odd ones. Items handed out in turn run
-     * side by side on the threads, and two neighbouring heads share the edge cache lines of every
-     * row they write (out, dqkv; a head's d floats rarely start a line): at the same time, those
-     * lines move between the cores on each store.
+     * The head of work item i of n: the odd heads, then the even ones (no two in a row are
+     * neighbours once n > 3). Items handed out in turn run side by side on the threads, and two
+     * neighbouring heads share the edge cache lines of every row they write (out, dqkv; a head's
+     * d floats rarely start a line): at the same time, those lines move between the cores on
+     * each store.
      */
     static int apart(int i, int n) {
-        int half = (n + 1) / 2;
-        return i < half ? 2 * i : 2 * (i - half) + 1;
+        int odd = n / 2;
+        return i < odd ? 2 * i + 1 : 2 * (i - odd);
     }
 
     /** Floats of a head's rows packed by {@link #packChunks}. */
@@ -168,7 +169,7 @@ public final class FusedAttention {
      * stream rows then step by the constant DV, which lets C2 hoist their range checks (with a
      * stride held in a register it checks every load and runs out of registers).
      */
-    private static void packChunks(float[] src, int off, int stride, int seqLen, int d, float[] dst, int o) {
+    static void packChunks(float[] src, int off, int stride, int seqLen, int d, float[] dst, int o) {
         for (int e0 = 0; e0 < d; e0 += DV) {
             int n = Math.min(DV, d - e0);
             int base = o + e0 * seqLen;
