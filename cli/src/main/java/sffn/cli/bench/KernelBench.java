@@ -62,6 +62,9 @@ final class KernelBench {
     private final double roundSeconds;
     private double representative = Double.NaN;
     private String representativeShape = "no yardstick (matmul not measured)";
+    /** sffn's own matmul forward at the representative shape, in GFLOP/s (what attention is compared with). */
+    private double ourRepresentative = Double.NaN;
+    private String ourRepresentativeShape = "";
 
     KernelBench(boolean quick, Backend backend, Consumer<Result> sink) {
         this.quick = quick;
@@ -173,6 +176,8 @@ final class KernelBench {
                 if (isRepresentative) {
                     representative = res.yardstickGflops();
                     representativeShape = "OpenBLAS sgemm NT " + shape + " (representative)";
+                    ourRepresentative = res.gflops();
+                    ourRepresentativeShape = shape;
                 }
             }
             if (quick && !isRepresentative) {
@@ -318,9 +323,9 @@ final class KernelBench {
             double causal = (double) seqLen * (seqLen + 1) / 2;
             double fwd = 4.0 * batch * nq * d * causal;
             Runnable forward = op(new KernelCall.AttentionForward(qkv, out, lse, batch, seqLen, nq, nkv, d));
-            single("attention.forward", shape, fwd, forward, "causal matmul FLOPs");
+            besideOurMatmul("attention.forward", shape, fwd, forward, "causal matmul FLOPs");
             forward.run(); // backward reads the output and log-sum-exp the forward saved
-            single("attention.backward", shape, 2 * fwd,
+            besideOurMatmul("attention.backward", shape, 2 * fwd,
                     op(new KernelCall.AttentionBackward(dout, qkv, out, lse, delta, dqkv, batch, seqLen, nq, nkv, d)),
                     "causal matmul FLOPs");
             releaseAll();
@@ -419,6 +424,19 @@ final class KernelBench {
 
     private void single(String op, String shape, double flops, Runnable ours, String note) {
         double[] t = time(ours, flops);
+        sink.accept(new Result(op, shape, t[0] * 1e3, t[1], representative, representativeShape, note));
+    }
+
+    /**
+     * {@link #single}, its note also giving the GFLOP/s as a fraction of sffn's own matmul forward
+     * at the representative shape in this run (attention's target is set against that).
+     */
+    private void besideOurMatmul(String op, String shape, double flops, Runnable ours, String note) {
+        double[] t = time(ours, flops);
+        if (!Double.isNaN(ourRepresentative)) {
+            note += String.format(Locale.ROOT, "; %.2f of sffn's matmul forward %s (%.1f GFLOP/s)",
+                    t[1] / ourRepresentative, ourRepresentativeShape, ourRepresentative);
+        }
         sink.accept(new Result(op, shape, t[0] * 1e3, t[1], representative, representativeShape, note));
     }
 
