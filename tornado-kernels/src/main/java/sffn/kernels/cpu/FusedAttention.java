@@ -519,7 +519,7 @@ public final class FusedAttention {
      * vectors of columns: dV from P and dO, dK from dS and Q, summed over the queries in order in
      * 12 registers (a 6 x 64 tile fills the 32 with the row's vectors and broadcasts, and C2 may
      * then spill inside the loop). Keys past nk repeat the last, summed, not stored; a missing
-     * second vector repeats the first, not stored.
+     * second vector (nv = 1) is summed from x's padding, not stored.
      */
     private static void transposedTile(float[] p, int po, float[] x, int xo, int start, int rows, boolean add,
                                        float[] acc, int ao, int lda, int nk, int nv) {
@@ -539,9 +539,13 @@ public final class FusedAttention {
         FloatVector c41 = add ? FloatVector.fromArray(S, acc, a4 + e1) : zero;
         FloatVector c50 = add ? FloatVector.fromArray(S, acc, a5) : zero;
         FloatVector c51 = add ? FloatVector.fromArray(S, acc, a5 + e1) : zero;
-        for (int t = start, pt = po + start * KB, xt = xo + start * DV; t < rows; t++, pt += KB, xt += DV) {
+        // One induction variable, the indices linear in it with constant scales: C2 hoists the range checks.
+        for (int t = start; t < rows; t++) {
+            int pt = po + t * KB;
+            int xt = xo + t * DV;
+            // Rows DV floats apart (see packChunks): the second vector is in bounds whatever nv.
             FloatVector x0 = FloatVector.fromArray(S, x, xt);
-            FloatVector x1 = FloatVector.fromArray(S, x, xt + e1);
+            FloatVector x1 = FloatVector.fromArray(S, x, xt + L);
             FloatVector a = FloatVector.broadcast(S, p[pt]);
             c00 = a.fma(x0, c00);
             c01 = a.fma(x1, c01);
@@ -608,7 +612,7 @@ public final class FusedAttention {
     /**
      * {@link #probabilitiesTimesValues} for rows r < nr <= 3 at {@code o0 + dr} (rows past nr
      * repeat the last and are not stored; their P rows at constant offsets are read, not stored),
-     * corrections at {@code c[co + r]}. Missing vectors (nv < 4) repeat the last and are not stored.
+     * corrections at {@code c[co + r]}. Vectors past nv are summed from V's padding, not stored.
      */
     private static void valuesTile(float[] v, int vo, int keys, float[] out, int o0, int d1, int d2, int nr, int nv,
                                    float[] w, int po, float[] c, int co) {
@@ -630,11 +634,16 @@ public final class FusedAttention {
         FloatVector c21 = FloatVector.fromArray(S, out, o0 + d2 + e1).mul(f2);
         FloatVector c22 = FloatVector.fromArray(S, out, o0 + d2 + e2).mul(f2);
         FloatVector c23 = FloatVector.fromArray(S, out, o0 + d2 + e3).mul(f2);
-        for (int u = po, vu = vo, uEnd = po + keys; u < uEnd; u++, vu += DV) {
+        // One induction variable, the indices linear in it with constant scales: C2 hoists the range checks.
+        for (int j = 0; j < keys; j++) {
+            int u = po + j;
+            int vu = vo + j * DV;
+            // V's rows are DV floats apart (see packChunks): the four vectors are in bounds whatever nv,
+            // at constant offsets (those past nv are summed, not stored).
             FloatVector v0 = FloatVector.fromArray(S, v, vu);
-            FloatVector v1 = FloatVector.fromArray(S, v, vu + e1);
-            FloatVector v2 = FloatVector.fromArray(S, v, vu + e2);
-            FloatVector v3 = FloatVector.fromArray(S, v, vu + e3);
+            FloatVector v1 = FloatVector.fromArray(S, v, vu + L);
+            FloatVector v2 = FloatVector.fromArray(S, v, vu + 2 * L);
+            FloatVector v3 = FloatVector.fromArray(S, v, vu + 3 * L);
             FloatVector a = FloatVector.broadcast(S, w[u]);
             c00 = a.fma(v0, c00);
             c01 = a.fma(v1, c01);
