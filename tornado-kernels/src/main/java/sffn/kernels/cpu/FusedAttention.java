@@ -600,28 +600,29 @@ public final class FusedAttention {
     private static void probabilitiesTimesValues(float[] v, int vo, int keys, float[] out, int o0, int d, int sr, int nv,
                                                  float[] w, int po, float[] c) {
         int first = Math.min(sr, 3);
-        int dr = (first - 1) * d;
-        valuesTile(v, vo, keys, out, o0, Math.min(d, dr), Math.min(2 * d, dr), first, nv, w, po, c, C_OFF);
+        valuesTile(v, vo, keys, out, o0, d, first, nv, w, po, c[C_OFF], c[C_OFF + Math.min(1, first - 1)],
+                c[C_OFF + Math.min(2, first - 1)]);
         if (sr > 3) {
-            dr = (sr - 4) * d;
-            valuesTile(v, vo, keys, out, o0 + 3 * d, Math.min(d, dr), Math.min(2 * d, dr), sr - 3, nv, w, po + 3 * KB, c,
-                    C_OFF + 3);
+            valuesTile(v, vo, keys, out, o0 + 3 * d, d, sr - 3, nv, w, po + 3 * KB, c[C_OFF + 3],
+                    c[C_OFF + 3 + Math.min(1, sr - 4)], c[C_OFF + 3 + Math.min(2, sr - 4)]);
         }
     }
 
     /**
-     * {@link #probabilitiesTimesValues} for rows r < nr <= 3 at {@code o0 + dr} (rows past nr
+     * {@link #probabilitiesTimesValues} for rows r < nr <= 3 at {@code o0 + r d} (rows past nr
      * repeat the last and are not stored; their P rows at constant offsets are read, not stored),
-     * corrections at {@code c[co + r]}. Vectors past nv are summed from V's padding, not stored.
+     * scaled first by their corrections f_r; vectors past nv are summed from V's padding, not
+     * stored. The offsets of the rows and vectors are worked out
+     * again after the loop, in other terms, so that C2 does not keep them in registers across it
+     * (it ran short of general registers and spilled inside the loop).
      */
-    private static void valuesTile(float[] v, int vo, int keys, float[] out, int o0, int d1, int d2, int nr, int nv,
-                                   float[] w, int po, float[] c, int co) {
+    private static void valuesTile(float[] v, int vo, int keys, float[] out, int o0, int d, int nr, int nv,
+                                   float[] w, int po, float f0, float f1, float f2) {
         int e1 = Math.min(1, nv - 1) * L;
         int e2 = Math.min(2, nv - 1) * L;
         int e3 = Math.min(3, nv - 1) * L;
-        FloatVector f0 = FloatVector.broadcast(S, c[co]);
-        FloatVector f1 = FloatVector.broadcast(S, c[co + Math.min(1, nr - 1)]);
-        FloatVector f2 = FloatVector.broadcast(S, c[co + Math.min(2, nr - 1)]);
+        int d1 = Math.min(1, nr - 1) * d;
+        int d2 = Math.min(2, nr - 1) * d;
         FloatVector c00 = FloatVector.fromArray(S, out, o0).mul(f0);
         FloatVector c01 = FloatVector.fromArray(S, out, o0 + e1).mul(f0);
         FloatVector c02 = FloatVector.fromArray(S, out, o0 + e2).mul(f0);
@@ -661,21 +662,23 @@ public final class FusedAttention {
             c23 = a.fma(v3, c23);
         }
         // Stored here, not by a helper taking the vectors: one the JIT does not inline boxes them.
+        int s1 = o0 + d;
+        int s2 = s1 + d;
         c00.intoArray(out, o0);
-        if (nv > 1) c01.intoArray(out, o0 + e1);
-        if (nv > 2) c02.intoArray(out, o0 + e2);
-        if (nv > 3) c03.intoArray(out, o0 + e3);
+        if (nv > 1) c01.intoArray(out, o0 + L);
+        if (nv > 2) c02.intoArray(out, o0 + 2 * L);
+        if (nv > 3) c03.intoArray(out, o0 + 3 * L);
         if (nr > 1) {
-            c10.intoArray(out, o0 + d1);
-            if (nv > 1) c11.intoArray(out, o0 + d1 + e1);
-            if (nv > 2) c12.intoArray(out, o0 + d1 + e2);
-            if (nv > 3) c13.intoArray(out, o0 + d1 + e3);
+            c10.intoArray(out, s1);
+            if (nv > 1) c11.intoArray(out, s1 + L);
+            if (nv > 2) c12.intoArray(out, s1 + 2 * L);
+            if (nv > 3) c13.intoArray(out, s1 + 3 * L);
         }
         if (nr > 2) {
-            c20.intoArray(out, o0 + d2);
-            if (nv > 1) c21.intoArray(out, o0 + d2 + e1);
-            if (nv > 2) c22.intoArray(out, o0 + d2 + e2);
-            if (nv > 3) c23.intoArray(out, o0 + d2 + e3);
+            c20.intoArray(out, s2);
+            if (nv > 1) c21.intoArray(out, s2 + L);
+            if (nv > 2) c22.intoArray(out, s2 + 2 * L);
+            if (nv > 3) c23.intoArray(out, s2 + 3 * L);
         }
     }
 }
