@@ -567,26 +567,26 @@ public final class FusedAttention {
         }
         // Stored here, not by a helper taking the vectors: one the JIT does not inline boxes them.
         c00.intoArray(acc, ao);
-        if (nv > 1) c01.intoArray(acc, ao + e1);
+        if (nv > 1) c01.intoArray(acc, ao + L);
         if (nk > 1) {
             c10.intoArray(acc, ao + lda);
-            if (nv > 1) c11.intoArray(acc, ao + lda + e1);
+            if (nv > 1) c11.intoArray(acc, ao + lda + L);
         }
         if (nk > 2) {
             c20.intoArray(acc, ao + 2 * lda);
-            if (nv > 1) c21.intoArray(acc, ao + 2 * lda + e1);
+            if (nv > 1) c21.intoArray(acc, ao + 2 * lda + L);
         }
         if (nk > 3) {
             c30.intoArray(acc, ao + 3 * lda);
-            if (nv > 1) c31.intoArray(acc, ao + 3 * lda + e1);
+            if (nv > 1) c31.intoArray(acc, ao + 3 * lda + L);
         }
         if (nk > 4) {
             c40.intoArray(acc, ao + 4 * lda);
-            if (nv > 1) c41.intoArray(acc, ao + 4 * lda + e1);
+            if (nv > 1) c41.intoArray(acc, ao + 4 * lda + L);
         }
         if (nk > 5) {
             c50.intoArray(acc, ao + 5 * lda);
-            if (nv > 1) c51.intoArray(acc, ao + 5 * lda + e1);
+            if (nv > 1) c51.intoArray(acc, ao + 5 * lda + L);
         }
     }
 
