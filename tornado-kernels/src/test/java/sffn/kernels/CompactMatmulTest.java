@@ -58,7 +58,8 @@ class CompactMatmulTest {
             "bf16,67,9,45", "bf16,70,70,17",
             "int8,1,1,1", "int8,1,7,33", "int8,3,17,31", "int8,2,19,70", "int8,3,6,129", "int8,2,5,64",
             "int8,5,19,70", "int8,8,33,100", "int8,4,6,129", "int8,17,9,45", "int8,67,9,45", "int8,70,70,17",
-            "int8,1,37,200", "int8,1,5,31", "int8,6,5,224", "int8,1,5,96", "int8,1,131,800"})
+            "int8,1,37,200", "int8,1,5,31", "int8,6,5,224", "int8,1,5,96", "int8,1,131,800",
+            "bf16,1,4,16", "bf16,1,11,47", "int8,1,4,64", "int8,1,11,33", "int8,1,263,96"})
     void productMatchesFloat64OfTheDequantisedWeights(String format, int m, int n, int k) {
         WeightFormat f = WeightFormat.parse(format);
         for (int acc = 0; acc <= 1; acc++) {
@@ -79,7 +80,8 @@ class CompactMatmulTest {
      */
     @ParameterizedTest(name = "{0} m={1} n={2} k={3}")
     @CsvSource({"bf16,11,9,77", "int8,11,9,77", "bf16,7,5,32", "int8,2,6,100", "int8,9,7,200", "int8,5,3,31",
-            "int8,3,5,96", "int8,3,131,800", "bf16,19,8,50", "bf16,8,40,16", "bf16,3,131,800"})
+            "int8,3,5,96", "int8,3,131,800", "bf16,19,8,50", "bf16,8,40,16", "bf16,3,131,800",
+            "bf16,2,263,96", "int8,2,263,96", "bf16,1,8,20"})
     void aRowGetsTheSameBitsAtEveryBatchSizeOfTheTilePath(String format, int m, int n, int k) {
         WeightFormat f = WeightFormat.parse(format);
         SplittableRandom r = Check.rng("compact.batch." + format, n, k);

@@ -15,7 +15,7 @@ import sffn.kernels.Int8Groups;
  * The activations stay float32: the Vector API has no int8 dot-product instruction to make
  * int8 x int8 products pay, and decoding is bound by the weight bytes, which are already int8.
  *
- * <p>Below {@link #PANEL_M} rows (decoding at batch sizes up to 15): one row of A against two
+ * <p>Below {@link #PANEL_M} rows (decoding at batch sizes up to 15): one row of A against four
  * rows of W far apart ({@link #matvec}) or one, or tiles of up to 4 x 2 (16 partial and
  * accumulated vectors in registers); all do the same operations per pair, so a result depends
  * on K alone: per group, a product
@@ -65,33 +65,68 @@ public final class Int8Gemm {
 
     /**
      * One row of A (decoding at batch 1): each thread takes one contiguous run of W's rows and
-     * walks its two halves side by side, row j with row j + half ({@link #rowPair}: two streams
-     * far apart in memory, each vector of A loaded once for both). Pieces handed out one after
-     * another restart the streams at every piece and interleave the two threads' reads; rows
-     * next to each other read as a pair stream badly (a stand-alone loop over rows j and j+1:
-     * 7 against 17 GB/s on one core). Converting int8 costs more instructions per byte than
-     * bf16 or float32, so the loads of A shared by the pair matter: on one core, rows 256 x 768
-     * in cache, 20 against 13-17 G weights/s; streaming 3072 x 768, 16.7 against 13.6-15.7; on
-     * two threads 18.5-23.3 against 20.5-20.9 (three JVM runs each; the tile path this replaced
-     * at batch 1: 18-21). Same bits as {@link #columns}.
+     * walks its four quarters side by side ({@link #rowQuad}: four streams far apart in memory,
+     * each vector of A loaded once for all four), the rows left over one at a time. Pieces handed
+     * out one after another restart the streams at every piece and interleave the two threads'
+     * reads; rows next to each other read as a pair stream badly (a stand-alone loop over rows j
+     * and j+1: 7 against 17 GB/s on one core of the AMD VM). Converting int8 costs more
+     * instructions per byte than bf16 or float32, so the loads of A shared by the rows matter.
+     * Two rows (the halves) decoded Transformer-s at 2.83-2.94x float32's tokens/s on this
+     * project's Intel VM (67-70% of the int8 bytes' limit), four at 3.31-3.46x (79-83%), float32
+     * then still a row at a time. Same bits as {@link #columns}.
      */
     private static void matvec(int n, int k, float[] a, int aOff, byte[] q, int qOff, float[] scale, int sOff,
                                float[] c, int cOff, boolean accumulate) {
         int g = Int8Groups.groups(k);
         Workers.pool().parallelRuns(n, (long) n * k, (from, to) -> {
             float[] sums = SUMS.get();
-            int h = (to - from) / 2;
+            int h = (to - from) / 4;
             for (int j = from; j < from + h; j++) {
-                rowPair(k, a, aOff, q, qOff + j * k, qOff + (j + h) * k, scale, sOff + j * g, sOff + (j + h) * g, sums);
-                store(sums, 0, k, a, aOff, q, qOff + j * k, scale, sOff + j * g, c, cOff + j, accumulate);
-                store(sums, L, k, a, aOff, q, qOff + (j + h) * k, scale, sOff + (j + h) * g, c, cOff + j + h, accumulate);
+                rowQuad(k, a, aOff, q, qOff + j * k, h * k, scale, sOff + j * g, h * g, sums);
+                for (int u = 0; u < 4; u++)
+                    store(sums, u * L, k, a, aOff, q, qOff + (j + u * h) * k, scale, sOff + (j + u * h) * g, c, cOff + j + u * h, accumulate);
             }
-            if (((to - from) & 1) == 1) {
-                int j = to - 1;
+            for (int j = from + 4 * h; j < to; j++) {
                 row(k, a, aOff, q, qOff + j * k, scale, sOff + j * g, sums, 0);
                 store(sums, 0, k, a, aOff, q, qOff + j * k, scale, sOff + j * g, c, cOff + j, accumulate);
             }
         });
+    }
+
+    /**
+     * Rows {@code q0}, {@code q0 + dq}, {@code q0 + 2dq}, {@code q0 + 3dq} of W (their scales from
+     * {@code s0} at steps of {@code ds}) against one row of A, whole groups only, into sums[0 ..],
+     * sums[L ..], ...: per row the operations of {@link #row}.
+     */
+    private static void rowQuad(int k, float[] a, int ao, byte[] q, int q0, int dq, float[] scale, int s0, int ds,
+                                float[] sums) {
+        FloatVector s = FloatVector.zero(S);
+        FloatVector t = FloatVector.zero(S);
+        FloatVector u2 = FloatVector.zero(S);
+        FloatVector u3 = FloatVector.zero(S);
+        for (int g0 = 0, gi = 0; g0 <= k - G; g0 += G, gi++) {
+            FloatVector x = FloatVector.fromArray(S, a, ao + g0);
+            FloatVector p0 = x.mul(widen(q, q0 + g0));
+            FloatVector p1 = x.mul(widen(q, q0 + dq + g0));
+            FloatVector p2 = x.mul(widen(q, q0 + 2 * dq + g0));
+            FloatVector p3 = x.mul(widen(q, q0 + 3 * dq + g0));
+            for (int u = 1; u < PER; u++) {
+                int v = g0 + u * L;
+                x = FloatVector.fromArray(S, a, ao + v);
+                p0 = x.fma(widen(q, q0 + v), p0);
+                p1 = x.fma(widen(q, q0 + dq + v), p1);
+                p2 = x.fma(widen(q, q0 + 2 * dq + v), p2);
+                p3 = x.fma(widen(q, q0 + 3 * dq + v), p3);
+            }
+            s = p0.fma(FloatVector.broadcast(S, scale[s0 + gi]), s);
+            t = p1.fma(FloatVector.broadcast(S, scale[s0 + ds + gi]), t);
+            u2 = p2.fma(FloatVector.broadcast(S, scale[s0 + 2 * ds + gi]), u2);
+            u3 = p3.fma(FloatVector.broadcast(S, scale[s0 + 3 * ds + gi]), u3);
+        }
+        s.intoArray(sums, 0);
+        t.intoArray(sums, L);
+        u2.intoArray(sums, 2 * L);
+        u3.intoArray(sums, 3 * L);
     }
 
     /** {@code c[o] (+)= sumLanes(sums[so ..]) + the last, partial group} of one row of W. */
@@ -99,32 +134,6 @@ public final class Int8Gemm {
                               float[] c, int o, boolean accumulate) {
         float r = Vec.sumLanes(FloatVector.fromArray(S, sums, so)) + partialGroups(k - k % G, k, a, aOff, q, qr, scale, sr);
         c[o] = accumulate ? c[o] + r : r;
-    }
-
-    /**
-     * Two rows of W, far apart in memory, against one row of A, whole groups only, into
-     * sums[0 ..] and sums[L ..]: each vector of A loaded once for both; per row the operations
-     * of {@link #row}.
-     */
-    private static void rowPair(int k, float[] a, int ao, byte[] q, int q0, int q1, float[] scale, int s0, int s1,
-                                float[] sums) {
-        FloatVector s = FloatVector.zero(S);
-        FloatVector t = FloatVector.zero(S);
-        for (int g0 = 0, gi = 0; g0 <= k - G; g0 += G, gi++) {
-            FloatVector x = FloatVector.fromArray(S, a, ao + g0);
-            FloatVector p = x.mul(widen(q, q0 + g0));
-            FloatVector r = x.mul(widen(q, q1 + g0));
-            for (int u = 1; u < PER; u++) {
-                int v = g0 + u * L;
-                x = FloatVector.fromArray(S, a, ao + v);
-                p = x.fma(widen(q, q0 + v), p);
-                r = x.fma(widen(q, q1 + v), r);
-            }
-            s = p.fma(FloatVector.broadcast(S, scale[s0 + gi]), s);
-            t = r.fma(FloatVector.broadcast(S, scale[s1 + gi]), t);
-        }
-        s.intoArray(sums, 0);
-        t.intoArray(sums, L);
     }
 
     /** The groups from {@code from} (a multiple of the group size) of one pair of rows, in order. */
