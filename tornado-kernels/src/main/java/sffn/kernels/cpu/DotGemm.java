@@ -47,30 +47,46 @@ final class DotGemm {
         return VectorShuffle.fromArray(S, idx, 0);
     }
 
+    /**
+     * Each thread takes one contiguous run of B's rows; a tile's 6 rows of B lie a sixth of the
+     * run apart, so that each is a stream of its own through memory, and the rows left over at
+     * the end go side by side. Six neighbouring rows per tile, in pieces handed out in turn,
+     * read as interleaved streams: Transformer-s decoded at batch 8 at 270-281 tokens/s on this
+     * project's Intel VM with them, 312-317 with the rows apart.
+     */
     static void gemm(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                      float[] c, int cOff, int ldc, boolean accumulate, boolean parallel) {
         if (m == 1 && parallel) {
             matvec(n, k, a, aOff, b, bOff, ldb, c, cOff, accumulate);
             return;
         }
-        int blocks = (n + NR - 1) / NR;
         Workers.Range body = (from, to) -> {
             float[] sums = SUMS.get();
-            for (int jb = from; jb < to; jb++) {
-                int j = jb * NR;
-                int cols = Math.min(NR, n - j);
-                for (int i = 0; i < m; i += MR) {
-                    int rows = Math.min(MR, m - i);
-                    tile(k, a, aOff + i * lda, lda, rows, b, bOff + j * ldb, ldb, cols, sums);
-                    reduce(sums, k, a, aOff + i * lda, lda, rows, b, bOff + j * ldb, ldb, cols,
-                            c, cOff + i * ldc + j, ldc, accumulate);
-                }
+            int h = (to - from) / NR;
+            for (int j = from; j < from + h; j++) {
+                rowTiles(m, k, a, aOff, lda, b, bOff + j * ldb, h * ldb, NR, c, cOff + j, ldc, h, accumulate, sums);
+            }
+            for (int j = from + NR * h; j < to; j += NR) {
+                rowTiles(m, k, a, aOff, lda, b, bOff + j * ldb, ldb, Math.min(NR, to - j), c, cOff + j, ldc, 1, accumulate, sums);
             }
         };
         if (parallel) {
-            Workers.pool().parallelFor(blocks, Math.max(1, blocks / (8 * Workers.pool().threads())), body);
+            Workers.pool().parallelRuns(n, (long) m * n * k, body);
         } else {
-            body.run(0, blocks);
+            body.run(0, n);
+        }
+    }
+
+    /**
+     * Every row of A against {@code cols} rows of B that lie {@code ldb} apart, from {@code bo},
+     * into the columns of C that lie {@code cs} apart, from {@code co}.
+     */
+    private static void rowTiles(int m, int k, float[] a, int aOff, int lda, float[] b, int bo, int ldb, int cols,
+                                 float[] c, int co, int ldc, int cs, boolean accumulate, float[] sums) {
+        for (int i = 0; i < m; i += MR) {
+            int rows = Math.min(MR, m - i);
+            tile(k, a, aOff + i * lda, lda, rows, b, bo, ldb, cols, sums);
+            reduce(sums, k, a, aOff + i * lda, lda, rows, b, bo, ldb, cols, c, co + i * ldc, ldc, cs, accumulate);
         }
     }
 
@@ -106,14 +122,14 @@ final class DotGemm {
                 s1.intoArray(sums, L);
                 s2.intoArray(sums, 2 * L);
                 s3.intoArray(sums, 3 * L);
-                for (int u = 0; u < 4; u++) reduce(sums, u * L, k, a, aOff, 0, 1, b, bo + u * d, ldb, 1, c, cOff + j + u * h, 0, accumulate);
+                reduce(sums, k, a, aOff, 0, 1, b, bo, d, 4, c, cOff + j, 0, h, accumulate);
             }
             for (int j = from + 4 * h; j < to; j++) {
                 int bo = bOff + j * ldb;
                 FloatVector s = FloatVector.zero(S);
                 for (int kk = 0; kk <= k - L; kk += L) s = FloatVector.fromArray(S, a, aOff + kk).fma(FloatVector.fromArray(S, b, bo + kk), s);
                 s.intoArray(sums, 0);
-                reduce(sums, k, a, aOff, 0, 1, b, bo, ldb, 1, c, cOff + j, 0, accumulate);
+                reduce(sums, k, a, aOff, 0, 1, b, bo, ldb, 1, c, cOff + j, 0, 1, accumulate);
             }
         });
     }
@@ -220,19 +236,16 @@ final class DotGemm {
         s35.intoArray(sums, 23 * L);
     }
 
-    /** {@code C[r, j] (+)= butterfly(sums of (r, j)) + tail of the dot product}, for r < rows, j < cols. */
+    /**
+     * {@code C[r, j] (+)= butterfly(sums of (r, j)) + tail of the dot product}, for r < rows,
+     * j < cols: B's row j at {@code bo + j ldb}, C's column j at {@code co + j cs}.
+     */
     private static void reduce(float[] sums, int k, float[] a, int ao, int lda, int rows, float[] b, int bo, int ldb,
-                               int cols, float[] c, int co, int ldc, boolean accumulate) {
-        reduce(sums, 0, k, a, ao, lda, rows, b, bo, ldb, cols, c, co, ldc, accumulate);
-    }
-
-    /** As above, the sums read from {@code sums[so ..]}. */
-    private static void reduce(float[] sums, int so, int k, float[] a, int ao, int lda, int rows, float[] b, int bo, int ldb,
-                               int cols, float[] c, int co, int ldc, boolean accumulate) {
+                               int cols, float[] c, int co, int ldc, int cs, boolean accumulate) {
         int tail = k - k % L;
         for (int r = 0; r < rows; r++) {
             for (int j = 0; j < cols; j++) {
-                FloatVector v = FloatVector.fromArray(S, sums, so + (r * NR + j) * L);
+                FloatVector v = FloatVector.fromArray(S, sums, (r * NR + j) * L);
                 v = v.add(v.rearrange(SWAP8));
                 v = v.add(v.rearrange(SWAP4));
                 v = v.add(v.rearrange(SWAP2));
@@ -241,7 +254,7 @@ final class DotGemm {
                 int ar = ao + r * lda;
                 int br = bo + j * ldb;
                 for (int kk = tail; kk < k; kk++) s += a[ar + kk] * b[br + kk];
-                int o = co + r * ldc + j;
+                int o = co + r * ldc + j * cs;
                 c[o] = accumulate ? c[o] + s : s;
             }
         }
