@@ -17,7 +17,8 @@ class KvCacheTest {
     static final double TOL = 1e-5;
 
     @ParameterizedTest
-    @CsvSource({"1, 1, 0, 4, 4, 8, 5", "2, 3, 4, 3, 1, 8, 9", "3, 1, 17, 6, 2, 24, 19", "2, 5, 31, 4, 4, 40, 37", "1, 2, 20, 3, 1, 72, 23", "2, 1, 30, 2, 2, 136, 33"})
+    @CsvSource({"1, 1, 0, 4, 4, 8, 5", "2, 3, 4, 3, 1, 8, 9", "3, 1, 17, 6, 2, 24, 19", "2, 5, 31, 4, 4, 40, 37", "1, 2, 20, 3, 1, 72, 23", "2, 1, 30, 2, 2, 136, 33",
+            "2, 7, 0, 4, 2, 16, 9", "1, 37, 0, 3, 1, 64, 40", "1, 101, 0, 2, 2, 32, 104", "1, 5, 0, 2, 1, 24, 8"})
     void attentionOverTheCacheMatchesFloat64(int batch, int n, int pos, int nq, int nkv, int d, int maxLen) {
         SplittableRandom r = Check.rng("kv attention", batch, n, pos, nq, nkv, d, maxLen);
         int stride = (nq + 2 * nkv) * d;
