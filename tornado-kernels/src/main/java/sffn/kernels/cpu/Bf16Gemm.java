@@ -61,12 +61,12 @@ public final class Bf16Gemm {
 
     /**
      * One row of A (decoding at batch 1): each thread takes one contiguous run of W's rows and
-     * walks its four quarters side by side ({@link #rowQuad}: four streams far apart in memory,
+     * walks its four quarters side by side ({@link #tile1} on rows a quarter apart: four streams,
      * four independent chains of fused multiply-adds, each vector of A loaded once for all four),
      * the rows left over one at a time. A run read a row at a time kept one chain of
      * multiply-adds, each waiting for the last: on this project's Intel VM Transformer-s decoded
      * at 1.49-1.71x float32's tokens/s (63-69% of the bf16 bytes' limit), against 1.90-2.07x
-     * (82-87%) with the quarters (float32 then still a row at a time). Same bits as {@link #tile1}.
+     * (82-87%) with the quarters (float32 then still a row at a time). Same bits as the tiles.
      */
     private static void matvec(int n, int k, float[] a, int aOff, short[] w, int wOff, float[] c, int cOff,
                                boolean accumulate) {
@@ -74,7 +74,7 @@ public final class Bf16Gemm {
             float[] sums = SUMS.get();
             int h = (to - from) / 4;
             for (int j = from; j < from + h; j++) {
-                rowQuad(k, a, aOff, w, wOff + j * k, h * k, sums);
+                tile1(k, a, aOff, w, wOff + j * k, h * k, 4, sums);
                 reduce(sums, 1, 4, k, a, aOff, k, w, wOff + j * k, h * k, c, cOff + j, 1, h, accumulate);
             }
             for (int j = from + 4 * h; j < to; j++) {
@@ -82,25 +82,6 @@ public final class Bf16Gemm {
                 reduce(sums, 1, 1, k, a, aOff, k, w, wOff + j * k, k, c, cOff + j, 1, 1, accumulate);
             }
         });
-    }
-
-    /** Rows {@code w0}, {@code w0 + d}, {@code w0 + 2d}, {@code w0 + 3d} of W against one row of A into sums[0 ..], sums[L ..], ...: per row the operations of {@link #row}. */
-    private static void rowQuad(int k, float[] a, int ao, short[] w, int w0, int d, float[] sums) {
-        FloatVector s0 = FloatVector.zero(S);
-        FloatVector s1 = FloatVector.zero(S);
-        FloatVector s2 = FloatVector.zero(S);
-        FloatVector s3 = FloatVector.zero(S);
-        for (int kk = 0; kk <= k - L; kk += L) {
-            FloatVector x = FloatVector.fromArray(S, a, ao + kk);
-            s0 = x.fma(widen(w, w0 + kk), s0);
-            s1 = x.fma(widen(w, w0 + d + kk), s1);
-            s2 = x.fma(widen(w, w0 + 2 * d + kk), s2);
-            s3 = x.fma(widen(w, w0 + 3 * d + kk), s3);
-        }
-        s0.intoArray(sums, 0);
-        s1.intoArray(sums, L);
-        s2.intoArray(sums, 2 * L);
-        s3.intoArray(sums, 3 * L);
     }
 
     /**
