@@ -133,13 +133,23 @@ public final class Bf16Gemm {
         int eights = m - m % 8;
         if (eights > 0) {
             int h = (j1 - j0) / 3;
-            for (int j = j0; j < j0 + h; j++) eights(eights, k, a, aOff, lda, w, wOff + j * k, h * k, 3, c, cOff + j, ldc, h, accumulate, sums);
-            for (int j = j0 + 3 * h; j < j1; j += 3) eights(eights, k, a, aOff, lda, w, wOff + j * k, k, Math.min(3, j1 - j), c, cOff + j, ldc, 1, accumulate, sums);
+            for (int j = j0; j < j0 + h; j++) {
+                eights(eights, k, a, aOff, lda, w, wOff + j * k, h * k, 3, c, cOff + j, ldc, h, accumulate, sums);
+            }
+            for (int j = j0 + 3 * h; j < j1; j += 3) {
+                eights(eights, k, a, aOff, lda, w, wOff + j * k, k, Math.min(3, j1 - j), c, cOff + j, ldc, 1, accumulate,
+                        sums);
+            }
         }
         if (eights < m) {
             int h = (j1 - j0) / 4;
-            for (int j = j0; j < j0 + h; j++) fours(eights, m, k, a, aOff, lda, w, wOff + j * k, h * k, 4, c, cOff + j, ldc, h, accumulate, sums);
-            for (int j = j0 + 4 * h; j < j1; j += 4) fours(eights, m, k, a, aOff, lda, w, wOff + j * k, k, Math.min(4, j1 - j), c, cOff + j, ldc, 1, accumulate, sums);
+            for (int j = j0; j < j0 + h; j++) {
+                fours(eights, m, k, a, aOff, lda, w, wOff + j * k, h * k, 4, c, cOff + j, ldc, h, accumulate, sums);
+            }
+            for (int j = j0 + 4 * h; j < j1; j += 4) {
+                fours(eights, m, k, a, aOff, lda, w, wOff + j * k, k, Math.min(4, j1 - j), c, cOff + j, ldc, 1, accumulate,
+                        sums);
+            }
         }
     }
 

@@ -13,9 +13,9 @@ import jdk.incubator.vector.VectorSpecies;
  * multiply-adds); a thread walks its B rows once, from memory, reusing each from L1 for every
  * tile of rows of A after the first. With 8 rows in one tile, all the work on a row of B is done
  * while it streams in: at 8 x 3072 x 768, streaming distinct copies on both threads, 22.4 against
- * 20.0 GB/s of B (4 x 6 tiles, one pass from memory, one from L1). Each dot product is then: per lane, k = lane, lane + 16, ...
- * in order; the 16 lanes summed by a fixed butterfly (lane j + lane j^8, then ^4, ^2, ^1); then
- * the K mod 16 tail in order. That order depends on K alone, so results are reproducible and
+ * 20.0 GB/s of B (4 x 6 tiles, one pass from memory, one from L1). Each dot product is then: per
+ * lane, k = lane, lane + 16, ... in order; the 16 lanes summed by a fixed butterfly (lane j +
+ * lane j^8, then ^4, ^2, ^1); then the K mod 16 tail in order. That order depends on K alone, so results are reproducible and
  * independent of the thread count ({@code reduceLanes} is avoided: its order differs between
  * the interpreter and compiled code). The tile method stays small enough for every JIT tier.
  */
@@ -51,11 +51,12 @@ final class DotGemm {
     }
 
     /**
-     * Each thread takes one contiguous run of B's rows; a tile's 6 rows of B lie a sixth of the
-     * run apart, so that each is a stream of its own through memory, and the rows left over at
-     * the end go side by side. Six neighbouring rows per tile, in pieces handed out in turn,
-     * read as interleaved streams: Transformer-s decoded at batch 8 at 270-281 tokens/s on this
-     * project's Intel VM with them, 312-317 with the rows apart.
+     * Each thread takes one contiguous run of B's rows; a tile's 3 (or 6) rows of B lie a third
+     * (a sixth) of the run apart, so that each is a stream of its own through memory, and the
+     * rows left over at the end go side by side. Six neighbouring rows per tile, in pieces handed
+     * out in turn, read as interleaved streams: Transformer-s decoded at batch 8 at 270-281
+     * tokens/s on this project's Intel VM with them, 312-317 with the rows apart (4 x 6 tiles),
+     * 334-353 with 8 x 3 tiles.
      */
     static void gemm(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                      float[] c, int cOff, int ldc, boolean accumulate, boolean parallel) {

@@ -105,10 +105,10 @@ public final class Int8Gemm {
      */
     private static void rowQuad(int k, float[] a, int ao, byte[] q, int q0, int dq, float[] scale, int s0, int ds,
                                 float[] sums) {
-        FloatVector s = FloatVector.zero(S);
-        FloatVector t = FloatVector.zero(S);
-        FloatVector u2 = FloatVector.zero(S);
-        FloatVector u3 = FloatVector.zero(S);
+        FloatVector acc0 = FloatVector.zero(S);
+        FloatVector acc1 = FloatVector.zero(S);
+        FloatVector acc2 = FloatVector.zero(S);
+        FloatVector acc3 = FloatVector.zero(S);
         for (int g0 = 0, gi = 0; g0 <= k - G; g0 += G, gi++) {
             FloatVector x = FloatVector.fromArray(S, a, ao + g0);
             FloatVector p0 = x.mul(widen(q, q0 + g0));
@@ -123,15 +123,15 @@ public final class Int8Gemm {
                 p2 = x.fma(widen(q, q0 + 2 * dq + v), p2);
                 p3 = x.fma(widen(q, q0 + 3 * dq + v), p3);
             }
-            s = p0.fma(FloatVector.broadcast(S, scale[s0 + gi]), s);
-            t = p1.fma(FloatVector.broadcast(S, scale[s0 + ds + gi]), t);
-            u2 = p2.fma(FloatVector.broadcast(S, scale[s0 + 2 * ds + gi]), u2);
-            u3 = p3.fma(FloatVector.broadcast(S, scale[s0 + 3 * ds + gi]), u3);
+            acc0 = p0.fma(FloatVector.broadcast(S, scale[s0 + gi]), acc0);
+            acc1 = p1.fma(FloatVector.broadcast(S, scale[s0 + ds + gi]), acc1);
+            acc2 = p2.fma(FloatVector.broadcast(S, scale[s0 + 2 * ds + gi]), acc2);
+            acc3 = p3.fma(FloatVector.broadcast(S, scale[s0 + 3 * ds + gi]), acc3);
         }
-        s.intoArray(sums, 0);
-        t.intoArray(sums, L);
-        u2.intoArray(sums, 2 * L);
-        u3.intoArray(sums, 3 * L);
+        acc0.intoArray(sums, 0);
+        acc1.intoArray(sums, L);
+        acc2.intoArray(sums, 2 * L);
+        acc3.intoArray(sums, 3 * L);
     }
 
     /** {@code c[o] (+)= sumLanes(sums[so ..]) + the last, partial group} of one row of W. */
