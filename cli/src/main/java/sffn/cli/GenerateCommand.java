@@ -235,9 +235,10 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         stops.finish();
         out.println();
-        err().printf(Locale.ROOT, "[%s weights | prefill %d tokens: %,.0f tokens/s | decode %d steps: %,.1f tokens/s%s]%n",
-                gen.weights().format().label(), promptTokens, promptTokens / Math.max(1e-9, prefillSeconds), decodeSteps,
-                decodeSteps == 0 ? Double.NaN : decodeSteps / decodeSeconds, round > 0 ? " | window slid " + round + "x" : "");
+        err().printf(Locale.ROOT, "[%s weights | prefill %d tokens: %,.0f tokens/s | %s%s]%n",
+                gen.weights().format().label(), promptTokens, promptTokens / Math.max(1e-9, prefillSeconds),
+                decodeRate(decodeSteps, 1, decodeSteps / Math.max(1e-9, decodeSeconds)),
+                round > 0 ? " | window slid " + round + "x" : "");
     }
 
     /** Notes and the stats line go to standard error, so that standard output holds only the text. */
@@ -269,9 +270,15 @@ public final class GenerateCommand implements Callable<Integer> {
             }
             out.println(sample.append(d.finish()));
         }
-        err().printf(Locale.ROOT, "[%s weights | prefill %d tokens x %d: %,.0f tokens/s | decode %d steps x %d: %,.1f tokens/s"
+        err().printf(Locale.ROOT, "[%s weights | prefill %d tokens x %d: %,.0f tokens/s | %s"
                         + " | structured FFN linears merged: %d in prefill, %d per step]%n",
-                gen.weights().format().label(), r.promptTokens(), r.batch(), r.prefillTokensPerSecond(), r.decodeSteps(), r.batch(),
-                r.decodeTokensPerSecond(), r.mergedInPrefill(), r.mergedInDecode());
+                gen.weights().format().label(), r.promptTokens(), r.batch(), r.prefillTokensPerSecond(),
+                decodeRate(r.decodeSteps(), r.batch(), r.decodeTokensPerSecond()), r.mergedInPrefill(), r.mergedInDecode());
+    }
+
+    /** "decode N steps[ x B]: R tokens/s", without a rate when no step ran (nothing to divide). */
+    private static String decodeRate(int steps, int batch, double tokensPerSecond) {
+        String what = "decode " + steps + " steps" + (batch > 1 ? " x " + batch : "");
+        return steps == 0 ? what : String.format(Locale.ROOT, "%s: %,.1f tokens/s", what, tokensPerSecond);
     }
 }

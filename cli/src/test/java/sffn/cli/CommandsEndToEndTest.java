@@ -243,6 +243,10 @@ class CommandsEndToEndTest {
                     "32 tokens follow the prompt: " + g.err());
             text[i] = g.out();
         }
+        // One token is the prefill's alone: no decode step, so no rate (it used to print NaN tokens/s).
+        Run one = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "1");
+        assertEquals(0, one.code(), one.err());
+        assertTrue(one.err().contains("| decode 0 steps]") && !one.err().contains("NaN"), one.err());
         assertTrue(Math.abs(ppl[1] / ppl[0] - 1) <= 0.002, "bf16 perplexity " + ppl[1] + " against fp32 " + ppl[0]);
         assertTrue(Math.abs(ppl[2] / ppl[0] - 1) <= 0.015, "int8 perplexity " + ppl[2] + " against fp32 " + ppl[0]);
         assertEquals(text[0], text[1], "greedy text from bf16 weights");
