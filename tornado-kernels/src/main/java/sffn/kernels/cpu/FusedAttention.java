@@ -73,7 +73,9 @@ public final class FusedAttention {
             for (int bg = from; bg < to; bg++) {
                 int b = bg / nkv;
                 int g = bg - b * nkv;
-                transposeKeys(qkv, (b * seqLen) * stride + (nq + g) * d, stride, seqLen, d, keys, bg * perHead);
+                float[] rows = GATHER.get(vSize);
+                packChunks(qkv, (b * seqLen) * stride + (nq + g) * d, stride, seqLen, d, rows, 0);
+                transposeKeys(rows, 0, seqLen, d, keys, bg * perHead);
                 packChunks(qkv, (b * seqLen) * stride + (nq + nkv + g) * d, stride, seqLen, d, keys, valuesOff + bg * vSize);
             }
         });
@@ -110,16 +112,23 @@ public final class FusedAttention {
      */
     private static final Scratch ROWS = new Scratch(16);
 
-    /** {@code kt[ko + (u / KB) d KB + e KB + u % KB] = K[u, e]}, zero for u in [T, panels KB). */
-    private static void transposeKeys(float[] qkv, int kOff, int stride, int seqLen, int d, float[] kt, int ko) {
+    /**
+     * {@code kt[ko + (u / KB) d KB + e KB + u % KB] = K[u, e]}, zero for u in [T, panels KB), from
+     * K's rows packed by {@link #packChunks} at {@code rows[ro]}: in cache, where the rows of qkv
+     * are a head-width apart in memory (see {@link #packStrips}).
+     */
+    private static void transposeKeys(float[] rows, int ro, int seqLen, int d, float[] kt, int ko) {
         int panels = (seqLen + KB - 1) / KB;
         for (int p = 0; p < panels; p++) {
             int base = ko + p * d * KB;
             for (int j = 0; j < KB; j++) {
                 int u = p * KB + j;
                 if (u < seqLen) {
-                    int src = kOff + u * stride;
-                    for (int e = 0; e < d; e++) kt[base + e * KB + j] = qkv[src + e];
+                    for (int e0 = 0; e0 < d; e0 += DV) {
+                        int src = ro + e0 * seqLen + u * DV - e0;
+                        int n = Math.min(d, e0 + DV);
+                        for (int e = e0; e < n; e++) kt[base + e * KB + j] = rows[src + e];
+                    }
                 } else {
                     for (int e = 0; e < d; e++) kt[base + e * KB + j] = 0f;
                 }
@@ -228,8 +237,23 @@ public final class FusedAttention {
                 int b = bg / nkv;
                 int g = bg - b * nkv;
                 int column = (i < kvHeads ? nq + g : nq + nkv + g) * d;
-                transposeKeys(qkv, b * seqLen * stride + column, stride, seqLen, d, kv, i * perHead);
-                if (i < kvHeads) packChunks(qkv, b * seqLen * stride + column, stride, seqLen, d, kv, rowsOff + bg * kSize);
+                // Keys' rows stay (for dQ = dS K); values' rows only pass through a scratch.
+                float[] rows = i < kvHeads ? kv : GATHER.get(kSize);
+                int ro = i < kvHeads ? rowsOff + bg * kSize : 0;
+                packChunks(qkv, b * seqLen * stride + column, stride, seqLen, d, rows, ro);
+                transposeKeys(rows, ro, seqLen, d, kv, i * perHead);
+            }
+        });
+        // delta = rowsum(dO o O) for every head, a row of all heads at a time: contiguous, where
+        // one head's rows are a head-width apart in memory (a few percent of the backward).
+        int ldo = nq * d;
+        Workers.pool().parallelFor(batch * seqLen, 64, (long) 2 * batch * seqLen * ldo, (from, to) -> {
+            for (int bt = from; bt < to; bt++) {
+                int b = bt / seqLen;
+                int t = bt - b * seqLen;
+                for (int h = 0; h < nq; h++) {
+                    delta[(b * nq + h) * seqLen + t] = Vec.dot(dout, bt * ldo + h * d, out, bt * ldo + h * d, d);
+                }
             }
         });
         int group = nq / nkv;
@@ -270,13 +294,6 @@ public final class FusedAttention {
         packChunks(dout, gBase, ldo, seqLen, d, qp, rowsOff + rowsSize);
         stripsFromChunks(qp, rowsOff, seqLen, d, qp, 0);
         stripsFromChunks(qp, rowsOff + rowsSize, seqLen, d, qp, packed);
-        for (int t = 0; t < seqLen; t++) {
-            float sum = 0f;
-            for (int e0 = 0; e0 < d; e0 += DV) {
-                sum += Vec.dot(qp, rowsOff + rowsSize + e0 * seqLen + t * DV, out, gBase + t * ldo + e0, Math.min(DV, d - e0));
-            }
-            delta[rowBase + t] = sum;
-        }
         // The dQ product is the forward's P V tile with every correction 1 (an exact multiply).
         java.util.Arrays.fill(w, C_OFF, C_OFF + MR, 1f);
         int stripsMax = (seqLen + MR - 1) / MR;
