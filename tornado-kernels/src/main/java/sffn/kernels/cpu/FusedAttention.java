@@ -19,7 +19,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code out [B*T, nq d]}, {@code lse [B, nq, T]}. Work items are (batch, head, query tile):
  * the tiles of a head in turn, its last tiles (the most keys) first, so that the threads read
  * one head's keys and values (a quarter of a MiB at T 1024, d 64) from their own L2 rather than
- * each tile a different head's from L3 (head by head, 6% faster at T 1024). Within an item, key
+ * each tile a different head's from L3 (head by head, 5% faster at T 1024). Within an item, key
  * blocks in order and lanes of the denominator summed in lane order at the end, so results do
  * not depend on the thread count.
  */
@@ -152,7 +152,7 @@ public final class FusedAttention {
      * column at constant offsets. The rows are first copied whole into {@code rowsBuf}
      * ({@link #packChunks}), then transposed from there ({@link #stripsFromChunks}): transposed
      * straight from rows a head-width apart in memory, one scalar load at a time waited on each
-     * row's misses (a sixth of the forward at T 1024, against a twentieth).
+     * row's misses (a tenth of the forward at T 1024, against a twentieth).
      */
     private static void packStrips(float[] src, int off, int stride, int rows, int d, float[] rowsBuf, float[] dst, int o) {
         packChunks(src, off, stride, rows, d, rowsBuf, 0);
@@ -313,7 +313,7 @@ public final class FusedAttention {
                 softmaxBackward(pd, slot, dsOff + slot, sr, s0, u0, scale, lse, delta, rowBase);
             }
             // dQ += dS K in a pass of its own: with it in the pass above, the three 12 KiB panels of
-            // the block's keys and values and each strip's rows overfilled L1 (6-10% slower).
+            // the block's keys and values and each strip's rows overfilled L1 (3-6% slower).
             for (int s0 = u0; s0 < seqLen; s0 += MR) {
                 int sr = Math.min(MR, seqLen - s0);
                 int seen = Math.min(keys, s0 + sr - u0);
@@ -548,8 +548,8 @@ public final class FusedAttention {
     /**
      * How far a scaled score may pass its row's running max m before m moves: the probabilities
      * {@code exp(s - m)} then stay below e^8 (about 3000; their sums far from float's range),
-     * and m moves in a row's first block and then almost never (a quarter of the rows moved it
-     * in each block at T 1024 on random scores when it followed every new max). The output
+     * and m moves in a row's first block and then almost never (following every new max, it
+     * moved in a quarter of a row's blocks, on random scores at T 1024). The output
      * {@code O / l} and {@code lse = m + log l} do not depend on which m was used.
      */
     private static final float RESCALE_MARGIN = 8f;
