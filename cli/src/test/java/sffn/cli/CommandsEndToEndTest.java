@@ -184,6 +184,45 @@ class CommandsEndToEndTest {
         }
     }
 
+    /**
+     * A dry run's profile counts the timed steps after the first, nothing else: three timed steps
+     * make exactly twice the calls of two (the first step, run while the JIT warms up, and the
+     * checkpoint's probe forward after the last would break that).
+     */
+    @Test
+    @Order(3)
+    void dryRunProfileCountsTheStepsAfterTheFirst() {
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+            int[][] calls = new int[2][];
+            for (int steps = 2; steps <= 3; steps++) {
+                bytes.reset();
+                Run r = run("train", "--config", model.toString(), "--data", data.toString(), "--batch-size", "2",
+                        "--seq-len", "16", "--out", tmp.resolve("dry" + steps).toString(), "--dry-run", "--dry-run-steps",
+                        Integer.toString(steps), "--profile");
+                assertEquals(0, r.code(), r.err());
+                assertTrue(r.out().contains("profile:  the steps after the first"), r.out());
+                calls[steps - 2] = new int[] {calls(bytes, "MatmulForward"), calls(bytes, "MatmulBackwardInput")};
+            }
+            assertTrue(calls[0][0] > 0, "no MatmulForward call in the profile of one step");
+            assertEquals(2 * calls[0][0], calls[1][0], "MatmulForward calls over two steps against one");
+            assertEquals(2 * calls[0][1], calls[1][1], "MatmulBackwardInput calls over two steps against one");
+            assertEquals(calls[0][0], calls[0][1], "a step's forward and backward-input products");
+        } finally {
+            System.setErr(oldErr);
+        }
+    }
+
+    /** The calls of one kind in the profile printed to {@code err}. */
+    private static int calls(ByteArrayOutputStream err, String kind) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\n" + kind + " +[0-9.]+ ms +[0-9.]+% +([0-9]+) calls\\n")
+                .matcher(err.toString(StandardCharsets.UTF_8));
+        assertTrue(m.find(), kind + " not in the profile: " + err.toString(StandardCharsets.UTF_8));
+        return Integer.parseInt(m.group(1));
+    }
+
     /** Export to bf16 and int8; generate and eval read the exports, and --weights gives the same on the float checkpoint. */
     @Test
     @Order(4)

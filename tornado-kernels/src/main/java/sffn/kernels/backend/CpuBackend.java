@@ -72,6 +72,11 @@ public final class CpuBackend implements Backend {
         recording = on;
     }
 
+    /** Whether this backend times its calls (--profile). */
+    public boolean profiling() {
+        return profiling;
+    }
+
     /** Time per kind of call since the start, largest first; empty unless profiling. */
     public String profile() {
         return times.table();
