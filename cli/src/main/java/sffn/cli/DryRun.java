@@ -96,7 +96,9 @@ final class DryRun {
                 out.printf(Locale.ROOT, "time:     %.2f s per step, %,.0f tokens/s: about %s for the %,d steps"
                                 + " (evaluations and checkpoints not included)%n", perStep, c.tokensPerStep() / perStep,
                         duration(perStep * c.totalSteps()), c.totalSteps());
-                if (profiled != null) out.println("profile:  the steps after the first (below, when the backend closes)");
+                if (profiled != null) {
+                    out.println("profile:  the steps after the first (below, when the backend closes)");
+                }
             } else {
                 out.println("time:     time 2 or more steps (--dry-run-steps) for an estimate; the first warms up");
             }

@@ -217,8 +217,8 @@ class CommandsEndToEndTest {
 
     /** The calls of one kind in the profile printed to {@code err}. */
     private static int calls(ByteArrayOutputStream err, String kind) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\n" + kind + " +[0-9.]+ ms +[0-9.]+% +([0-9]+) calls\\n")
-                .matcher(err.toString(StandardCharsets.UTF_8));
+        String row = "\\n" + kind + " +[0-9.]+ ms +[0-9.]+% +([0-9]+) calls\\n";
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(row).matcher(err.toString(StandardCharsets.UTF_8));
         assertTrue(m.find(), kind + " not in the profile: " + err.toString(StandardCharsets.UTF_8));
         return Integer.parseInt(m.group(1));
     }

@@ -219,7 +219,8 @@ class AttentionTest {
     @ParameterizedTest(name = "batch={0} seqLen={1} nq={2} nkv={3} d={4}")
     @CsvSource({"1,149,4,2,64", "1,131,2,1,128", "2,53,3,3,16"})
     void fusedBodiesMatchFloat64WithSharpScores(int batch, int seqLen, int nq, int nkv, int d) {
-        checkAgainstFloat64(new Shape(batch, seqLen, nq, nkv, d), TOL_LONG, Attention::forwardCpu, Attention::backwardCpu, 6);
+        checkAgainstFloat64(new Shape(batch, seqLen, nq, nkv, d), TOL_LONG, Attention::forwardCpu, Attention::backwardCpu,
+                6);
     }
 
     /** The blocked bodies, for other head dims and narrower vectors, at dims the fused ones take here. */
@@ -249,7 +250,8 @@ class AttentionTest {
     }
 
     /** As above, with inputs of standard deviation {@code inputScale}. */
-    private static void checkAgainstFloat64(Shape s, double tol, Forward cpuForward, Backward cpuBackward, double inputScale) {
+    private static void checkAgainstFloat64(Shape s, double tol, Forward cpuForward, Backward cpuBackward,
+                                            double inputScale) {
         int batch = s.batch;
         int seqLen = s.seqLen;
         int nq = s.nq;

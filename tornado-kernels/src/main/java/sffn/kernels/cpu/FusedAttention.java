@@ -121,7 +121,8 @@ public final class FusedAttention {
     private static void transposeKeys(float[] src, int off, int ld, int seqLen, int d, float[] kt, int ko) {
         int panels = (seqLen + KB - 1) / KB;
         for (int p = 0; p < panels; p++) {
-            Transpose.transpose(src, off + p * KB * ld, ld, d, Math.min(KB, seqLen - p * KB), kt, ko + p * d * KB, KB, d, KB);
+            int keys = Math.min(KB, seqLen - p * KB);
+            Transpose.transpose(src, off + p * KB * ld, ld, d, keys, kt, ko + p * d * KB, KB, d, KB);
         }
     }
 
@@ -143,7 +144,8 @@ public final class FusedAttention {
      * straight from rows a head-width apart in memory, one scalar load at a time waited on each
      * row's misses (a tenth of the forward at T 1024, against a twentieth).
      */
-    private static void packStrips(float[] src, int off, int stride, int rows, int d, float[] rowsBuf, float[] dst, int o) {
+    private static void packStrips(float[] src, int off, int stride, int rows, int d, float[] rowsBuf, float[] dst,
+                                   int o) {
         packChunks(src, off, stride, rows, d, rowsBuf, 0);
         stripsFromChunks(rowsBuf, 0, rows, d, dst, o);
     }
