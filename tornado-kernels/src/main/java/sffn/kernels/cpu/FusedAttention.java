@@ -139,13 +139,14 @@ public final class FusedAttention {
      * Rows {@code off + t stride} (t < rows, d floats each) packed per strip of {@link #MR} rows,
      * column-major within the strip: {@code dst[o + (t / MR) MR d + e MR + t % MR]}; a last
      * partial strip repeats its last row. The scores loop then reads a strip's six values of one
-     * column at constant offsets. The rows are first copied whole into {@code rowsBuf}
-     * ({@link #packChunks}), then transposed from there ({@link #stripsFromChunks}): transposed
-     * straight from rows a head-width apart in memory, one scalar load at a time waited on each
-     * row's misses (a tenth of the forward at T 1024, against a twentieth).
+     * column at constant offsets. The rows are first copied whole into the thread's
+     * {@link #GATHER} ({@link #packChunks}), then transposed from there
+     * ({@link #stripsFromChunks}): transposed straight from rows a head-width apart in memory, one
+     * scalar load at a time waited on each row's misses (a tenth of the forward at T 1024,
+     * against a twentieth).
      */
-    private static void packStrips(float[] src, int off, int stride, int rows, int d, float[] rowsBuf, float[] dst,
-                                   int o) {
+    private static void packStrips(float[] src, int off, int stride, int rows, int d, float[] dst, int o) {
+        float[] rowsBuf = GATHER.get(chunked(rows, d));
         packChunks(src, off, stride, rows, d, rowsBuf, 0);
         stripsFromChunks(rowsBuf, 0, rows, d, dst, o);
     }
@@ -378,7 +379,7 @@ public final class FusedAttention {
         float[] o = ROWS.get(rows * d);
         java.util.Arrays.fill(o, 0, rows * d, 0f);
         float[] qp = STRIPS.get((rows + MR - 1) / MR * MR * d);
-        packStrips(qkv, qBase + t0 * stride, stride, rows, d, GATHER.get(chunked(rows, d)), qp, 0);
+        packStrips(qkv, qBase + t0 * stride, stride, rows, d, qp, 0);
         for (int r = 0; r < rows; r++) w[M_OFF + r] = Float.NEGATIVE_INFINITY;
         java.util.Arrays.fill(w, L_OFF, L_OFF + rows * L, 0f);
         int end = t0 + rows;
