@@ -35,6 +35,20 @@ class BenchKernelsCommandTest {
     }
 
     @Test
+    void cublasAndTf32NeedTheTornadoBackend() {
+        assertEquals(2, run("bench", "kernels", "--matmul", "cublas"));
+        assertEquals("sffn kernels: --matmul cublas runs on --backend tornado (a device of TornadoVM's CUDA backend);"
+                + " the CPU backend has its own matmul", err.toString().strip());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("bench", "kernels", "--tf32"));
+        assertEquals("sffn kernels: --tf32 lets cuBLAS use TF32 on --backend tornado; the CPU backend multiplies in FP32"
+                + " only", err.toString().strip());
+        err.getBuffer().setLength(0);
+        assertEquals(2, run("bench", "kernels", "--matmul", "fast"));
+        assertEquals("sffn kernels: --matmul fast: choose jit, cublas or auto", err.toString().strip());
+    }
+
+    @Test
     void tuneNeedsTheTornadoBackend() {
         assertEquals(2, run("bench", "kernels", "--tune"));
         assertEquals("sffn kernels: --tune times the TornadoVM kernels' tile shapes; add --backend tornado", err.toString().strip());

@@ -38,6 +38,8 @@ public final class BenchKernelsCommand implements Callable<Integer> {
 
     /** The matmul family's bodies measured on a TornadoVM device, in order (the device's own choice last). */
     static final java.util.List<String> TORNADO_VARIANTS = java.util.List.of("loop", "tile16", "reg");
+    /** Measured after {@link #TORNADO_VARIANTS} where the device offers cuBLAS: FP32, then TF32. */
+    static final java.util.List<String> CUBLAS_VARIANTS = java.util.List.of("cublas", "cublas-tf32");
 
     @Mixin
     BackendOptions backendOptions;
@@ -89,15 +91,30 @@ public final class BenchKernelsCommand implements Callable<Integer> {
         String userVariant = System.getProperty(sffn.kernels.tornado.MatmulVariant.PROPERTY);
         java.util.List<String> variants = tornado && userVariant == null
                 && (groups.contains("matmul") || groups.contains("blockdiag")) ? TORNADO_VARIANTS : java.util.List.of("");
-        if (variants.size() > 1) System.setProperty(sffn.kernels.tornado.MatmulVariant.PROPERTY, variants.get(0));
+        if (variants.size() > 1) {
+            if (System.getProperty(sffn.kernels.tornado.TornadoBackend.TF32_PROPERTY) != null) {
+                throw new IllegalArgumentException("--tf32: bench kernels measures cuBLAS with and without TF32 by itself"
+                        + " where the device offers cuBLAS; drop --tf32, or add --matmul cublas to measure that alone");
+            }
+            System.setProperty(sffn.kernels.tornado.MatmulVariant.PROPERTY, variants.get(0));
+        }
         Backend backend = backendOptions.create();
         backendName = backend.describe();
+        String noCublas = null;
+        if (variants.size() > 1 && backend instanceof sffn.kernels.tornado.TornadoBackend tb) {
+            noCublas = tb.cublasUnavailableReason();
+            if (noCublas == null) {
+                variants = new java.util.ArrayList<>(variants);
+                variants.addAll(CUBLAS_VARIANTS);
+            }
+        }
         if (!json) {
             System.out.println("backend: " + backendName);
             System.out.printf(Locale.ROOT, "sffn: %d CPU threads, %s%n", poolThreads, vector);
             System.out.printf(Locale.ROOT, "yardstick: OpenBLAS %s, core %s, %d threads%n", OpenBlasSgemm.config(),
                     OpenBlasSgemm.coreName(), OpenBlasSgemm.threads());
             System.out.println("GFLOP/s: median of timed rounds after warm-up; ratio = sffn / yardstick.");
+            if (noCublas != null) System.out.println("cuBLAS not measured: " + noCublas + ".");
             System.out.println();
             System.out.printf(Locale.ROOT, "%-29s %-22s %9s %9s %9s %6s  %s%n", "op", "shape", "ms", "GFLOP/s",
                     "yardstick", "ratio", "yardstick is / note");

@@ -372,10 +372,13 @@ final class Residency implements AutoCloseable {
         return out;
     }
 
-    /** The loop-parallel forward without a bias, and every register-tiled GEMM but a forward with one, take the stand-in. */
+    /**
+     * The loop-parallel forward without a bias, and every register-tiled GEMM but a forward with one, take the stand-in
+     * (cuBLAS and the 16 x 16 kernels never do).
+     */
     private static boolean needsNoBias(KernelCall c, MatmulVariant mm) {
         if (c instanceof KernelCall.WhenGuided w) return needsNoBias(w.inner(), mm);
-        if (c instanceof KernelCall.MatmulForward m) return m.bias() == null && mm != MatmulVariant.TILE16;
+        if (c instanceof KernelCall.MatmulForward m) return m.bias() == null && mm != MatmulVariant.TILE16 && !mm.isCublas();
         if (c instanceof KernelCall.MatmulGeluForward m) return m.bias() == null;
         if (c instanceof KernelCall.GuidedMatmulForward) return true;
         return mm.isRegister() && (c instanceof KernelCall.MatmulBackwardInput || c instanceof KernelCall.MatmulBackwardWeight

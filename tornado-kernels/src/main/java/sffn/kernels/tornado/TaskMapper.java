@@ -138,10 +138,6 @@ final class TaskMapper {
         return g;
     }
 
-    private static int acc(boolean accumulate) {
-        return accumulate ? TiledGemm.ACCUMULATE : 0;
-    }
-
     /**
      * The tile shape for a product of {@code m} rows: the device's, except that products of at
      * most 32 rows (decoding's, whatever the device's choice) take the 32-row shape, which wastes
@@ -166,6 +162,25 @@ final class TaskMapper {
             case T128X64 -> graph.task(id, TiledGemm::gemm128x64, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
             case T128 -> graph.task(id, TiledGemm::gemm128, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
         }
+    }
+
+    /**
+     * A call of the matmul family on the register-tiled kernel or, with cuBLAS, as a cuBLAS library
+     * task followed by the bias add (cuBLAS has no bias).
+     */
+    private void gemm(GemmShape g) {
+        if (matmul.isCublas()) {
+            CublasTasks.add(graph, name(g.kernel()), CublasGemm.of(g), matmul.tf32());
+            if (g.bias() != null) graph.task(name("bias_add"), Bias::add, g.c(), g.bias(), g.m(), g.n());
+        } else {
+            gemm(g.kernel(), g.a(), g.b(), g.bias() == null ? noBias : g.bias(), g.c(), g.m(), g.n(), g.k(), g.lda(), g.ldb(),
+                    g.ldc(), g.flags(), g.aZ(), g.bZ(), g.cZ(), g.z());
+        }
+    }
+
+    /** Whether the matmul family runs as one strided GEMM per call (register-tiled or cuBLAS). */
+    private boolean stridedGemm() {
+        return matmul.isRegister() || matmul.isCublas();
     }
 
     /**
@@ -198,12 +213,8 @@ final class TaskMapper {
     void add(KernelCall call) {
         switch (call) {
             case MatmulForward c -> {
-                if (matmul.isRegister()) {
-                    float[] bias = c.bias() == null ? noBias : c.bias().data;
-                    int flags = TiledGemm.TRANS_B | (c.accumulate() ? TiledGemm.ACCUMULATE : 0)
-                            | (c.bias() != null ? TiledGemm.BIAS : 0);
-                    gemm("matmul_fwd", c.a().data, c.b().data, bias, c.c().data, c.m(), c.n(), c.k(), c.k(), c.k(), c.n(),
-                            flags, 0, 0, 0, 1);
+                if (stridedGemm()) {
+                    gemm(GemmShape.of(c));
                 } else if (matmul == MatmulVariant.TILE16) {
                     graph.task(gridName("matmul_fwd", tiles(c.m(), c.n())), Matmul::forwardTiled, context,
                             c.a().data, c.b().data, c.c().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
@@ -226,11 +237,9 @@ final class TaskMapper {
             case Int8BlockDiagForward c -> graph.task(name("int8_blockdiag_fwd"), Int8Matmul::blockDiagForward,
                     c.x().data, c.w().data, c.scale().data, c.y().data, c.rows(), c.nb(), c.q(), c.p(), c.group(),
                     flag(c.accumulate()));
-            // dA [M,K] = dC [M,N] . B [N,K]: C = A . B with (m, n, k) = (M, K, N)
             case MatmulBackwardInput c -> {
-                if (matmul.isRegister()) {
-                    gemm("matmul_bwd_in", c.dc().data, c.b().data, noBias, c.da().data, c.m(), c.k(), c.n(), c.n(), c.k(),
-                            c.k(), acc(c.accumulate()), 0, 0, 0, 1);
+                if (stridedGemm()) {
+                    gemm(GemmShape.of(c));
                 } else if (matmul == MatmulVariant.TILE16) {
                     graph.task(gridName("matmul_bwd_in", tiles(c.m(), c.k())), Matmul::backwardInputTiled, context,
                             c.dc().data, c.b().data, c.da().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
@@ -239,11 +248,9 @@ final class TaskMapper {
                             c.m(), c.n(), c.k(), flag(c.accumulate()));
                 }
             }
-            // dB [N,K] = dC [M,N]^T . A [M,K]: C = A^T . B with (m, n, k) = (N, K, M)
             case MatmulBackwardWeight c -> {
-                if (matmul.isRegister()) {
-                    gemm("matmul_bwd_w", c.dc().data, c.a().data, noBias, c.db().data, c.n(), c.k(), c.m(), c.n(), c.k(),
-                            c.k(), TiledGemm.TRANS_A | acc(c.accumulate()), 0, 0, 0, 1);
+                if (stridedGemm()) {
+                    gemm(GemmShape.of(c));
                 } else if (matmul == MatmulVariant.TILE16) {
                     graph.task(gridName("matmul_bwd_w", tiles(c.n(), c.k())), Matmul::backwardWeightTiled, context,
                             c.dc().data, c.a().data, c.db().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
@@ -255,35 +262,25 @@ final class TaskMapper {
             case BiasAdd c -> graph.task(name("bias_add"), Bias::add, c.y().data, c.bias().data, c.rows(), c.cols());
             case BiasBackward c -> graph.task(name("bias_bwd"), Matmul::backwardBias, c.dy().data, c.dbias().data,
                     c.rows(), c.cols(), flag(c.accumulate()));
-            // Block z of the block-diagonal products, x [R, nb p], y [R, nb q], w [nb, q, p]:
-            // forward y_z [R,q] = x_z [R,p] . w_z^T; backwardInput dx_z [R,p] = dy_z [R,q] . w_z;
-            // backwardWeight dw_z [q,p] = dy_z^T . x_z.
             case BlockDiagForward c -> {
-                if (matmul.isRegister()) {
-                    int nb = c.nb();
-                    gemm("blockdiag_fwd", c.x().data, c.w().data, noBias, c.y().data, c.rows(), c.q(), c.p(), nb * c.p(),
-                            c.p(), nb * c.q(), TiledGemm.TRANS_B | acc(c.accumulate()), c.p(), c.q() * c.p(), c.q(), nb);
+                if (stridedGemm()) {
+                    gemm(GemmShape.of(c));
                 } else {
                     graph.task(name("blockdiag_fwd"), BlockDiagMatmul::forward, c.x().data, c.w().data, c.y().data,
                             c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
                 }
             }
             case BlockDiagBackwardInput c -> {
-                if (matmul.isRegister()) {
-                    int nb = c.nb();
-                    gemm("blockdiag_bwd_in", c.dy().data, c.w().data, noBias, c.dx().data, c.rows(), c.p(), c.q(),
-                            nb * c.q(), c.p(), nb * c.p(), acc(c.accumulate()), c.q(), c.q() * c.p(), c.p(), nb);
+                if (stridedGemm()) {
+                    gemm(GemmShape.of(c));
                 } else {
                     graph.task(name("blockdiag_bwd_in"), BlockDiagMatmul::backwardInput, c.dy().data, c.w().data,
                             c.dx().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
                 }
             }
             case BlockDiagBackwardWeight c -> {
-                if (matmul.isRegister()) {
-                    int nb = c.nb();
-                    gemm("blockdiag_bwd_w", c.dy().data, c.x().data, noBias, c.dw().data, c.q(), c.p(), c.rows(),
-                            nb * c.q(), nb * c.p(), c.p(), TiledGemm.TRANS_A | acc(c.accumulate()), c.q(), c.p(),
-                            c.q() * c.p(), nb);
+                if (stridedGemm()) {
+                    gemm(GemmShape.of(c));
                 } else {
                     graph.task(name("blockdiag_bwd_w"), BlockDiagMatmul::backwardWeight, c.dy().data, c.x().data,
                             c.dw().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));

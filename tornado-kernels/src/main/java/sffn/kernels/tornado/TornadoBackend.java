@@ -32,6 +32,8 @@ public final class TornadoBackend implements Backend {
     public static final String TUNED_PROPERTY = "sffn.tornado.tuned";
     /** System property; {@code true} prints the tasks (kernel launches) of each plan when the plans are compiled. */
     public static final String TASKS_PROPERTY = "sffn.tornado.tasks";
+    /** System property; {@code true} lets cuBLAS multiply in TF32 on tensor cores ({@code --tf32}). */
+    public static final String TF32_PROPERTY = "sffn.tornado.tf32";
 
     private final TornadoDevice device;
     private final String deviceId;
@@ -95,17 +97,52 @@ public final class TornadoBackend implements Backend {
         if (!tuned) {
             this.matmul = MatmulVariant.LOOP;
         } else if (matmul != null) {
+            if (matmul.isCublas()) requireCublas(device, this.deviceId, matmul.kind());
             this.matmul = matmul;
         } else {
-            String prop = System.getProperty(MatmulVariant.PROPERTY);
-            MatmulVariant v = prop == null ? null : MatmulVariant.parseOrNull(prop);
-            this.matmul = v != null ? v : MatmulVariant.register(TileChoice.forDevice(device));
+            this.matmul = chooseMatmul(device, this.deviceId);
+        }
+    }
+
+    /**
+     * The matmul family's body from {@value MatmulVariant#PROPERTY} (default {@code auto}) and
+     * {@value #TF32_PROPERTY}: cuBLAS where asked for, or with {@code auto} where the device offers it;
+     * else the register-tiled kernels at the tuned or table shape, or the named JIT variant.
+     */
+    private static MatmulVariant chooseMatmul(TornadoDevice device, String deviceId) {
+        String prop = System.getProperty(MatmulVariant.PROPERTY, MatmulVariant.AUTO);
+        boolean tf32 = Boolean.parseBoolean(System.getProperty(TF32_PROPERTY, "false"));
+        MatmulVariant v = MatmulVariant.parseOrNull(prop);
+        if (v == null && MatmulVariant.isAuto(prop) && CublasTasks.unavailableReason(device) == null) {
+            v = MatmulVariant.CUBLAS;
+        }
+        if (v != null && v.isCublas()) {
+            requireCublas(device, deviceId, v.kind());
+            return tf32 || v.tf32() ? MatmulVariant.CUBLAS_TF32 : MatmulVariant.CUBLAS;
+        }
+        if (tf32 && !MatmulVariant.isAuto(prop)) {
+            throw new IllegalArgumentException("--tf32 allows TF32 math in cuBLAS, but the matmuls run sffn's own kernels"
+                    + " here (" + prop + "); use --matmul cublas or auto, or drop --tf32");
+        }
+        return v != null ? v : MatmulVariant.register(TileChoice.forDevice(device));
+    }
+
+    private static void requireCublas(TornadoDevice device, String deviceId, String kind) {
+        String why = CublasTasks.unavailableReason(device);
+        if (why != null) {
+            throw new IllegalArgumentException("--matmul " + kind + " on device " + deviceId + " (" + physicalName(device)
+                    + "): " + why + ". Use --matmul jit or auto.");
         }
     }
 
     /** What {@link TileChoice} files this device's tuned tile shape under. */
     public String tileCacheKey() {
         return TileChoice.key(device);
+    }
+
+    /** Why cuBLAS cannot serve this backend's device, or null when it can. */
+    public String cublasUnavailableReason() {
+        return CublasTasks.unavailableReason(device);
     }
 
     /** The matmul family's body on this backend. */
