@@ -440,7 +440,8 @@ class TornadoKernelAgreementTest {
     }
 
     /**
-     * The matmul family on every register-tiled shape and on the 16 x 16 kernels, at the sizes of
+     * The matmul family on every register-tiled shape, on the 16 x 16 kernels and, on a device of
+     * TornadoVM's CUDA backend, as cuBLAS library tasks, at the sizes of
      * {@link #cases} and at {@link #matmulCases}' larger ones (several tiles, ragged in every
      * dimension, a K that is no multiple of the K slice).
      */
@@ -456,6 +457,16 @@ class TornadoKernelAgreementTest {
         List<MatmulVariant> variants = new ArrayList<>();
         variants.add(MatmulVariant.TILE16);
         for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) variants.add(MatmulVariant.register(t));
+        // cuBLAS in FP32 where the device offers it (TF32 is not FP32: its products keep 10 bits).
+        String noCublas;
+        try (TornadoBackend b = new TornadoBackend(device(), true, MatmulVariant.LOOP)) {
+            noCublas = b.cublasUnavailableReason();
+        }
+        if (noCublas == null) {
+            variants.add(MatmulVariant.CUBLAS);
+        } else {
+            System.out.println("cuBLAS variant not run: " + noCublas);
+        }
         for (MatmulVariant v : variants) check(true, v, family);
     }
 

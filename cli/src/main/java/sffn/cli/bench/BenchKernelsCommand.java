@@ -10,6 +10,7 @@ import picocli.CommandLine.Option;
 import sffn.cli.BackendOptions;
 import sffn.kernels.backend.Backend;
 import sffn.kernels.cpu.Workers;
+import sffn.kernels.tornado.MatmulVariant;
 
 /** {@code sffn bench kernels}: GFLOP/s of the kernels on a backend beside OpenBLAS sgemm in the same run. */
 @Command(name = "kernels", mixinStandardHelpOptions = true, sortOptions = false,
@@ -100,12 +101,14 @@ public final class BenchKernelsCommand implements Callable<Integer> {
         }
         Backend backend = backendOptions.create();
         backendName = backend.describe();
-        String noCublas = null;
-        if (variants.size() > 1 && backend instanceof sffn.kernels.tornado.TornadoBackend tb) {
-            noCublas = tb.cublasUnavailableReason();
-            if (noCublas == null) {
+        if (backend instanceof sffn.kernels.tornado.TornadoBackend tb && !tb.matmul().isCublas()) {
+            String noCublas = tb.cublasUnavailableReason();
+            if (noCublas == null && variants.size() > 1) {
                 variants = new java.util.ArrayList<>(variants);
                 variants.addAll(CUBLAS_VARIANTS);
+            } else {
+                System.err.println("cuBLAS not measured: " + (noCublas != null ? noCublas
+                        : "no matmul group, or one matmul variant asked for (--only, --matmul or -D" + MatmulVariant.PROPERTY + ")") + ".");
             }
         }
         if (!json) {
@@ -114,7 +117,7 @@ public final class BenchKernelsCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "yardstick: OpenBLAS %s, core %s, %d threads%n", OpenBlasSgemm.config(),
                     OpenBlasSgemm.coreName(), OpenBlasSgemm.threads());
             System.out.println("GFLOP/s: median of timed rounds after warm-up; ratio = sffn / yardstick.");
-            if (noCublas != null) System.out.println("cuBLAS not measured: " + noCublas + ".");
+
             System.out.println();
             System.out.printf(Locale.ROOT, "%-29s %-22s %9s %9s %9s %6s  %s%n", "op", "shape", "ms", "GFLOP/s",
                     "yardstick", "ratio", "yardstick is / note");
@@ -150,6 +153,8 @@ public final class BenchKernelsCommand implements Callable<Integer> {
             n.put("op", r.op());
             n.put("shape", r.shape());
             n.put("backend", backendName);
+            int at = backendName.lastIndexOf(", matmul ");
+            if (at >= 0) n.put("matmul", backendName.substring(at + 9));
             n.put("gflops", round(r.gflops()));
             if (Double.isNaN(r.yardstickGflops())) {
                 n.putNull("yardstick_gflops");
