@@ -128,6 +128,18 @@ public final class Check {
 
     // ---- error metrics -----------------------------------------------------------------------
 
+    /** Max |got - ref| over max |ref| (max |got - ref| when ref is all zero); NaN if either holds a NaN. */
+    public static double relativeError(float[] got, float[] ref) {
+        double err = 0;
+        double norm = 0;
+        for (int i = 0; i < ref.length; i++) {
+            if (Float.isNaN(got[i]) || Float.isNaN(ref[i])) return Double.NaN;
+            err = Math.max(err, Math.abs((double) got[i] - ref[i]));
+            norm = Math.max(norm, Math.abs((double) ref[i]));
+        }
+        return norm == 0 ? err : err / norm;
+    }
+
     /**
      * A float64 reference result with, per element, the magnitude of the terms that were summed
      * to make it (e.g. {@code sum |a_k b_k|} for a dot product): the scale float32 rounding errors

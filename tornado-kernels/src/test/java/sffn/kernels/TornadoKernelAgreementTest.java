@@ -127,18 +127,6 @@ class TornadoKernelAgreementTest {
         return System.getProperty("sffn.tornado.device");
     }
 
-    /** Max |got - ref| over max |ref| (max |got - ref| when ref is all zero); NaN if either holds a NaN. */
-    static double relativeError(float[] got, float[] ref) {
-        double err = 0;
-        double norm = 0;
-        for (int i = 0; i < ref.length; i++) {
-            if (Float.isNaN(got[i]) || Float.isNaN(ref[i])) return Double.NaN;
-            err = Math.max(err, Math.abs((double) got[i] - ref[i]));
-            norm = Math.max(norm, Math.abs((double) ref[i]));
-        }
-        return norm == 0 ? err : err / norm;
-    }
-
     /** Tensors of one side (CPU or device) of a case, drawn from per-name seeds so both sides start equal. */
     static final class World {
         final Map<String, Object> tensors = new LinkedHashMap<>();
@@ -574,7 +562,7 @@ class TornadoKernelAgreementTest {
             for (String o : c.outputs()) {
                 float[] want = cpu.get(i).get(o).data;
                 float[] got = dev.get(i).get(o).data;
-                double err = relativeError(got, want);
+                double err = Check.relativeError(got, want);
                 double bound = 2 * c.tol();
                 results.add(new Result(c, o, err, bound));
                 if (!(err <= bound)) {

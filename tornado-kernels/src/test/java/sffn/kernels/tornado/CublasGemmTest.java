@@ -110,7 +110,7 @@ class CublasGemmTest {
             cublas(cb.function(), cb.parameters());
             // TaskMapper's bias add after the library task.
             if (g.bias() != null) Bias.add(g.c(), g.bias(), g.m(), g.n());
-            double err = relativeError(dev.byName.get(c.output()).data, cpu.byName.get(c.output()).data);
+            double err = Check.relativeError(dev.byName.get(c.output()).data, cpu.byName.get(c.output()).data);
             if (!(err <= TOL)) failures.add(c.name() + ": relative error " + err + " (bound " + TOL + ")");
         }
         if (!failures.isEmpty()) fail(String.join("\n", failures));
@@ -178,17 +178,5 @@ class CublasGemmTest {
                 }
             }
         }
-    }
-
-    private static double relativeError(float[] got, float[] ref) {
-        double max = 0;
-        double err = 0;
-        for (int i = 0; i < ref.length; i++) {
-            max = Math.max(max, Math.abs(ref[i]));
-            double e = Math.abs((double) got[i] - ref[i]);
-            err = Double.isNaN(e) ? Double.NaN : Math.max(err, e);
-            if (Double.isNaN(err)) return err;
-        }
-        return err / Math.max(max, Check.TINY);
     }
 }
