@@ -14,6 +14,7 @@ import picocli.CommandLine.Option;
 import sffn.decode.CompactWeights;
 import sffn.decode.FfnPath;
 import sffn.decode.Generator;
+import sffn.decode.KvCacheTensors;
 import sffn.decode.MergeCalibration;
 import sffn.decode.MergePolicy;
 import sffn.decode.MergedWeights;
@@ -75,6 +76,9 @@ public final class GenerateCommand implements Callable<Integer> {
     WeightsOption weightsOption = new WeightsOption();
 
     @Mixin
+    KvCacheOption kvCacheOption = new KvCacheOption();
+
+    @Mixin
     BackendOptions backendOptions = new BackendOptions();
 
     @Override
@@ -92,10 +96,11 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         Tokenizer tokenizer = TokenizerInfo.read(tokFile).tokenizer();
         WeightFormat format = weightsOption.resolve(checkpoint);
+        KvCacheTensors.Format cacheFormat = kvCacheOption.resolve();
         new Sampler.Settings(temperature, topK, topP, seed); // validates the options before any work
         Gpt model = ModelCheckpoint.read(checkpoint);
         int context = model.config.maxPositionEmbeddings();
-        MemoryEstimate.decoding(model.config, model.method, batch, context)
+        MemoryEstimate.decoding(model.config, model.method, batch, context, cacheFormat.bytes)
                 .require("generating " + batch + " sequence(s) of up to " + context + " tokens", "--batch");
         CompactWeights weights = CompactWeights.of(model, format, checkpoint.resolve(ModelCheckpoint.MODEL));
         // At a prompt, answers wrap near 80 columns (a model may write hundreds of tokens without a newline)
@@ -106,7 +111,7 @@ public final class GenerateCommand implements Callable<Integer> {
             weights.withMerged(merged, model);
             MergePolicy policy = MergeCalibration.policyFor(checkpoint, model, merged, weights, backend, ffnPath,
                     Math.max(64, Math.min(1024, model.config.maxPositionEmbeddings() * batch)), System.err::println);
-            Generator gen = new Generator(model, backend, merged, policy, weights);
+            Generator gen = new Generator(model, backend, merged, policy, weights, cacheFormat);
             Sampler.Settings settings = new Sampler.Settings(temperature, topK, topP, seed);
             if (interactive) {
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8.newDecoder()
@@ -235,8 +240,8 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         stops.finish();
         out.println();
-        err().printf(Locale.ROOT, "[%s weights | prefill %d tokens: %,.0f tokens/s | %s%s]%n",
-                gen.weights().format().label(), promptTokens, promptTokens / Math.max(1e-9, prefillSeconds),
+        err().printf(Locale.ROOT, "[%s | prefill %d tokens: %,.0f tokens/s | %s%s]%n",
+                formats(gen), promptTokens, promptTokens / Math.max(1e-9, prefillSeconds),
                 decodeRate(decodeSteps, 1, decodeSteps / Math.max(1e-9, decodeSeconds)),
                 round > 0 ? " | window slid " + round + "x" : "");
     }
@@ -270,10 +275,16 @@ public final class GenerateCommand implements Callable<Integer> {
             }
             out.println(sample.append(d.finish()));
         }
-        err().printf(Locale.ROOT, "[%s weights | prefill %d tokens x %d: %,.0f tokens/s | %s"
+        err().printf(Locale.ROOT, "[%s | prefill %d tokens x %d: %,.0f tokens/s | %s"
                         + " | structured FFN linears merged: %d in prefill, %d per step]%n",
-                gen.weights().format().label(), r.promptTokens(), r.batch(), r.prefillTokensPerSecond(),
+                formats(gen), r.promptTokens(), r.batch(), r.prefillTokensPerSecond(),
                 decodeRate(r.decodeSteps(), r.batch(), r.decodeTokensPerSecond()), r.mergedInPrefill(), r.mergedInDecode());
+    }
+
+    /** "fp32 weights", and the key/value cache's format where it is not float32. */
+    private static String formats(Generator gen) {
+        String w = gen.weights().format().label() + " weights";
+        return gen.cacheFormat() == KvCacheTensors.Format.FP32 ? w : w + ", " + gen.cacheFormat().label() + " kv cache";
     }
 
     /** "decode N steps[ x B]: R tokens/s", without a rate when no step ran (nothing to divide). */

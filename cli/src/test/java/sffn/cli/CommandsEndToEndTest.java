@@ -119,6 +119,15 @@ class CommandsEndToEndTest {
         Run gen2 = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "12",
                 "--temperature", "0", "--ffn-path", "structured");
         assertEquals(gen.out().lines().findFirst(), gen2.out().lines().findFirst(), "both FFN forms decode the same greedy text");
+        // A bfloat16 key/value cache: named in the stats line; an unknown format is refused by name.
+        Run genBf16 = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "12",
+                "--temperature", "0", "--kv-cache", "bf16");
+        assertEquals(0, genBf16.code(), genBf16.err());
+        assertTrue(genBf16.out().startsWith("The jury"), genBf16.out());
+        assertTrue(genBf16.err().contains("[fp32 weights, bf16 kv cache | prefill 8 tokens"), genBf16.err());
+        Run badCache = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--kv-cache", "int8");
+        assertEquals(2, badCache.code(), badCache.err());
+        assertTrue(badCache.err().contains("unknown key/value cache format 'int8'; use fp32 or bf16"), badCache.err());
 
         // beyond the context of 64 tokens the window slides; greedy decoding is deterministic
         Run slide = run("generate", "--checkpoint", ckpt.toString(), "--prompt", "The jury", "--max-tokens", "150",

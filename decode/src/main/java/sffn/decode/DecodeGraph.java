@@ -5,8 +5,6 @@ import sffn.kernels.Tensor;
 import sffn.kernels.plan.KernelCall.BiasAdd;
 import sffn.kernels.plan.KernelCall.EmbeddingForward;
 import sffn.kernels.plan.KernelCall.GeluForward;
-import sffn.kernels.plan.KernelCall.KvAppend;
-import sffn.kernels.plan.KernelCall.KvAttention;
 import sffn.kernels.plan.KernelCall.LastRows;
 import sffn.kernels.plan.KernelCall.MatmulForward;
 import sffn.kernels.plan.KernelCall.PositionsAddAt;
@@ -70,12 +68,9 @@ public final class DecodeGraph {
                 plan.add(new RopeRotateAt(qkv, model.ropeCos(), model.ropeSin(), cache.pos, rows, n,
                         c.numQHeads() + c.numKvHeads(), c.headDim(), c.qkvDim()));
             }
-            plan.add(new KvAppend(qkv, cache.keys.get(l), cache.values.get(l), cache.pos, batch, n, cache.maxLen,
-                    c.numQHeads(), c.numKvHeads(), c.headDim()));
             Tensor att = buf.get("att", rows, c.attnDim());
             Tensor scores = buf.get("scores", rows, c.numQHeads(), cache.maxLen);
-            plan.add(new KvAttention(qkv, cache.keys.get(l), cache.values.get(l), att, scores, cache.pos, batch, n,
-                    cache.maxLen, c.numQHeads(), c.numKvHeads(), c.headDim()));
+            cache.appendAndAttend(plan, l, qkv, att, scores, n, c);
             Tensor branch = buf.get("branch", rows, h);
             b.o().forward(plan, buf, scalars, att, branch, rows);
             plan.add(new ResidualAdd(x, branch, rows * h));

@@ -49,6 +49,7 @@ public final class Generator {
     private final MergedWeights merged;
     private final MergePolicy policy;
     private final CompactWeights weights;
+    private final KvCacheTensors.Format cacheFormat;
     /** Kept across calls, so that a device compiles the one-token step once and each prompt length once. */
     private KvCacheTensors cache;
     private DecodeGraph step;
@@ -60,6 +61,13 @@ public final class Generator {
 
     /** With the products reading {@code weights} (built on this model and these merged weights). */
     public Generator(Gpt model, Backend backend, MergedWeights merged, MergePolicy policy, CompactWeights weights) {
+        this(model, backend, merged, policy, weights, KvCacheTensors.Format.FP32);
+    }
+
+    /** ... and the key/value cache in {@code cacheFormat}. */
+    public Generator(Gpt model, Backend backend, MergedWeights merged, MergePolicy policy, CompactWeights weights,
+                     KvCacheTensors.Format cacheFormat) {
+        this.cacheFormat = cacheFormat;
         this.model = model;
         this.weights = weights;
         this.backend = backend;
@@ -77,6 +85,10 @@ public final class Generator {
 
     public CompactWeights weights() {
         return weights;
+    }
+
+    public KvCacheTensors.Format cacheFormat() {
+        return cacheFormat;
     }
 
     /**
@@ -141,7 +153,7 @@ public final class Generator {
         if (cache != null && cache.batch == batch && cache.maxLen >= tokens) return;
         release();
         int capacity = Math.max(64, Integer.highestOneBit(Math.max(1, tokens - 1)) << 1);
-        cache = new KvCacheTensors(model.config, batch, Math.min(capacity, model.config.maxPositionEmbeddings()));
+        cache = new KvCacheTensors(model.config, batch, Math.min(capacity, model.config.maxPositionEmbeddings()), cacheFormat);
         step = new DecodeGraph(model, cache, merged, policy, weights, 1);
         backend.prepare(step.plan);
     }

@@ -93,7 +93,7 @@ class CompactDecodingTest {
                     for (int b = 0; b < batch; b++) {
                         System.arraycopy(fp32[g].logits.data, b * cfg.vocabSize(), want[b], 0, cfg.vocabSize());
                     }
-                    CachedDecodingTest.compare(what + " at " + t, compact[g].logits, want, cfg.vocabSize());
+                    CachedDecodingTest.compare(what + " at " + t, compact[g].logits, want, cfg.vocabSize(), CachedDecodingTest.TOLERANCE);
                 }
             }
         }

@@ -33,8 +33,13 @@ public record MemoryEstimate(long weightBytes, long activationBytes) {
 
     /** Decoding: weights, their pre-merged dense forms, a KV cache of batch x positions, and the prompt's forward. */
     public static MemoryEstimate decoding(ModelConfig m, MethodConfig f, long batch, long positions) {
+        return decoding(m, f, batch, positions, 4);
+    }
+
+    /** With a key/value cache of {@code kvBytes} bytes per value (4 float32, 2 bfloat16). */
+    public static MemoryEstimate decoding(ModelConfig m, MethodConfig f, long batch, long positions, int kvBytes) {
         long params = ModelStats.of(m, f).modelParams() + guideParams(m, f);
-        double kv = 2.0 * m.numLayers() * batch * positions * m.numKvHeads() * m.headDim();
+        double kv = 2.0 * m.numLayers() * batch * positions * m.numKvHeads() * m.headDim() * kvBytes / 4;
         return new MemoryEstimate(4L * params, bytes(kv + activations(m, f, batch, positions, false)));
     }
 

@@ -51,6 +51,51 @@ public final class Bf16 {
         return b >= 0x8000 ? -mag : mag;
     }
 
+    /**
+     * {@link #fromFloat} for the portable bodies, without a bit reinterpretation (see
+     * {@link #decode}): the same bits for every float but NaN (any NaN gives the quiet NaN
+     * 0x7fc0) and minus zero (plus zero). The exponent comes from a logarithm, corrected by
+     * comparing with exact powers of two (a device's logarithm may be off in the last place); the
+     * significand scaled to 8 bits (exact: a product with a power of two) is rounded to nearest,
+     * ties to even, by hand. Subnormal results share the
+     * smallest normal exponent's step; a carry out of the significand moves into the exponent
+     * field (and past the largest bfloat16, to infinity) as it does for the bits.
+     */
+    public static short encode(float x) {
+        if (x != x) {
+            return (short) 0x7fc0;
+        }
+        int sign = x < 0f ? 0x8000 : 0;
+        float a = x < 0f ? -x : x;
+        if (a == 0f) {
+            return 0;
+        }
+        if (a > Float.MAX_VALUE) {
+            return (short) (sign | 0x7f80);
+        }
+        // Floors by casts, not Math.floor: TornadoVM maps only TornadoMath's floor to the device's,
+        // and the JDK's falls back to bit manipulation through a reinterpretation.
+        double lg = Math.log(a) * 1.4426950408889634;
+        int e = (int) lg;
+        if (e > lg) {
+            e = e - 1;
+        }
+        e = Math.max(-126, Math.min(127, e));
+        float p = pow2(e);
+        if (a < p && e > -126) {
+            e = e - 1;
+        } else if (e < 127 && a >= 2f * p) {
+            e = e + 1;
+        }
+        float m = a * pow2(-e) * 128f;
+        int r = (int) m;
+        float diff = m - r;
+        if (diff > 0.5f || (diff == 0.5f && (r & 1) == 1)) {
+            r = r + 1;
+        }
+        return (short) (sign | ((e + 126) * 128 + r));
+    }
+
     /** 2^t for |t| <= 127, exactly, by squaring 2 or 1/2; one return, a fixed-count loop. */
     private static float pow2(int t) {
         int a = t < 0 ? -t : t;

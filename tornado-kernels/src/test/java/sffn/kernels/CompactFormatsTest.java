@@ -74,6 +74,47 @@ class CompactFormatsTest {
         }
     }
 
+    /**
+     * The portable bodies' arithmetic encoder gives fromFloat's bits: on random floats of every
+     * exponent (subnormals included), on every bfloat16 value and the floats halfway between
+     * neighbours (ties) and one float step either side of them, and at the largest values that
+     * still round down or already round up to infinity. NaN gives a NaN, minus zero plus zero.
+     */
+    @Test
+    void theArithmeticBf16EncoderAgreesWithTheBitRounding() {
+        SplittableRandom r = Check.rng("bf16.encode");
+        for (int i = 0; i < 400_000; i++) {
+            float x = Float.intBitsToFloat(r.nextInt() & 0xbfffffff | (r.nextBoolean() ? 0x40000000 & r.nextInt() : 0));
+            if (Float.isNaN(x) || x == 0f) continue;
+            assertEncodes(x);
+        }
+        for (int b = 0; b < 0x10000; b++) {
+            float f = Bf16.toFloat((short) b);
+            if (Float.isNaN(f) || f == 0f || Float.isInfinite(f)) continue;
+            int bits = Float.floatToRawIntBits(f);
+            for (int delta : new int[] {0, 0x7fff, 0x8000, 0x8001, -1, -0x7fff, -0x8000, -0x8001}) {
+                float x = Float.intBitsToFloat(bits + delta);
+                if (Float.isNaN(x) || Float.isInfinite(x) || Math.signum(x) != Math.signum(f) || x == 0f) continue;
+                assertEncodes(x);
+            }
+        }
+        for (float x : new float[] {Float.MAX_VALUE, -Float.MAX_VALUE, 0x1.fefffep127f, 0x1.ffp127f, Float.MIN_VALUE,
+                Float.MIN_NORMAL, 0x1p-133f, 0x1.8p-133f, 0x1p-134f, 1f, -1f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+            assertEncodes(x);
+        }
+        assertTrue(Float.isNaN(Bf16.toFloat(Bf16.encode(Float.NaN))));
+        assertEquals(0, Bf16.encode(-0f));
+    }
+
+    private static void assertEncodes(float x) {
+        short want = Bf16.fromFloat(x);
+        short got = Bf16.encode(x);
+        if (got != want) {
+            fail("encode(" + x + " = 0x" + Integer.toHexString(Float.floatToRawIntBits(x)) + ") is "
+                    + Integer.toHexString(got & 0xffff) + ", fromFloat gives " + Integer.toHexString(want & 0xffff));
+        }
+    }
+
     @Test
     void everyBf16ValueSurvivesWideningAndNarrowing() {
         for (int b = 0; b < 0x10000; b++) {

@@ -51,8 +51,85 @@ class KvCacheTest {
         float[] outPortable = poisoned(batch * n * nq * d);
         KvCache.attentionCpu(qkv, kc, vc, outCpu, poisoned(batch * n * nq * maxLen), p, batch, n, maxLen, nq, nkv, d);
         KvCache.attention(qkv, kc, vc, outPortable, poisoned(batch * n * nq * maxLen), p, batch, n, maxLen, nq, nkv, d);
-        double[] ref = new double[outCpu.length];
-        double[] scale = new double[outCpu.length];
+        assertBodiesMatch("attention over the cache", outCpu, outPortable,
+                expected(qkv, kc, vc, batch, n, pos, nq, nkv, d, maxLen), TOL);
+    }
+
+    /**
+     * The same with bfloat16 caches: both bodies append the same bits (the new keys and values
+     * rounded to nearest even, as {@link Bf16#fromFloat}) and leave the rounded values in qkv;
+     * attention over the cache (the prefill cases through the fused path, which reads qkv) matches
+     * float64 attention over the cache's values.
+     */
+    @ParameterizedTest
+    @CsvSource({"1, 1, 0, 4, 4, 8, 5", "2, 3, 4, 3, 1, 8, 9", "3, 1, 17, 6, 2, 24, 19", "2, 5, 31, 4, 4, 40, 37", "1, 2, 20, 3, 1, 72, 23", "2, 1, 30, 2, 2, 136, 33",
+            "2, 7, 0, 4, 2, 16, 9", "1, 37, 0, 3, 1, 64, 40", "1, 101, 0, 2, 2, 32, 104", "1, 5, 0, 2, 1, 24, 8", "1, 1, 63, 4, 2, 64, 70"})
+    void attentionOverABf16CacheMatchesFloat64(int batch, int n, int pos, int nq, int nkv, int d, int maxLen) {
+        SplittableRandom r = Check.rng("bf16 kv attention", batch, n, pos, nq, nkv, d, maxLen);
+        int stride = (nq + 2 * nkv) * d;
+        int kv = nkv * d;
+        float[] qkv = randn(r, batch * n * stride);
+        short[] kcache = bf16(randn(r, batch * maxLen * kv));
+        short[] vcache = bf16(randn(r, batch * maxLen * kv));
+        int[] p = {pos};
+        float[] qkvCpu = qkv.clone();
+        short[] kc = kcache.clone();
+        short[] vc = vcache.clone();
+        KvCache.appendBf16Cpu(qkvCpu, kc, vc, p, batch, n, maxLen, nq, nkv, d);
+        float[] qkvPortable = qkv.clone();
+        short[] kp = kcache.clone();
+        short[] vp = vcache.clone();
+        KvCache.appendBf16(qkvPortable, kp, vp, p, batch, n, maxLen, nq, nkv, d);
+        assertBitsEqual("appended keys, CPU vs portable", widen(kp), widen(kc));
+        assertBitsEqual("appended values, CPU vs portable", widen(vp), widen(vc));
+        assertBitsEqual("rounded qkv, CPU vs portable", qkvPortable, qkvCpu);
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < n; i++) {
+                int row = (b * n + i) * stride;
+                for (int j = 0; j < kv; j++) {
+                    int c = ((b * nkv + j / d) * maxLen + pos + i) * d + j % d;
+                    int ko = row + nq * d + j;
+                    int vo = row + (nq + nkv) * d + j;
+                    if (kc[c] != Bf16.fromFloat(qkv[ko]) || vc[c] != Bf16.fromFloat(qkv[vo])) {
+                        throw new AssertionError("cache slot (" + b + ", " + (pos + i) + ", " + j + ") not the new k/v rounded");
+                    }
+                    if (qkvCpu[ko] != Bf16.toFloat(kc[c]) || qkvCpu[vo] != Bf16.toFloat(vc[c])) {
+                        throw new AssertionError("qkv (" + b + ", " + i + ", " + j + ") does not hold the rounded k/v");
+                    }
+                }
+                for (int j = 0; j < nq * d; j++) {
+                    if (Float.floatToRawIntBits(qkvCpu[row + j]) != Float.floatToRawIntBits(qkv[row + j])) {
+                        throw new AssertionError("query (" + b + ", " + i + ", " + j + ") changed by the append");
+                    }
+                }
+            }
+        }
+        float[] outCpu = poisoned(batch * n * nq * d);
+        float[] outPortable = poisoned(batch * n * nq * d);
+        KvCache.attentionBf16Cpu(qkvCpu, kc, vc, outCpu, poisoned(batch * n * nq * maxLen), p, batch, n, maxLen, nq, nkv, d);
+        KvCache.attentionBf16(qkvPortable, kp, vp, outPortable, poisoned(batch * n * nq * maxLen), p, batch, n, maxLen, nq, nkv, d);
+        assertBodiesMatch("attention over a bf16 cache", outCpu, outPortable,
+                expected(qkvCpu, widen(kc), widen(vc), batch, n, pos, nq, nkv, d, maxLen), TOL);
+    }
+
+    private static short[] bf16(float[] x) {
+        short[] b = new short[x.length];
+        Bf16.compress(x, b);
+        return b;
+    }
+
+    private static float[] widen(short[] b) {
+        float[] x = new float[b.length];
+        Bf16.widen(b, x);
+        return x;
+    }
+
+    /** Float64 attention of the new rows over the caches' keys and values, with the usual error scale. */
+    private static Expected expected(float[] qkv, float[] kc, float[] vc, int batch, int n, int pos, int nq, int nkv, int d,
+                                     int maxLen) {
+        int stride = (nq + 2 * nkv) * d;
+        double[] ref = new double[batch * n * nq * d];
+        double[] scale = new double[ref.length];
         for (int b = 0; b < batch; b++) {
             for (int i = 0; i < n; i++) {
                 for (int h = 0; h < nq; h++) {
@@ -90,7 +167,7 @@ class KvCacheTest {
                 }
             }
         }
-        assertBodiesMatch("attention over the cache", outCpu, outPortable, new Expected(ref, scale), TOL);
+        return new Expected(ref, scale);
     }
 
     @Test

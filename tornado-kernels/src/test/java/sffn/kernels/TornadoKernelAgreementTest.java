@@ -40,6 +40,8 @@ import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
 import sffn.kernels.plan.KernelCall.KvAppend;
+import sffn.kernels.plan.KernelCall.Bf16KvAppend;
+import sffn.kernels.plan.KernelCall.Bf16KvAttention;
 import sffn.kernels.plan.KernelCall.KvAttention;
 import sffn.kernels.plan.KernelCall.LastRows;
 import sffn.kernels.plan.KernelCall.LayerNormBackward;
@@ -177,8 +179,24 @@ class TornadoKernelAgreementTest {
             return s;
         }
 
-        Tensor get(String name) {
-            return (Tensor) tensors.get(name);
+        /** bfloat16 values rounded from {@link #randn}'s draws for the same name and shape. */
+        ShortTensor bf16(String name, int... shape) {
+            Tensor f = uniform(name, -2, 2, shape);
+            ShortTensor t = new ShortTensor(name, shape);
+            Bf16.compress(f.data, t.data);
+            tensors.put(name, t);
+            return t;
+        }
+
+        /** A tensor's values as floats (bfloat16 widened exactly). */
+        float[] values(String name) {
+            Object t = tensors.get(name);
+            if (t instanceof ShortTensor b) {
+                float[] f = new float[b.size()];
+                Bf16.widen(b.data, f);
+                return f;
+            }
+            return ((Tensor) t).data;
         }
     }
 
@@ -372,15 +390,30 @@ class TornadoKernelAgreementTest {
                         w.randn("vcache", nb, maxLen, NKV * D), w.poisoned("out", nb * nn, NQ * D),
                         w.randn("scores", nb * nn, NQ, maxLen), position(w, 5), nb, nn, maxLen, NQ, NKV, D),
                 List.of("out")));
+        // bfloat16 caches: the device's arithmetic rounding gives the CPU's bits, in the caches and in qkv.
+        cs.add(new Case("bf16 kv append", nb + " x " + nn + " at 5, cache " + maxLen, EXACT,
+                w -> new Bf16KvAppend(w.randn("qkv", nb * nn, QKV), w.bf16("kcache", nb, maxLen, NKV * D),
+                        w.bf16("vcache", nb, maxLen, NKV * D), position(w, 5), nb, nn, maxLen, NQ, NKV, D),
+                List.of("kcache", "vcache", "qkv")));
+        cs.add(new Case("bf16 kv attention", nb + " x " + nn + " at 5, cache " + maxLen, KV,
+                w -> new Bf16KvAttention(w.randn("qkv", nb * nn, QKV), w.bf16("kcache", nb, maxLen, NKV * D),
+                        w.bf16("vcache", nb, maxLen, NKV * D), w.poisoned("out", nb * nn, NQ * D),
+                        w.randn("scores", nb * nn, NQ, maxLen), position(w, 5), nb, nn, maxLen, NQ, NKV, D),
+                List.of("out")));
         // Decoding at long contexts: more cached keys than a work-group has items, head dims
-        // over 64 (two passes of columns) and under it, GQA.
+        // over 64 (two passes of columns) and under it, GQA; float32 and bfloat16 caches.
         for (int[] shape : new int[][] {{2, 1, 301, 280, 4, 2, 80}, {1, 3, 200, 150, 3, 1, 48}}) {
             int kb = shape[0], kn = shape[1], len = shape[2], at = shape[3], kq = shape[4], kkv = shape[5], kd = shape[6];
             int width = (kq + 2 * kkv) * kd;
-            cs.add(new Case("kv attention", kb + " x " + kn + " at " + at + ", cache " + len + " nq " + kq + " nkv " + kkv
-                    + " d " + kd, KV,
+            String sh = kb + " x " + kn + " at " + at + ", cache " + len + " nq " + kq + " nkv " + kkv + " d " + kd;
+            cs.add(new Case("kv attention", sh, KV,
                     w -> new KvAttention(w.randn("qkv", kb * kn, width), w.randn("kcache", kb, len, kkv * kd),
                             w.randn("vcache", kb, len, kkv * kd), w.poisoned("out", kb * kn, kq * kd),
+                            w.randn("scores", kb * kn, kq, len), position(w, at), kb, kn, len, kq, kkv, kd),
+                    List.of("out")));
+            cs.add(new Case("bf16 kv attention", sh, KV,
+                    w -> new Bf16KvAttention(w.randn("qkv", kb * kn, width), w.bf16("kcache", kb, len, kkv * kd),
+                            w.bf16("vcache", kb, len, kkv * kd), w.poisoned("out", kb * kn, kq * kd),
                             w.randn("scores", kb * kn, kq, len), position(w, at), kb, kn, len, kq, kkv, kd),
                     List.of("out")));
         }
@@ -560,8 +593,8 @@ class TornadoKernelAgreementTest {
         for (int i = 0; i < cases.size(); i++) {
             Case c = cases.get(i);
             for (String o : c.outputs()) {
-                float[] want = cpu.get(i).get(o).data;
-                float[] got = dev.get(i).get(o).data;
+                float[] want = cpu.get(i).values(o);
+                float[] got = dev.get(i).values(o);
                 double err = Check.relativeError(got, want);
                 double bound = 2 * c.tol();
                 results.add(new Result(c, o, err, bound));

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sffn.cli.BackendOptions;
+import sffn.cli.KvCacheOption;
 import sffn.decode.CompactWeights;
 import sffn.decode.DecodeGraph;
 import sffn.decode.FfnPath;
@@ -71,11 +72,16 @@ public final class BenchDecodeCommand implements Callable<Integer> {
             description = "Weight formats, each timed at every batch size and shown side by side (default fp32).")
     List<String> weights = List.of("fp32");
 
+    @Mixin
+    KvCacheOption kvCacheOption = new KvCacheOption();
+
     @Option(names = "--json", description = "One JSON object per weight format and batch size instead of a table.")
     boolean json;
 
     @Mixin
     BackendOptions backendOptions = new BackendOptions();
+
+    private KvCacheTensors.Format cacheFormat = KvCacheTensors.Format.FP32;
 
     @Override
     public Integer call() throws Exception {
@@ -92,6 +98,7 @@ public final class BenchDecodeCommand implements Callable<Integer> {
                     + m.maxPositionEmbeddings() + " (max_position_embeddings); lower --steps or --context");
         }
         MethodConfig f = method == null ? MethodConfig.DENSE : MethodConfig.read(method);
+        cacheFormat = kvCacheOption.resolve();
         List<WeightFormat> formats = new ArrayList<>();
         for (String w : weights) {
             WeightFormat wf = WeightFormat.parse(w);
@@ -108,6 +115,8 @@ public final class BenchDecodeCommand implements Callable<Integer> {
             if (!json) {
                 System.out.printf(Locale.ROOT, "backend %s; read bandwidth %.1f GB/s (median of 7 passes over 1 GiB)%n",
                         backend.describe(), gbs);
+                System.out.printf(Locale.ROOT, "key/value cache %s: %.1f MB per sequence read per step at context %d%n",
+                        cacheFormat.label(), cacheBytesPerSequence(m) / 1e6, context);
             }
             for (WeightFormat wf : formats) {
                 // Rounds the (random) weights to each format in turn: harmless for timing.
@@ -127,6 +136,8 @@ public final class BenchDecodeCommand implements Callable<Integer> {
                     n.put("model", config.getFileName().toString());
                     n.put("method", fast.name().name().toLowerCase(Locale.ROOT));
                     n.put("weights", r.format.label());
+                    n.put("kv_cache", cacheFormat.label());
+                    n.put("kv_cache_bytes_per_sequence", cacheBytesPerSequence(m));
                     n.put("batch", r.batch);
                     n.put("tokens_per_s", r.tokensPerSecond);
                     n.put("ms_per_step", r.ms);
@@ -155,6 +166,11 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** Bytes of keys and values one sequence's step reads at the start of the timed steps (every layer). */
+    private long cacheBytesPerSequence(ModelConfig m) {
+        return 2L * m.numLayers() * m.numKvHeads() * m.headDim() * (context + 1) * cacheFormat.bytes;
+    }
+
     /** One timed configuration. */
     private record Row(WeightFormat format, int batch, double tokensPerSecond, double ms, long bytes, double gbs) {
         double limit() {
@@ -165,7 +181,7 @@ public final class BenchDecodeCommand implements Callable<Integer> {
     private Row time(Gpt model, MergedWeights merged, MergePolicy policy, CompactWeights cw, Backend backend, int batch,
                      double gbs) {
         ModelConfig m = model.config;
-        KvCacheTensors cache = new KvCacheTensors(m, batch, context + steps + 4);
+        KvCacheTensors cache = new KvCacheTensors(m, batch, context + steps + 4, cacheFormat);
         DecodeGraph step = new DecodeGraph(model, cache, merged, policy, cw, 1);
         backend.prepare(step.plan);
         Random r = new Random(batch);

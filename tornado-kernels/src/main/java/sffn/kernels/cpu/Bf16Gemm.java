@@ -1,10 +1,6 @@
 package sffn.kernels.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 import sffn.kernels.Bf16;
 
@@ -29,8 +25,6 @@ public final class Bf16Gemm {
     private static final int L = Vec.L;
     /** Each thread's partial-sum tile, allocated once (a fresh one per chunk can share cache lines with the other thread's output: see DotGemm). */
     private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[32 * L + 16]);
-    private static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
-    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, S.vectorShape());
     /** W rows per parallel chunk (a multiple of the tile's 4). */
     private static final int CHUNK = 16;
 
@@ -176,8 +170,7 @@ public final class Bf16Gemm {
     }
 
     private static FloatVector widen(short[] w, int off) {
-        return ((IntVector) ShortVector.fromArray(H, w, off).convertShape(VectorOperators.S2I, I, 0))
-                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+        return Vec.bf16(w, off);
     }
 
     /** One row of A against one row of W into sums[0 ..]: the operations {@link #tile1} does per row of W. */

@@ -3,9 +3,12 @@ package sffn.kernels.cpu;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
+import sffn.kernels.Bf16;
 
 /**
  * Vector API helpers shared by the CPU bodies.
@@ -20,6 +23,10 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Vec {
     public static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     public static final int L = S.length();
+
+    /** Short lanes to match the float lanes, and int lanes of the float shape (bfloat16 widening). */
+    private static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, S.vectorShape());
 
     /** Rotations by L/2, L/4, ..., 1 lanes, for the fixed reduction tree. */
     private static final VectorShuffle<Float>[] ROTATIONS = rotations();
@@ -48,10 +55,37 @@ public final class Vec {
         return r;
     }
 
+    /**
+     * L bfloat16 values from {@code w[off ..]} as floats, exactly: short lanes sign-extended to
+     * int, shifted left by 16, reinterpreted as float (the low bits shifted out are the sign
+     * extension's).
+     */
+    public static FloatVector bf16(short[] w, int off) {
+        return ((IntVector) ShortVector.fromArray(H, w, off).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
     /** Sum of the lanes in a fixed pairwise order. */
     public static float sumLanes(FloatVector v) {
         for (VectorShuffle<Float> rot : ROTATIONS) v = v.add(v.rearrange(rot));
         return v.lane(0);
+    }
+
+    /** {@link #dot} with {@code b} in bfloat16 (widened exactly): the same operations in the same order. */
+    public static float dot(float[] a, int ao, short[] b, int bo, int n) {
+        FloatVector acc0 = FloatVector.zero(S);
+        FloatVector acc1 = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            acc0 = FloatVector.fromArray(S, a, ao + i).fma(bf16(b, bo + i), acc0);
+            acc1 = FloatVector.fromArray(S, a, ao + i + L).fma(bf16(b, bo + i + L), acc1);
+        }
+        for (; i <= n - L; i += L) {
+            acc0 = FloatVector.fromArray(S, a, ao + i).fma(bf16(b, bo + i), acc0);
+        }
+        float s = sumLanes(acc0.add(acc1));
+        for (; i < n; i++) s += a[ao + i] * Bf16.toFloat(b[bo + i]);
+        return s;
     }
 
     /** {@code sum_i a[ao+i] * b[bo+i]} for {@code i < n}, lanes first then a scalar tail. */

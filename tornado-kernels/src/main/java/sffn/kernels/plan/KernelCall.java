@@ -403,6 +403,23 @@ public sealed interface KernelCall {
         }
     }
 
+    /** {@link KvAppend} into bfloat16 caches; the rounded keys and values also replace those in {@code qkv}. */
+    record Bf16KvAppend(Tensor qkv, ShortTensor kcache, ShortTensor vcache, IntTensor pos, int batch, int n, int maxLen,
+                        int nq, int nkv, int d) implements KernelCall {
+        public void runCpu() {
+            KvCache.appendBf16Cpu(qkv.data, kcache.data, vcache.data, pos.data, batch, n, maxLen, nq, nkv, d);
+        }
+    }
+
+    /** {@link KvAttention} over bfloat16 caches. */
+    record Bf16KvAttention(Tensor qkv, ShortTensor kcache, ShortTensor vcache, Tensor out, Tensor scores, IntTensor pos,
+                           int batch, int n, int maxLen, int nq, int nkv, int d) implements KernelCall {
+        public void runCpu() {
+            KvCache.attentionBf16Cpu(qkv.data, kcache.data, vcache.data, out.data, scores.data, pos.data, batch, n, maxLen, nq,
+                    nkv, d);
+        }
+    }
+
     record AdamWUpdate(Tensor p, Tensor g, Tensor m, Tensor v, Tensor scalars,
                        float beta1, float beta2, float eps, float weightDecay) implements KernelCall {
         public void runCpu() {

@@ -27,6 +27,8 @@ import sffn.kernels.plan.KernelCall.AdamWUpdate;
 import sffn.kernels.plan.KernelCall.AttentionBackward;
 import sffn.kernels.plan.KernelCall.AttentionForward;
 import sffn.kernels.plan.KernelCall.Bf16BlockDiagForward;
+import sffn.kernels.plan.KernelCall.Bf16KvAppend;
+import sffn.kernels.plan.KernelCall.Bf16KvAttention;
 import sffn.kernels.plan.KernelCall.Bf16MatmulForward;
 import sffn.kernels.plan.KernelCall.BiasAdd;
 import sffn.kernels.plan.KernelCall.BiasBackward;
@@ -459,6 +461,19 @@ final class TaskMapper {
                 } else {
                     graph.task(name("kv_attention"), KvCache::attention, c.qkv().data, c.kcache().data, c.vcache().data,
                             c.out().data, c.scores().data, c.pos().data, c.batch(), c.n(), c.maxLen(), c.nq(), c.nkv(), c.d());
+                }
+            }
+            case Bf16KvAppend c -> graph.task(name("bf16_kv_append"), KvCache::appendBf16, c.qkv().data, c.kcache().data,
+                    c.vcache().data, c.pos().data, c.batch(), c.n(), c.maxLen(), c.nq(), c.nkv(), c.d());
+            case Bf16KvAttention c -> {
+                if (tuned) {
+                    graph.task(gridName("bf16_kv_attention", rows(c.batch() * c.n() * c.nq())), KvCache::attentionRowsBf16,
+                            context, c.qkv().data, c.kcache().data, c.vcache().data, c.out().data, c.scores().data,
+                            c.pos().data, c.n(), c.maxLen(), c.nq(), c.nkv(), c.d());
+                } else {
+                    graph.task(name("bf16_kv_attention"), KvCache::attentionBf16, c.qkv().data, c.kcache().data,
+                            c.vcache().data, c.out().data, c.scores().data, c.pos().data, c.batch(), c.n(), c.maxLen(), c.nq(),
+                            c.nkv(), c.d());
                 }
             }
             case AdamWUpdate c -> graph.task(name("adamw"), AdamW::update, c.p().data, c.g().data, c.m().data,
