@@ -228,7 +228,14 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         for (Parameter p : model.parameters()) weights.add(p.value);
         for (var l : model.structuredFfnLinears()) weights.add(merged.of(l).value);
         for (CompactWeight c : cw.all()) {
-            if (c instanceof CompactWeight.Int8Weight q) weights.add(q.scale());
+            switch (c) {
+                case CompactWeight.Bf16Weight b -> weights.add(b.bits());
+                case CompactWeight.Int8Weight q -> {
+                    weights.add(q.q());
+                    weights.add(q.scale());
+                }
+                default -> { }
+            }
         }
         Set<Object> read = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Plan.Section s : plan.sections()) {
@@ -253,8 +260,8 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         for (RecordComponent rc : call.getClass().getRecordComponents()) {
             try {
                 Object v = rc.getAccessor().invoke(call);
-                if (v instanceof Tensor t && weights.contains(t)) read.add(t);
-                if (v instanceof ShortTensor || v instanceof ByteTensor) read.add(v);
+                // Weights only: not the key/value cache, whatever its format.
+                if ((v instanceof Tensor || v instanceof ShortTensor || v instanceof ByteTensor) && weights.contains(v)) read.add(v);
                 if (v instanceof KernelCall inner) collect(inner, weights, read);
             } catch (ReflectiveOperationException e) {
                 throw new IllegalStateException(e);
