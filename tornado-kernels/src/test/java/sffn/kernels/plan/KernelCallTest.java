@@ -38,6 +38,7 @@ import sffn.kernels.Matmul;
 import sffn.kernels.Residual;
 import sffn.kernels.RmsNorm;
 import sffn.kernels.Rope;
+import sffn.kernels.ShortTensor;
 import sffn.kernels.Shuffle;
 import sffn.kernels.StepScalars;
 import sffn.kernels.SwiGlu;
@@ -66,6 +67,14 @@ class KernelCallTest {
         return x;
     }
 
+    /** bfloat16 values rounded from {@link #t}'s draws. */
+    static ShortTensor bf16(String name, int... shape) {
+        Tensor x = t(name, shape);
+        ShortTensor b = new ShortTensor(name, shape);
+        sffn.kernels.Bf16.compress(x.data, b.data);
+        return b;
+    }
+
     static Tensor positive(String name, int... shape) {
         Tensor x = t(name, shape);
         for (int i = 0; i < x.size(); i++) x.data[i] = Math.abs(x.data[i]) + 0.1f;
@@ -90,6 +99,10 @@ class KernelCallTest {
 
     static int[] n(Object[] a, int i) {
         return (int[]) a[i];
+    }
+
+    static short[] s(Object[] a, int i) {
+        return (short[]) a[i];
     }
 
     static Tensor scalars(float guideSwitch) {
@@ -117,17 +130,18 @@ class KernelCallTest {
         c.add(new Case(new KernelCall.BiasBackward(t("dy", m, nn), t("dbias", nn), m, nn, true),
                 a -> Bias.backwardCpu(f(a, 0), f(a, 1), m, nn, true)));
 
-        // Compact weights are read only: the direct call takes the same short[]/byte[] the record holds.
+        // bfloat16 tensors are copied and compared like the others; int8 weights are read only: the
+        // direct call takes the same byte[] the record holds.
         CompactWeight.Bf16Weight wb = (CompactWeight.Bf16Weight) CompactWeight.compress(t("wb", nn, 37), WeightFormat.BF16);
         CompactWeight.Int8Weight wq = (CompactWeight.Int8Weight) CompactWeight.compress(t("wq", nn, 37), WeightFormat.INT8);
         c.add(new Case(new KernelCall.Bf16MatmulForward(t("a", m, 37), wb.bits(), t("c", m, nn), m, nn, 37, true),
-                a -> Bf16Matmul.forwardCpu(f(a, 0), wb.bits().data, f(a, 1), m, nn, 37, true)));
+                a -> Bf16Matmul.forwardCpu(f(a, 0), s(a, 1), f(a, 2), m, nn, 37, true)));
         c.add(new Case(new KernelCall.Int8MatmulForward(t("a", m, 37), wq.q(), wq.scale(), t("c", m, nn), m, nn, 37, false),
                 a -> Int8Matmul.forwardCpu(f(a, 0), wq.q().data, f(a, 1), f(a, 2), m, nn, 37, false)));
         CompactWeight.Bf16Weight db = (CompactWeight.Bf16Weight) CompactWeight.compress(t("db", 3, 5, 33), WeightFormat.BF16);
         CompactWeight.Int8Weight dq = (CompactWeight.Int8Weight) CompactWeight.compress(t("dq", 3, 5, 33), WeightFormat.INT8);
         c.add(new Case(new KernelCall.Bf16BlockDiagForward(t("x", 4, 3 * 33), db.bits(), t("y", 4, 3 * 5), 4, 3, 5, 33, false),
-                a -> Bf16Matmul.blockDiagForwardCpu(f(a, 0), db.bits().data, f(a, 1), 4, 3, 5, 33, false)));
+                a -> Bf16Matmul.blockDiagForwardCpu(f(a, 0), s(a, 1), f(a, 2), 4, 3, 5, 33, false)));
         c.add(new Case(new KernelCall.Int8BlockDiagForward(t("x", 4, 3 * 33), dq.q(), dq.scale(), t("y", 4, 3 * 5), 4, 3, 5, 33,
                 true), a -> Int8Matmul.blockDiagForwardCpu(f(a, 0), dq.q().data, f(a, 1), f(a, 2), 4, 3, 5, 33, true)));
 
@@ -279,6 +293,13 @@ class KernelCallTest {
                 t("v", batch, maxLen, nkv * d), t("out", batch * n1, nq * d), t("scores", batch * n1, nq, maxLen), pos,
                 batch, n1, maxLen, nq, nkv, d),
                 a -> KvCache.attentionCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), n(a, 5), batch, n1, maxLen, nq, nkv, d)));
+        c.add(new Case(new KernelCall.Bf16KvAppend(t("qkv", batch * n1, stride), bf16("k", batch, maxLen, nkv * d),
+                bf16("v", batch, maxLen, nkv * d), pos, batch, n1, maxLen, nq, nkv, d),
+                a -> KvCache.appendBf16Cpu(f(a, 0), s(a, 1), s(a, 2), n(a, 3), batch, n1, maxLen, nq, nkv, d)));
+        c.add(new Case(new KernelCall.Bf16KvAttention(t("qkv", batch * n1, stride), bf16("k", batch, maxLen, nkv * d),
+                bf16("v", batch, maxLen, nkv * d), t("out", batch * n1, nq * d), t("scores", batch * n1, nq, maxLen), pos,
+                batch, n1, maxLen, nq, nkv, d),
+                a -> KvCache.attentionBf16Cpu(f(a, 0), s(a, 1), s(a, 2), f(a, 3), f(a, 4), n(a, 5), batch, n1, maxLen, nq, nkv, d)));
         return c.stream().map(Arguments::of);
     }
 
@@ -292,17 +313,19 @@ class KernelCallTest {
             } catch (ReflectiveOperationException e) {
                 throw new AssertionError(e);
             }
-            if (value instanceof Tensor || value instanceof IntTensor) out.add(value);
+            if (value instanceof Tensor || value instanceof IntTensor || value instanceof ShortTensor) out.add(value);
             if (value instanceof KernelCall inner) out.addAll(tensors(inner));
         }
         return out;
     }
 
     static Object data(Object tensor) {
+        if (tensor instanceof ShortTensor b) return b.data;
         return tensor instanceof Tensor x ? x.data : ((IntTensor) tensor).data;
     }
 
     static Object copy(Object array) {
+        if (array instanceof short[] b) return b.clone();
         return array instanceof float[] x ? x.clone() : ((int[]) array).clone();
     }
 
@@ -315,6 +338,7 @@ class KernelCallTest {
             }
             return true;
         }
+        if (a instanceof short[] x) return Arrays.equals(x, (short[]) b);
         return Arrays.equals((int[]) a, (int[]) b);
     }
 
