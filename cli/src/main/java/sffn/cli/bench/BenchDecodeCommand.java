@@ -115,8 +115,8 @@ public final class BenchDecodeCommand implements Callable<Integer> {
             if (!json) {
                 System.out.printf(Locale.ROOT, "backend %s; read bandwidth %.1f GB/s (median of 7 passes over 1 GiB)%n",
                         backend.describe(), gbs);
-                System.out.printf(Locale.ROOT, "key/value cache %s: %.1f MB per sequence read per step at context %d%n",
-                        cacheFormat.label(), cacheBytesPerSequence(m) / 1e6, context);
+                System.out.printf(Locale.ROOT, "key/value cache %s: %.1f MB per sequence read per step (%d cached tokens,"
+                        + " the middle timed step)%n", cacheFormat.label(), cacheBytesPerSequence(m) / 1e6, context + steps / 2 + 1);
             }
             for (WeightFormat wf : formats) {
                 // Rounds the (random) weights to each format in turn: harmless for timing.
@@ -142,39 +142,44 @@ public final class BenchDecodeCommand implements Callable<Integer> {
                     n.put("tokens_per_s", r.tokensPerSecond);
                     n.put("ms_per_step", r.ms);
                     n.put("weight_bytes_per_step", r.bytes);
+                    n.put("kv_cache_bytes_per_step", r.cacheBytes);
                     n.put("bandwidth_gbs", gbs);
                     n.put("limit_tokens_per_s", r.limit());
-                    n.put("batch1_limit_tokens_per_s", gbs * 1e9 / r.bytes);
+                    n.put("batch1_limit_tokens_per_s", gbs * 1e9 / (r.bytes + r.cacheBytes / r.batch));
                     System.out.println(n);
                 }
                 return 0;
             }
-            System.out.printf(Locale.ROOT, "%6s %7s %12s %10s %14s %12s %9s %8s%n", "batch", "weights", "tokens/s", "ms/step",
-                    "weight MB/step", "limit tok/s", "of limit", "vs fp32");
+            System.out.printf(Locale.ROOT, "%6s %7s %12s %10s %14s %13s %12s %9s %8s%n", "batch", "weights", "tokens/s", "ms/step",
+                    "weight MB/step", "cache MB/step", "limit tok/s", "of limit", "vs fp32");
             for (int batch : batches) {
                 Row fp32 = rows.stream().filter(r -> r.batch == batch && r.format == WeightFormat.FP32).findFirst().orElse(null);
                 for (Row r : rows) {
                     if (r.batch != batch) continue;
-                    System.out.printf(Locale.ROOT, "%6d %7s %12.1f %10.2f %14.1f %12.1f %8.0f%% %8s%n", batch, r.format.label(),
-                            r.tokensPerSecond, r.ms, r.bytes / 1e6, r.limit(), 100 * r.tokensPerSecond / r.limit(),
+                    System.out.printf(Locale.ROOT, "%6d %7s %12.1f %10.2f %14.1f %13.1f %12.1f %8.0f%% %8s%n", batch,
+                            r.format.label(), r.tokensPerSecond, r.ms, r.bytes / 1e6, r.cacheBytes / 1e6, r.limit(),
+                            100 * r.tokensPerSecond / r.limit(),
                             fp32 == null ? "" : String.format(Locale.ROOT, "%.2fx", r.tokensPerSecond / fp32.tokensPerSecond));
                 }
             }
-            System.out.println("limit: tokens/s if every step only streamed its own weight bytes (weights and int8 scales)"
-                    + " at the measured bandwidth");
+            System.out.println("limit: tokens/s if every step only streamed its own bytes (weights, int8 scales, and the"
+                    + " key/value cache its sequences attend to) at the measured bandwidth");
         }
         return 0;
     }
 
-    /** Bytes of keys and values one sequence's step reads at the start of the timed steps (every layer). */
+    /**
+     * Bytes of keys and values one sequence's step reads in every layer at the middle timed step
+     * (the median's), whose token attends to {@code context + steps / 2 + 1} positions.
+     */
     private long cacheBytesPerSequence(ModelConfig m) {
-        return 2L * m.numLayers() * m.numKvHeads() * m.headDim() * (context + 1) * cacheFormat.bytes;
+        return 2L * m.numLayers() * m.numKvHeads() * m.headDim() * (context + steps / 2 + 1) * cacheFormat.bytes;
     }
 
-    /** One timed configuration. */
-    private record Row(WeightFormat format, int batch, double tokensPerSecond, double ms, long bytes, double gbs) {
+    /** One timed configuration: its weight bytes and its sequences' cache bytes per step. */
+    private record Row(WeightFormat format, int batch, double tokensPerSecond, double ms, long bytes, long cacheBytes, double gbs) {
         double limit() {
-            return batch * gbs * 1e9 / bytes;
+            return batch * gbs * 1e9 / (bytes + cacheBytes);
         }
     }
 
@@ -212,7 +217,7 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         java.util.Arrays.sort(ms);
         double median = ms[steps / 2];
         backend.release(step.plan);
-        return new Row(cw.format(), batch, batch / (median / 1e3), median, bytes, gbs);
+        return new Row(cw.format(), batch, batch / (median / 1e3), median, bytes, batch * cacheBytesPerSequence(m), gbs);
     }
 
     private static void fill(DecodeGraph g, Random r, int vocab) {
