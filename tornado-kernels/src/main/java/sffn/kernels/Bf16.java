@@ -57,9 +57,11 @@ public final class Bf16 {
      * 0x7fc0) and minus zero (plus zero). The exponent comes from a logarithm, corrected by
      * comparing with exact powers of two (a device's logarithm may be off in the last place); the
      * significand scaled to 8 bits (exact: a product with a power of two) is rounded to nearest,
-     * ties to even, by hand. Subnormal results share the
-     * smallest normal exponent's step; a carry out of the significand moves into the exponent
-     * field (and past the largest bfloat16, to infinity) as it does for the bits.
+     * ties to even, by hand. Subnormal results share the smallest normal exponent's step; a carry
+     * out of the significand moves into the exponent field (and past the largest bfloat16, to
+     * infinity) as it does for the bits. Floors are taken by casts: TornadoVM maps only
+     * TornadoMath's floor to the device's, and the JDK's {@code Math.floor} falls back to bit
+     * manipulation through a reinterpretation.
      */
     public static short encode(float x) {
         if (x != x) {
@@ -73,8 +75,6 @@ public final class Bf16 {
         if (a > Float.MAX_VALUE) {
             return (short) (sign | 0x7f80);
         }
-        // Floors by casts, not Math.floor: TornadoVM maps only TornadoMath's floor to the device's,
-        // and the JDK's falls back to bit manipulation through a reinterpretation.
         double lg = Math.log(a) * 1.4426950408889634;
         int e = (int) lg;
         if (e > lg) {
