@@ -373,11 +373,7 @@ public final class KvCache {
     /** {@link #attentionCpu} over bfloat16 caches (a prefill's fused path reads the rounded keys and values in {@code qkv}). */
     public static void attentionBf16Cpu(float[] qkv, short[] kcache, short[] vcache, float[] out, float[] scores, int[] pos,
                                         int batch, int n, int maxLen, int nq, int nkv, int d) {
-        if (pos[0] == 0 && n > 1 && FusedAttention.fits(d)) {
-            FusedAttention.forward(qkv, out, scores, batch, n, nq, nkv, d);
-        } else {
-            attentionRows(qkv, null, null, kcache, vcache, out, scores, pos, batch, n, maxLen, nq, nkv, d);
-        }
+        attend(qkv, null, null, kcache, vcache, out, scores, pos, batch, n, maxLen, nq, nkv, d);
     }
 
     /**
@@ -393,10 +389,16 @@ public final class KvCache {
      */
     public static void attentionCpu(float[] qkv, float[] kcache, float[] vcache, float[] out, float[] scores, int[] pos,
                                     int batch, int n, int maxLen, int nq, int nkv, int d) {
+        attend(qkv, kcache, vcache, null, null, out, scores, pos, batch, n, maxLen, nq, nkv, d);
+    }
+
+    /** The fused prefill or the row path, over float32 ({@code kh}, {@code vh} null) or bfloat16 ({@code kf}, {@code vf} null) caches. */
+    private static void attend(float[] qkv, float[] kf, float[] vf, short[] kh, short[] vh, float[] out, float[] scores, int[] pos,
+                               int batch, int n, int maxLen, int nq, int nkv, int d) {
         if (pos[0] == 0 && n > 1 && FusedAttention.fits(d)) {
             FusedAttention.forward(qkv, out, scores, batch, n, nq, nkv, d);
         } else {
-            attentionRows(qkv, kcache, vcache, null, null, out, scores, pos, batch, n, maxLen, nq, nkv, d);
+            attentionRows(qkv, kf, vf, kh, vh, out, scores, pos, batch, n, maxLen, nq, nkv, d);
         }
     }
 
