@@ -828,14 +828,15 @@ public final class Attention {
      * One pass per (batch, query head): delta, then for each key tile (in order) and each block
      * of the queries that see it, S and dP are recomputed once and feed all three products: dK
      * and dV of the tile (summed over blocks into the head's own rows of a scratch) and dQ of the
-     * block (summed over key tiles in order; this head is its only writer). A second pass sums
-     * the group's heads in head order into dK and dV.
+     * block (summed over key tiles in order; this head is its only writer). The group's heads
+     * are then summed in head order into dK and dV (by the fused body itself where it works a
+     * key/value head at a time, else in a second pass).
      */
     public static void backwardCpu(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
                                    int batch, int seqLen, int nq, int nkv, int d) {
         float[] part = HEAD_GRADS.get(batch * nq * seqLen * 2 * d);
         if (FusedAttention.fits(d)) {
-            FusedAttention.backwardHeads(dout, qkv, out, lse, delta, dqkv, part, batch, seqLen, nq, nkv, d);
+            if (FusedAttention.backwardHeads(dout, qkv, out, lse, delta, dqkv, part, batch, seqLen, nq, nkv, d)) return;
         } else {
             backwardHeadsBlocked(dout, qkv, out, lse, delta, dqkv, part, batch, seqLen, nq, nkv, d);
         }
@@ -906,30 +907,12 @@ public final class Attention {
 
     /** dK = scale sum_h dK_h, dV = sum_h dV_h over the group's heads, in head order, per key row. */
     private static void sumHeads(float[] dqkv, float[] part, int batch, int seqLen, int nq, int nkv, int d) {
-        int stride = (nq + 2 * nkv) * d;
-        int group = nq / nkv;
-        float scale = 1f / (float) Math.sqrt(d);
-        int d2 = 2 * d;
         int kvHeads = batch * nkv;
         Workers.pool().parallelFor(kvHeads * seqLen, (from, to) -> {
             for (int item = from; item < to; item++) {
                 int bg = item / seqLen;
                 int u = item - bg * seqLen;
-                int b = bg / nkv;
-                int g = bg - b * nkv;
-                int kOut = (b * seqLen + u) * stride + (nq + g) * d;
-                int vOut = kOut + nkv * d;
-                for (int hh = 0; hh < group; hh++) {
-                    int src = ((b * nq + g * group + hh) * seqLen + u) * d2;
-                    if (hh == 0) {
-                        System.arraycopy(part, src, dqkv, kOut, d);
-                        System.arraycopy(part, src + d, dqkv, vOut, d);
-                    } else {
-                        Vec.axpy(1f, part, src, dqkv, kOut, d);
-                        Vec.axpy(1f, part, src + d, dqkv, vOut, d);
-                    }
-                }
-                SoftmaxRows.scale(dqkv, kOut, d, scale);
+                FusedAttention.sumGroup(dqkv, part, bg / nkv, bg % nkv, u, u + 1, seqLen, nq, nkv, d);
             }
         });
     }

@@ -68,6 +68,31 @@ public final class FusedAttention {
         int perHead = panels * d * KB;
         int valuesOff = batch * nkv * perHead;
         int vSize = chunked(seqLen, d);
+        int tiles = (seqLen + TILE - 1) / TILE;
+        int group = nq / nkv;
+        float scale = 1f / (float) Math.sqrt(d);
+        if (batchAtATime(batch, nkv * (perHead + vSize))) {
+            Workers.pool().parallelFor(batch, 1, (from, to) -> {
+                float[] w = SCRATCH.get();
+                float[] kv = BATCH_KEYS.get(nkv * (perHead + vSize));
+                for (int b = from; b < to; b++) {
+                    for (int g = 0; g < nkv; g++) {
+                        transposeKeys(qkv, (b * seqLen) * stride + (nq + g) * d, stride, seqLen, d, kv, g * perHead);
+                        packChunks(qkv, (b * seqLen) * stride + (nq + nkv + g) * d, stride, seqLen, d, kv,
+                                nkv * perHead + g * vSize);
+                    }
+                    for (int h = 0; h < nq; h++) {
+                        int g = h / group;
+                        for (int tile = tiles - 1; tile >= 0; tile--) {
+                            int t0 = tile * TILE;
+                            queryTile(qkv, out, lse, seqLen, nq, d, stride, scale, b, h, t0,
+                                    Math.min(seqLen, t0 + TILE) - t0, kv, g * perHead, nkv * perHead + g * vSize, w);
+                        }
+                    }
+                }
+            });
+            return;
+        }
         float[] keys = KEYS.get(valuesOff + batch * nkv * vSize);
         Workers.pool().parallelFor(batch * nkv, 1, (long) 2 * batch * nkv * seqLen * d, (from, to) -> {
             for (int bg = from; bg < to; bg++) {
@@ -77,10 +102,7 @@ public final class FusedAttention {
                 packChunks(qkv, (b * seqLen) * stride + (nq + nkv + g) * d, stride, seqLen, d, keys, valuesOff + bg * vSize);
             }
         });
-        int tiles = (seqLen + TILE - 1) / TILE;
         int heads = batch * nq;
-        int group = nq / nkv;
-        float scale = 1f / (float) Math.sqrt(d);
         Workers.pool().parallelFor(heads * tiles, 1, (from, to) -> {
             float[] w = SCRATCH.get();
             for (int item = from; item < to; item++) {
@@ -95,6 +117,28 @@ public final class FusedAttention {
                         valuesOff + bg * vSize, w);
             }
         });
+    }
+
+    /**
+     * Floats of keys and values of one sequence that the batch-at-a-time schedule keeps per thread:
+     * within L2 beside the tiles' own rows (1 MiB on the smallest L2 measured; 544 KiB at T 256).
+     */
+    static final int BATCH_SCRATCH_MAX = 160 * 1024;
+
+    /** Items per thread that {@link #batchAtATime} asks for (tests choose either schedule with it). */
+    static volatile int itemsPerThread = 2;
+
+    /** Each thread's keys and values of the sequence it is working on (batch-at-a-time schedule). */
+    private static final Scratch BATCH_KEYS = new Scratch(16);
+
+    /**
+     * Whether work items are whole sequences, each thread preparing a sequence's keys and values
+     * in its own L2 and running every query tile of it at once: when there are sequences enough
+     * to keep the threads busy and their keys and values fit. Prepared once for all threads instead,
+     * they go out to memory and come back (at B16 T256, preparing them was a third of the forward).
+     */
+    static boolean batchAtATime(int items, int floatsPerItem) {
+        return (long) items >= (long) itemsPerThread * Workers.pool().threads() && floatsPerItem <= BATCH_SCRATCH_MAX;
     }
 
     private static float[] iota() {
@@ -212,9 +256,15 @@ public final class FusedAttention {
      * time, each summed over the block's queries in registers, 64 queries at a time
      * ({@link #transposedTile}): no partial sum of dK or dV is loaded and stored per strip. The
      * block's own queries then have their final dQ: it is scaled and stored at once.
+     *
+     * <p>With key/value heads enough to share out (see {@link #batchAtATime}), each thread takes
+     * a key/value head at a time, prepares its keys and values, runs its query heads and sums
+     * their dK and dV into dqkv itself ({@link #sumGroup}), and this returns true; otherwise the
+     * keys and values of all heads are prepared first, once, and it returns false: the caller
+     * then sums the heads.
      */
-    public static void backwardHeads(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
-                                     float[] part, int batch, int seqLen, int nq, int nkv, int d) {
+    public static boolean backwardHeads(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
+                                        float[] part, int batch, int seqLen, int nq, int nkv, int d) {
         if (!fits(d)) throw new IllegalArgumentException("FusedAttention: head dim " + d + " needs a multiple of 16 and AVX-512");
         int stride = (nq + 2 * nkv) * d;
         int perHead = (seqLen + KB - 1) / KB * d * KB;
@@ -222,8 +272,9 @@ public final class FusedAttention {
         // Transposed keys, transposed values, then the keys' rows contiguous (for dQ = dS K).
         int rowsOff = 2 * kvHeads * perHead;
         int kSize = chunked(seqLen, d);
-        float[] kv = KEYS.get(rowsOff + kvHeads * kSize);
-        Workers.pool().parallelFor(2 * kvHeads, 1, (long) 3 * kvHeads * seqLen * d, (from, to) -> {
+        boolean headAtATime = batchAtATime(kvHeads, 2 * perHead + kSize);
+        float[] kv = headAtATime ? null : KEYS.get(rowsOff + kvHeads * kSize);
+        if (!headAtATime) Workers.pool().parallelFor(2 * kvHeads, 1, (long) 3 * kvHeads * seqLen * d, (from, to) -> {
             for (int i = from; i < to; i++) {
                 int bg = i % kvHeads;
                 int b = bg / nkv;
@@ -247,6 +298,30 @@ public final class FusedAttention {
         });
         int group = nq / nkv;
         float scale = 1f / (float) Math.sqrt(d);
+        if (headAtATime) {
+            // Items are key/value heads: each thread prepares one in its own L2 and runs the
+            // query heads of its group against it (see batchAtATime).
+            Workers.pool().parallelFor(kvHeads, 1, (from, to) -> {
+                float[] w = SCRATCH.get();
+                float[] own = BATCH_KEYS.get(2 * perHead + kSize);
+                for (int item = from; item < to; item++) {
+                    int bg = apart(item, kvHeads);
+                    int b = bg / nkv;
+                    int g = bg - b * nkv;
+                    int kColumn = b * seqLen * stride + (nq + g) * d;
+                    transposeKeys(qkv, kColumn, stride, seqLen, d, own, 0);
+                    transposeKeys(qkv, kColumn + nkv * d, stride, seqLen, d, own, perHead);
+                    packChunks(qkv, kColumn, stride, seqLen, d, own, 2 * perHead);
+                    for (int h = g * group; h < (g + 1) * group; h++) {
+                        backwardHead(dout, qkv, out, lse, delta, dqkv, part, seqLen, nq, d, stride, scale, b, h,
+                                own, 0, perHead, 2 * perHead, w);
+                    }
+                    // The group's dK and dV rows are still in this thread's L2.
+                    sumGroup(dqkv, part, b, g, 0, seqLen, seqLen, nq, nkv, d);
+                }
+            });
+            return true;
+        }
         Workers.pool().parallelFor(batch * nq, 1, (from, to) -> {
             float[] w = SCRATCH.get();
             for (int item = from; item < to; item++) {
@@ -259,6 +334,34 @@ public final class FusedAttention {
                         kv, bg * perHead, (kvHeads + bg) * perHead, rowsOff + bg * kSize, w);
             }
         });
+        return false;
+    }
+
+    /**
+     * dK = scale sum_h dK_h and dV = sum_h dV_h over key/value head g's query heads, in head
+     * order, for key rows u0 .. u1 of sequence b: from {@code part [B, nq, T, 2d]} into dqkv.
+     */
+    public static void sumGroup(float[] dqkv, float[] part, int b, int g, int u0, int u1, int seqLen, int nq, int nkv,
+                                int d) {
+        int stride = (nq + 2 * nkv) * d;
+        int group = nq / nkv;
+        float scale = 1f / (float) Math.sqrt(d);
+        int d2 = 2 * d;
+        for (int u = u0; u < u1; u++) {
+            int kOut = (b * seqLen + u) * stride + (nq + g) * d;
+            int vOut = kOut + nkv * d;
+            for (int hh = 0; hh < group; hh++) {
+                int src = ((b * nq + g * group + hh) * seqLen + u) * d2;
+                if (hh == 0) {
+                    System.arraycopy(part, src, dqkv, kOut, d);
+                    System.arraycopy(part, src + d, dqkv, vOut, d);
+                } else {
+                    Vec.axpy(1f, part, src, dqkv, kOut, d);
+                    Vec.axpy(1f, part, src + d, dqkv, vOut, d);
+                }
+            }
+            SoftmaxRows.scale(dqkv, kOut, d, scale);
+        }
     }
 
     private static void backwardHead(float[] dout, float[] qkv, float[] out, float[] lse, float[] delta, float[] dqkv,
