@@ -24,16 +24,46 @@ public final class AdamW {
     public static void update(float[] p, float[] grad, float[] m, float[] v, float[] scalars, int n,
                               float beta1, float beta2, float eps, float weightDecay) {
         for (@Parallel int i = 0; i < n; i++) {
-            float lr = scalars[StepScalars.LR];
-            float g = grad[i] * scalars[StepScalars.CLIP_SCALE];
-            float mi = beta1 * m[i] + (1f - beta1) * g;
-            float vi = beta2 * v[i] + (1f - beta2) * g * g;
-            m[i] = mi;
-            v[i] = vi;
-            float mhat = mi / scalars[StepScalars.BIAS_CORRECTION1];
-            float vhat = vi / scalars[StepScalars.BIAS_CORRECTION2];
-            p[i] = p[i] - lr * (mhat / ((float) Math.sqrt(vhat) + eps) + weightDecay * p[i]);
+            step(p, grad, m, v, scalars, i, beta1, beta2, eps, weightDecay);
         }
+    }
+
+    /**
+     * {@link #update} of two parameters (the same weight decay) in one launch: one index space
+     * over p1's n1 elements, then p2's n2. A task takes at most 15 arguments, so two is as many
+     * as one launch can hold.
+     */
+    public static void updatePair(float[] p1, float[] g1, float[] m1, float[] v1, float[] p2, float[] g2, float[] m2,
+                                  float[] v2, float[] scalars, int n1, int n2, float beta1, float beta2, float eps,
+                                  float weightDecay) {
+        for (@Parallel int i = 0; i < n1 + n2; i++) {
+            if (i < n1) {
+                step(p1, g1, m1, v1, scalars, i, beta1, beta2, eps, weightDecay);
+            } else {
+                step(p2, g2, m2, v2, scalars, i - n1, beta1, beta2, eps, weightDecay);
+            }
+        }
+    }
+
+    private static void step(float[] p, float[] grad, float[] m, float[] v, float[] scalars, int i, float beta1,
+                             float beta2, float eps, float weightDecay) {
+        float lr = scalars[StepScalars.LR];
+        float g = grad[i] * scalars[StepScalars.CLIP_SCALE];
+        float mi = beta1 * m[i] + (1f - beta1) * g;
+        float vi = beta2 * v[i] + (1f - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        float mhat = mi / scalars[StepScalars.BIAS_CORRECTION1];
+        float vhat = vi / scalars[StepScalars.BIAS_CORRECTION2];
+        p[i] = p[i] - lr * (mhat / ((float) Math.sqrt(vhat) + eps) + weightDecay * p[i]);
+    }
+
+    /** {@link #updatePair}'s CPU body: each parameter as {@link #updateCpu} updates it (the same bits). */
+    public static void updatePairCpu(float[] p1, float[] g1, float[] m1, float[] v1, float[] p2, float[] g2, float[] m2,
+                                     float[] v2, float[] scalars, int n1, int n2, float beta1, float beta2, float eps,
+                                     float weightDecay) {
+        updateCpu(p1, g1, m1, v1, scalars, n1, beta1, beta2, eps, weightDecay);
+        updateCpu(p2, g2, m2, v2, scalars, n2, beta1, beta2, eps, weightDecay);
     }
 
     public static void updateCpu(float[] p, float[] grad, float[] m, float[] v, float[] scalars, int n,

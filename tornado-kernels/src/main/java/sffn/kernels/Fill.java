@@ -15,6 +15,28 @@ public final class Fill {
         }
     }
 
+    /** Four buffers zeroed in one launch: one index space over a's na elements, then b's, c's and d's. */
+    public static void zeroFour(float[] a, float[] b, float[] c, float[] d, int na, int nb, int nc, int nd) {
+        for (@Parallel int i = 0; i < na + nb + nc + nd; i++) {
+            if (i < na) {
+                a[i] = 0f;
+            } else if (i < na + nb) {
+                b[i - na] = 0f;
+            } else if (i < na + nb + nc) {
+                c[i - na - nb] = 0f;
+            } else {
+                d[i - na - nb - nc] = 0f;
+            }
+        }
+    }
+
+    public static void zeroFourCpu(float[] a, float[] b, float[] c, float[] d, int na, int nb, int nc, int nd) {
+        zeroCpu(a, na);
+        zeroCpu(b, nb);
+        zeroCpu(c, nc);
+        zeroCpu(d, nd);
+    }
+
     public static void copy(float[] src, float[] dst, int n) {
         for (@Parallel int i = 0; i < n; i++) {
             dst[i] = src[i];

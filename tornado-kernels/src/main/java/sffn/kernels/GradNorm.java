@@ -27,13 +27,43 @@ public final class GradNorm {
 
     public static void partialSums(float[] g, float[] partials, int base, int n) {
         for (@Parallel int c = 0; c < (n + CHUNK - 1) / CHUNK; c++) {
-            float s = 0f;
-            int end = Math.min(n, (c + 1) * CHUNK);
-            for (int i = c * CHUNK; i < end; i++) {
-                s += g[i] * g[i];
-            }
-            partials[base + c] = s;
+            chunkSquares(g, c, n, partials, base + c);
         }
+    }
+
+    /**
+     * {@link #partialSums} of four gradients in one launch, their slots one after another from
+     * {@code base} (as four calls at base, base + slots(na), ... would write them).
+     */
+    public static void partialSumsFour(float[] a, float[] b, float[] c, float[] d, float[] partials, int base, int na,
+                                       int nb, int nc, int nd) {
+        int sa = (na + CHUNK - 1) / CHUNK;
+        int sb = (nb + CHUNK - 1) / CHUNK;
+        int sc = (nc + CHUNK - 1) / CHUNK;
+        int sd = (nd + CHUNK - 1) / CHUNK;
+        // Each branch stores its own sum: with one store after the branches of a float they
+        // return, TornadoVM 5.2 (OpenCL on PoCL) stored garbage.
+        for (@Parallel int s = 0; s < sa + sb + sc + sd; s++) {
+            if (s < sa) {
+                chunkSquares(a, s, na, partials, base + s);
+            } else if (s < sa + sb) {
+                chunkSquares(b, s - sa, nb, partials, base + s);
+            } else if (s < sa + sb + sc) {
+                chunkSquares(c, s - sa - sb, nc, partials, base + s);
+            } else {
+                chunkSquares(d, s - sa - sb - sc, nd, partials, base + s);
+            }
+        }
+    }
+
+    /** {@code partials[slot]} = the sum of squares of chunk c of g's n elements, in order. */
+    private static void chunkSquares(float[] g, int c, int n, float[] partials, int slot) {
+        float s = 0f;
+        int end = Math.min(n, (c + 1) * CHUNK);
+        for (int i = c * CHUNK; i < end; i++) {
+            s += g[i] * g[i];
+        }
+        partials[slot] = s;
     }
 
     public static void finish(float[] partials, float[] scalars, int count, float maxNorm) {
@@ -68,6 +98,14 @@ public final class GradNorm {
                 partials[base + c] = s;
             }
         });
+    }
+
+    public static void partialSumsFourCpu(float[] a, float[] b, float[] c, float[] d, float[] partials, int base, int na,
+                                          int nb, int nc, int nd) {
+        partialSumsCpu(a, partials, base, na);
+        partialSumsCpu(b, partials, base + slots(na), nb);
+        partialSumsCpu(c, partials, base + slots(na) + slots(nb), nc);
+        partialSumsCpu(d, partials, base + slots(na) + slots(nb) + slots(nc), nd);
     }
 
     public static void finishCpu(float[] partials, float[] scalars, int count, float maxNorm) {

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import sffn.kernels.backend.Backends;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
+import sffn.kernels.plan.KernelCall.AdamWUpdatePair;
 import sffn.kernels.plan.KernelCall.AttentionBackward;
 import sffn.kernels.plan.KernelCall.AttentionForward;
 import sffn.kernels.plan.KernelCall.BiasAdd;
@@ -39,6 +40,7 @@ import sffn.kernels.plan.KernelCall.GeluBackward;
 import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
+import sffn.kernels.plan.KernelCall.GradNormPartialsFour;
 import sffn.kernels.plan.KernelCall.KvAppend;
 import sffn.kernels.plan.KernelCall.Bf16KvAppend;
 import sffn.kernels.plan.KernelCall.Bf16KvAttention;
@@ -65,6 +67,7 @@ import sffn.kernels.plan.KernelCall.SwiGluBackward;
 import sffn.kernels.plan.KernelCall.SwiGluForward;
 import sffn.kernels.plan.KernelCall.WhenGuided;
 import sffn.kernels.plan.KernelCall.Zero;
+import sffn.kernels.plan.KernelCall.ZeroFour;
 import sffn.kernels.plan.Plan;
 import sffn.kernels.tornado.MatmulVariant;
 import sffn.kernels.tornado.TornadoBackend;
@@ -345,6 +348,9 @@ class TornadoKernelAgreementTest {
                     List.of("sum", "out", "rstd")));
         }
         cs.add(new Case("zero", "n " + R * C, EXACT, w -> new Zero(w.randn("x", R, C)), List.of("x")));
+        cs.add(new Case("zero four", "n 37, 1, " + R * C + ", 4099", EXACT,
+                w -> new ZeroFour(w.randn("a", 37), w.randn("b", 1), w.randn("c", R, C), w.randn("d", 4099)),
+                List.of("a", "b", "c", "d")));
         cs.add(new Case("copy", "n " + R * C, EXACT, w -> new Copy(w.randn("src", R, C), w.poisoned("dst", R, C), R * C), List.of("dst")));
         for (boolean on : new boolean[] {true, false}) {
             String sw = on ? " switch on" : " switch off";
@@ -421,6 +427,20 @@ class TornadoKernelAgreementTest {
                 w -> new AdamWUpdate(w.randn("p", 5003), w.randn("g", 5003), w.randn("m", 5003), w.uniform("v", 0, 1, 5003),
                         w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
                 List.of("p", "m", "v")));
+        cs.add(new Case("adamw pair", "n 5003, 17 wd 0.1", ADAMW,
+                w -> new AdamWUpdatePair(w.randn("p", 5003), w.randn("g", 5003), w.randn("m", 5003), w.uniform("v", 0, 1, 5003),
+                        w.randn("p2", 17), w.randn("g2", 17), w.randn("m2", 17), w.uniform("v2", 0, 1, 17),
+                        w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
+                List.of("p", "m", "v", "p2", "m2", "v2")));
+        cs.add(new Case("grad norm partials four", "n 4219, 1, 8192, 77", GRADNORM_SUM,
+                w -> {
+                    // Slots 2.. are written (NaN until then); the two before must be left alone.
+                    Tensor partials = w.poisoned("partials", 2 + 2 + 1 + 2 + 1);
+                    partials.data[0] = 1.5f;
+                    partials.data[1] = -2.5f;
+                    return new GradNormPartialsFour(w.randn("a", GradNorm.CHUNK + 123), w.randn("b", 1),
+                            w.randn("c", 2 * GradNorm.CHUNK), w.randn("d", 77), partials, 2);
+                }, List.of("partials")));
         int n = 3 * GradNorm.CHUNK + 123;
         cs.add(new Case("grad norm partials", "n " + n, GRADNORM_SUM,
                 w -> {

@@ -4,9 +4,12 @@ import java.util.List;
 import sffn.kernels.GradNorm;
 import sffn.kernels.Tensor;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
+import sffn.kernels.plan.KernelCall.AdamWUpdatePair;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
+import sffn.kernels.plan.KernelCall.GradNormPartialsFour;
 import sffn.kernels.plan.KernelCall.Zero;
+import sffn.kernels.plan.KernelCall.ZeroFour;
 import sffn.kernels.plan.Plan;
 import sffn.nn.Parameter;
 
@@ -30,27 +33,54 @@ public final class OptimizerPlans {
      *                the only ones it allocates)
      */
     public OptimizerPlans(List<Parameter> params, List<Parameter> updated, Tensor scalars, TrainConfig c) {
+        // Several tensors per call where the call can hold them: on a device each call is a
+        // launch, and the optimizer's were half of a small model's step (one per tensor).
         zeroGrads = new Plan("zero grads");
-        for (Parameter p : params) zeroGrads.add(new Zero(p.grad()));
+        int i = 0;
+        for (; i + 4 <= params.size(); i += 4) {
+            zeroGrads.add(new ZeroFour(params.get(i).grad(), params.get(i + 1).grad(), params.get(i + 2).grad(),
+                    params.get(i + 3).grad()));
+        }
+        for (; i < params.size(); i++) zeroGrads.add(new Zero(params.get(i).grad()));
 
         int slots = 0;
         for (Parameter p : params) slots += GradNorm.slots(p.size());
         Tensor partials = new Tensor("grad_norm.partials", Math.max(1, slots));
         gradNorm = new Plan("grad norm");
         int base = 0;
-        for (Parameter p : params) {
-            gradNorm.add(new GradNormPartials(p.grad(), partials, base));
-            base += GradNorm.slots(p.size());
+        i = 0;
+        for (; i + 4 <= params.size(); i += 4) {
+            gradNorm.add(new GradNormPartialsFour(params.get(i).grad(), params.get(i + 1).grad(), params.get(i + 2).grad(),
+                    params.get(i + 3).grad(), partials, base));
+            for (int j = i; j < i + 4; j++) base += GradNorm.slots(params.get(j).size());
+        }
+        for (; i < params.size(); i++) {
+            gradNorm.add(new GradNormPartials(params.get(i).grad(), partials, base));
+            base += GradNorm.slots(params.get(i).size());
         }
         gradNorm.add(new GradNormFinish(partials, scalars, slots, (float) c.gradClip()));
         gradNorm.hostOutputs(scalars);
 
         update = new Plan("adamw");
-        for (Parameter p : updated) {
-            // Weight decay on matrices and embeddings only, not on norm gains and biases.
-            float wd = p.decay ? (float) c.weightDecay() : 0f;
-            update.add(new AdamWUpdate(p.value, p.grad(), p.adamM(), p.adamV(), scalars,
-                    (float) c.beta1(), (float) c.beta2(), (float) c.eps(), wd));
+        // Weight decay on matrices and embeddings only, not on norm gains and biases; a pair
+        // shares its weight decay.
+        for (boolean decay : new boolean[] {true, false}) {
+            float wd = decay ? (float) c.weightDecay() : 0f;
+            Parameter waiting = null;
+            for (Parameter p : updated) {
+                if (p.decay != decay) continue;
+                if (waiting == null) {
+                    waiting = p;
+                    continue;
+                }
+                update.add(new AdamWUpdatePair(waiting.value, waiting.grad(), waiting.adamM(), waiting.adamV(), p.value,
+                        p.grad(), p.adamM(), p.adamV(), scalars, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), wd));
+                waiting = null;
+            }
+            if (waiting != null) {
+                update.add(new AdamWUpdate(waiting.value, waiting.grad(), waiting.adamM(), waiting.adamV(), scalars,
+                        (float) c.beta1(), (float) c.beta2(), (float) c.eps(), wd));
+            }
         }
     }
 }

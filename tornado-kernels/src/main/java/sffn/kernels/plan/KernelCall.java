@@ -301,6 +301,13 @@ public sealed interface KernelCall {
         }
     }
 
+    /** Four gradients zeroed in one launch (the optimizer's launches, fewer on a device). */
+    record ZeroFour(Tensor a, Tensor b, Tensor c, Tensor d) implements KernelCall {
+        public void runCpu() {
+            Fill.zeroFourCpu(a.data, b.data, c.data, d.data, a.size(), b.size(), c.size(), d.size());
+        }
+    }
+
     record Copy(Tensor src, Tensor dst, int n) implements KernelCall {
         public void runCpu() {
             Fill.copyCpu(src.data, dst.data, n);
@@ -427,9 +434,26 @@ public sealed interface KernelCall {
         }
     }
 
+    /** AdamW on two parameters of one weight decay in one launch. */
+    record AdamWUpdatePair(Tensor p1, Tensor g1, Tensor m1, Tensor v1, Tensor p2, Tensor g2, Tensor m2, Tensor v2,
+                           Tensor scalars, float beta1, float beta2, float eps, float weightDecay) implements KernelCall {
+        public void runCpu() {
+            AdamW.updatePairCpu(p1.data, g1.data, m1.data, v1.data, p2.data, g2.data, m2.data, v2.data, scalars.data,
+                    p1.size(), p2.size(), beta1, beta2, eps, weightDecay);
+        }
+    }
+
     record GradNormPartials(Tensor g, Tensor partials, int base) implements KernelCall {
         public void runCpu() {
             GradNorm.partialSumsCpu(g.data, partials.data, base, g.size());
+        }
+    }
+
+    /** Four gradients' partial sums of squares in one launch, their slots one after another from base. */
+    record GradNormPartialsFour(Tensor a, Tensor b, Tensor c, Tensor d, Tensor partials, int base) implements KernelCall {
+        public void runCpu() {
+            GradNorm.partialSumsFourCpu(a.data, b.data, c.data, d.data, partials.data, base, a.size(), b.size(), c.size(),
+                    d.size());
         }
     }
 

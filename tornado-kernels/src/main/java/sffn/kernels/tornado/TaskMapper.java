@@ -24,6 +24,7 @@ import sffn.kernels.TiledGemm;
 import sffn.kernels.WorkGroups;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
+import sffn.kernels.plan.KernelCall.AdamWUpdatePair;
 import sffn.kernels.plan.KernelCall.AttentionBackward;
 import sffn.kernels.plan.KernelCall.AttentionForward;
 import sffn.kernels.plan.KernelCall.Bf16BlockDiagForward;
@@ -49,6 +50,7 @@ import sffn.kernels.plan.KernelCall.GeluBackward;
 import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
+import sffn.kernels.plan.KernelCall.GradNormPartialsFour;
 import sffn.kernels.plan.KernelCall.Int8BlockDiagForward;
 import sffn.kernels.plan.KernelCall.Int8MatmulForward;
 import sffn.kernels.plan.KernelCall.KvAppend;
@@ -75,6 +77,7 @@ import sffn.kernels.plan.KernelCall.SwiGluBackward;
 import sffn.kernels.plan.KernelCall.SwiGluForward;
 import sffn.kernels.plan.KernelCall.WhenGuided;
 import sffn.kernels.plan.KernelCall.Zero;
+import sffn.kernels.plan.KernelCall.ZeroFour;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
@@ -428,6 +431,8 @@ final class TaskMapper {
                 }
             }
             case Zero c -> graph.task(name("zero"), Fill::zero, c.x().data, c.x().size());
+            case ZeroFour c -> graph.task(name("zero"), Fill::zeroFour, c.a().data, c.b().data, c.c().data, c.d().data,
+                    c.a().size(), c.b().size(), c.c().size(), c.d().size());
             case Copy c -> graph.task(name("copy"), Fill::copy, c.src().data, c.dst().data, c.n());
             case BlendForward c -> graph.task(name("blend_fwd"), Blend::forward, c.guide().data,
                     c.structured().data, c.scalars().data, c.switchSlot(), c.n());
@@ -478,8 +483,14 @@ final class TaskMapper {
             }
             case AdamWUpdate c -> graph.task(name("adamw"), AdamW::update, c.p().data, c.g().data, c.m().data,
                     c.v().data, c.scalars().data, c.p().size(), c.beta1(), c.beta2(), c.eps(), c.weightDecay());
+            case AdamWUpdatePair c -> graph.task(name("adamw"), AdamW::updatePair, c.p1().data, c.g1().data, c.m1().data,
+                    c.v1().data, c.p2().data, c.g2().data, c.m2().data, c.v2().data, c.scalars().data, c.p1().size(),
+                    c.p2().size(), c.beta1(), c.beta2(), c.eps(), c.weightDecay());
             case GradNormPartials c -> graph.task(name("gradnorm_partials"), GradNorm::partialSums, c.g().data,
                     c.partials().data, c.base(), c.g().size());
+            case GradNormPartialsFour c -> graph.task(name("gradnorm_partials"), GradNorm::partialSumsFour, c.a().data,
+                    c.b().data, c.c().data, c.d().data, c.partials().data, c.base(), c.a().size(), c.b().size(),
+                    c.c().size(), c.d().size());
             case GradNormFinish c -> graph.task(name("gradnorm_finish"), GradNorm::finish, c.partials().data,
                     c.scalars().data, c.count(), c.maxNorm());
         }

@@ -241,6 +241,12 @@ class KernelCallTest {
             RmsNorm.forwardCpu(f(a, 2), f(a, 3), f(a, 4), f(a, 5), 3, 13);
         }));
         c.add(new Case(new KernelCall.Zero(t("x", 37)), a -> Fill.zeroCpu(f(a, 0), 37)));
+        c.add(new Case(new KernelCall.ZeroFour(t("a", 37), t("b", 1), t("c", 64), t("d", 5)), a -> {
+            Fill.zeroCpu(f(a, 0), 37);
+            Fill.zeroCpu(f(a, 1), 1);
+            Fill.zeroCpu(f(a, 2), 64);
+            Fill.zeroCpu(f(a, 3), 5);
+        }));
         c.add(new Case(new KernelCall.Copy(t("src", 37), t("dst", 37), 29), a -> Fill.copyCpu(f(a, 0), f(a, 1), 29)));
         int slot = StepScalars.GUIDE_SWITCHES + 1;
         c.add(new Case(new KernelCall.BlendForward(t("guide", 37), t("structured", 37), scalars(1), slot, 37),
@@ -269,8 +275,20 @@ class KernelCallTest {
         c.add(new Case(new KernelCall.AdamWUpdate(t("p", 41), t("g", 41), t("m", 41), positive("v", 41), scalars(1),
                 0.9f, 0.95f, 1e-6f, 0.01f),
                 a -> AdamW.updateCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), 41, 0.9f, 0.95f, 1e-6f, 0.01f)));
+        c.add(new Case(new KernelCall.AdamWUpdatePair(t("p1", 41), t("g1", 41), t("m1", 41), positive("v1", 41), t("p2", 7),
+                t("g2", 7), t("m2", 7), positive("v2", 7), scalars(1), 0.9f, 0.95f, 1e-6f, 0.01f), a -> {
+                    AdamW.updateCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 8), 41, 0.9f, 0.95f, 1e-6f, 0.01f);
+                    AdamW.updateCpu(f(a, 4), f(a, 5), f(a, 6), f(a, 7), f(a, 8), 7, 0.9f, 0.95f, 1e-6f, 0.01f);
+                }));
         c.add(new Case(new KernelCall.GradNormPartials(t("g", GradNorm.CHUNK + 3), t("partials", 5), 2),
                 a -> GradNorm.partialSumsCpu(f(a, 0), f(a, 1), 2, GradNorm.CHUNK + 3)));
+        c.add(new Case(new KernelCall.GradNormPartialsFour(t("a", GradNorm.CHUNK + 3), t("b", 1), t("c", 2 * GradNorm.CHUNK),
+                t("d", 9), t("partials", 9), 2), a -> {
+                    GradNorm.partialSumsCpu(f(a, 0), f(a, 4), 2, GradNorm.CHUNK + 3);
+                    GradNorm.partialSumsCpu(f(a, 1), f(a, 4), 4, 1);
+                    GradNorm.partialSumsCpu(f(a, 2), f(a, 4), 5, 2 * GradNorm.CHUNK);
+                    GradNorm.partialSumsCpu(f(a, 3), f(a, 4), 7, 9);
+                }));
         c.add(new Case(new KernelCall.GradNormFinish(positive("partials", 5), scalars(1), 4, 0.5f),
                 a -> GradNorm.finishCpu(f(a, 0), f(a, 1), 4, 0.5f)));
 
