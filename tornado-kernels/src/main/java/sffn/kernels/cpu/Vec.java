@@ -183,20 +183,6 @@ public final class Vec {
         return p * Float.intBitsToFloat(e);
     }
 
-    /** tanh x = sign(x) (1 - 2 / (e^{2|x|} + 1)); absolute error ~1e-7. */
-    public static FloatVector tanh(FloatVector x) {
-        FloatVector ax = x.abs();
-        FloatVector y = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(exp(ax.add(ax)).add(1f)));
-        VectorMask<Float> negative = x.lt(0f);
-        return y.blend(y.neg(), negative);
-    }
-
-    public static float tanh(float x) {
-        float ax = Math.abs(x);
-        float y = 1f - 2f / (exp(ax + ax) + 1f);
-        return x < 0f ? -y : y;
-    }
-
     /** 1 / (1 + e^{-x}). */
     public static FloatVector sigmoid(FloatVector x) {
         return FloatVector.broadcast(S, 1f).div(exp(x.neg()).add(1f));
