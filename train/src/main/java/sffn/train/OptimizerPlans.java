@@ -3,6 +3,7 @@ package sffn.train;
 import java.util.List;
 import sffn.kernels.GradNorm;
 import sffn.kernels.Tensor;
+import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
 import sffn.kernels.plan.KernelCall.AdamWUpdatePair;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
@@ -37,11 +38,16 @@ public final class OptimizerPlans {
         // launch, and the optimizer's were half of a small model's step (one per tensor).
         zeroGrads = new Plan("zero grads");
         int i = 0;
-        for (; i + 4 <= params.size(); i += 4) {
-            zeroGrads.add(new ZeroFour(params.get(i).grad(), params.get(i + 1).grad(), params.get(i + 2).grad(),
-                    params.get(i + 3).grad()));
+        while (i < params.size()) {
+            if (i + 4 <= params.size() && KernelCall.fitOneIndexSpace(params.get(i).grad(), params.get(i + 1).grad(),
+                    params.get(i + 2).grad(), params.get(i + 3).grad())) {
+                zeroGrads.add(new ZeroFour(params.get(i).grad(), params.get(i + 1).grad(), params.get(i + 2).grad(),
+                        params.get(i + 3).grad()));
+                i += 4;
+            } else {
+                zeroGrads.add(new Zero(params.get(i++).grad()));
+            }
         }
-        for (; i < params.size(); i++) zeroGrads.add(new Zero(params.get(i).grad()));
 
         int slots = 0;
         for (Parameter p : params) slots += GradNorm.slots(p.size());
@@ -69,7 +75,8 @@ public final class OptimizerPlans {
             Parameter waiting = null;
             for (Parameter p : updated) {
                 if (p.decay != decay) continue;
-                if (waiting == null) {
+                if (waiting == null || !KernelCall.fitOneIndexSpace(waiting.value, p.value)) {
+                    if (waiting != null) update.add(adamW(waiting, scalars, c, wd));
                     waiting = p;
                     continue;
                 }
@@ -77,10 +84,12 @@ public final class OptimizerPlans {
                         p.grad(), p.adamM(), p.adamV(), scalars, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), wd));
                 waiting = null;
             }
-            if (waiting != null) {
-                update.add(new AdamWUpdate(waiting.value, waiting.grad(), waiting.adamM(), waiting.adamV(), scalars,
-                        (float) c.beta1(), (float) c.beta2(), (float) c.eps(), wd));
-            }
+            if (waiting != null) update.add(adamW(waiting, scalars, c, wd));
         }
+    }
+
+    private static AdamWUpdate adamW(Parameter p, Tensor scalars, TrainConfig c, float wd) {
+        return new AdamWUpdate(p.value, p.grad(), p.adamM(), p.adamV(), scalars, (float) c.beta1(), (float) c.beta2(),
+                (float) c.eps(), wd);
     }
 }

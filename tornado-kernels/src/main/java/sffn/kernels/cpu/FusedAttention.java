@@ -120,8 +120,9 @@ public final class FusedAttention {
     }
 
     /**
-     * Floats of keys and values of one sequence that the batch-at-a-time schedule keeps per thread:
-     * within L2 beside the tiles' own rows (1 MiB on the smallest L2 measured; 544 KiB at T 256).
+     * Floats (640 KiB) of keys and values of one work item that the batch-at-a-time schedule keeps
+     * per thread: within a 1 MiB L2 (this project's AMD VM; 2 MiB on its Intel VM) beside the
+     * tiles' own rows. A sequence of B16 T256 d64 with 4 key/value heads needs 544 KiB.
      */
     static final int BATCH_SCRATCH_MAX = 160 * 1024;
 

@@ -303,6 +303,10 @@ public sealed interface KernelCall {
 
     /** Four gradients zeroed in one launch (the optimizer's launches, fewer on a device). */
     record ZeroFour(Tensor a, Tensor b, Tensor c, Tensor d) implements KernelCall {
+        public ZeroFour {
+            oneIndexSpace("ZeroFour", a, b, c, d);
+        }
+
         public void runCpu() {
             Fill.zeroFourCpu(a.data, b.data, c.data, d.data, a.size(), b.size(), c.size(), d.size());
         }
@@ -437,6 +441,10 @@ public sealed interface KernelCall {
     /** AdamW on two parameters of one weight decay in one launch. */
     record AdamWUpdatePair(Tensor p1, Tensor g1, Tensor m1, Tensor v1, Tensor p2, Tensor g2, Tensor m2, Tensor v2,
                            Tensor scalars, float beta1, float beta2, float eps, float weightDecay) implements KernelCall {
+        public AdamWUpdatePair {
+            oneIndexSpace("AdamWUpdatePair", p1, p2);
+        }
+
         public void runCpu() {
             AdamW.updatePairCpu(p1.data, g1.data, m1.data, v1.data, p2.data, g2.data, m2.data, v2.data, scalars.data,
                     p1.size(), p2.size(), beta1, beta2, eps, weightDecay);
@@ -461,5 +469,21 @@ public sealed interface KernelCall {
         public void runCpu() {
             GradNorm.finishCpu(partials.data, scalars.data, count, maxNorm);
         }
+    }
+
+    /** The elements of tensors that one launch indexes as one int range: refused past an int. */
+    static void oneIndexSpace(String call, Tensor... ts) {
+        if (fitOneIndexSpace(ts)) return;
+        StringBuilder names = new StringBuilder();
+        for (Tensor t : ts) names.append(names.length() > 0 ? ", " : "").append(t);
+        throw new IllegalArgumentException(call + ": " + names + " hold more than " + Integer.MAX_VALUE
+                + " elements together, more than one launch can index; give them calls of their own");
+    }
+
+    /** Whether the tensors' elements together fit one int index space. */
+    static boolean fitOneIndexSpace(Tensor... ts) {
+        long n = 0;
+        for (Tensor t : ts) n += t.size();
+        return n <= Integer.MAX_VALUE;
     }
 }
