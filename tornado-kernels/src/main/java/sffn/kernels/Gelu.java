@@ -69,14 +69,14 @@ public final class Gelu {
                 // gelu'(x) = s + 2 K x s (1 - s) (1 + 3 C x^2).
                 FloatVector v = FloatVector.fromArray(Vec.S, x, i);
                 FloatVector v2 = v.mul(v);
-                FloatVector sg = FloatVector.broadcast(Vec.S, 1f).div(Vec.exp(v2.mul(C * -2f * K).sub(2f * K).mul(v)).add(1f));
+                FloatVector sg = Vec.sigmoid(v2.mul(C * 2f * K).add(2f * K).mul(v));
                 FloatVector g = sg.sub(sg.mul(sg)).mul(v2.mul(3f * C * 2f * K).add(2f * K)).fma(v, sg);
                 FloatVector.fromArray(Vec.S, dout, i).mul(g).intoArray(dx, i);
             }
             for (; i < to; i++) {
                 float v = x[i];
                 float v2 = v * v;
-                float sg = 1f / (Vec.exp((v2 * (C * -2f * K) - 2f * K) * v) + 1f);
+                float sg = Vec.sigmoid((v2 * (C * 2f * K) + 2f * K) * v);
                 dx[i] = dout[i] * Math.fma(v, (sg - sg * sg) * (v2 * (3f * C * 2f * K) + 2f * K), sg);
             }
         });
