@@ -13,7 +13,9 @@ import uk.ac.manchester.tornado.api.annotations.Parallel;
  *   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
  *   p -= lr * ((m / bc1) / (sqrt(v / bc2) + eps) + wd * p)
  * </pre>
- * with {@code lr}, {@code bc1 = 1 - b1^t}, {@code bc2 = 1 - b2^t} from the step scalars.
+ * with {@code lr}, {@code bc1 = 1 - b1^t}, {@code bc2 = 1 - b2^t} from the step scalars. Each
+ * update leaves the gradient it read zero, ready for the next step's accumulation: zeroing the
+ * gradients is then no pass (and, on a device, no launches) of its own.
  */
 public final class AdamW {
     private static final int GRAIN = 1 << 13;
@@ -49,6 +51,7 @@ public final class AdamW {
                              float beta2, float eps, float weightDecay) {
         float lr = scalars[StepScalars.LR];
         float g = grad[i] * scalars[StepScalars.CLIP_SCALE];
+        grad[i] = 0f;
         float mi = beta1 * m[i] + (1f - beta1) * g;
         float vi = beta2 * v[i] + (1f - beta2) * g * g;
         m[i] = mi;
@@ -72,10 +75,12 @@ public final class AdamW {
         float clip = scalars[StepScalars.CLIP_SCALE];
         float ibc1 = 1f / scalars[StepScalars.BIAS_CORRECTION1];
         float ibc2 = 1f / scalars[StepScalars.BIAS_CORRECTION2];
+        FloatVector zero = FloatVector.zero(Vec.S);
         Workers.pool().parallelFor(n, GRAIN, (from, to) -> {
             int i = from;
             for (; i <= to - Vec.L; i += Vec.L) {
                 FloatVector g = FloatVector.fromArray(Vec.S, grad, i).mul(clip);
+                zero.intoArray(grad, i);
                 FloatVector mi = FloatVector.fromArray(Vec.S, m, i).mul(beta1).add(g.mul(1f - beta1));
                 FloatVector vi = FloatVector.fromArray(Vec.S, v, i).mul(beta2).add(g.mul(g).mul(1f - beta2));
                 mi.intoArray(m, i);
@@ -86,6 +91,7 @@ public final class AdamW {
             }
             for (; i < to; i++) {
                 float g = grad[i] * clip;
+                grad[i] = 0f;
                 float mi = beta1 * m[i] + (1f - beta1) * g;
                 float vi = beta2 * v[i] + (1f - beta2) * g * g;
                 m[i] = mi;

@@ -1,5 +1,6 @@
 package sffn.kernels;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static sffn.kernels.Check.assertBodiesMatch;
 import static sffn.kernels.Check.poisoned;
 import static sffn.kernels.Check.randn;
@@ -106,8 +107,12 @@ class AdamWTest {
         float[] vPortable = v0.clone();
         for (int t = 1; t <= STEPS; t++) {
             float[] s = scalars(t);
-            AdamW.updateCpu(pCpu, grads[t - 1], mCpu, vCpu, s, n, BETA1, BETA2, EPS, WEIGHT_DECAY);
-            AdamW.update(pPortable, grads[t - 1], mPortable, vPortable, s, n, BETA1, BETA2, EPS, WEIGHT_DECAY);
+            float[] gCpu = grads[t - 1].clone();
+            float[] gPortable = grads[t - 1].clone();
+            AdamW.updateCpu(pCpu, gCpu, mCpu, vCpu, s, n, BETA1, BETA2, EPS, WEIGHT_DECAY);
+            AdamW.update(pPortable, gPortable, mPortable, vPortable, s, n, BETA1, BETA2, EPS, WEIGHT_DECAY);
+            assertZero("cpu body's gradient after step " + t, gCpu);
+            assertZero("portable body's gradient after step " + t, gPortable);
         }
         Expected[] ref = steps(toDouble(p0), toDouble(m0), toDouble(v0), gradsD);
         assertBodiesMatch("adamw parameters after " + STEPS + " steps", pCpu, pPortable, ref[0], TOL);
@@ -131,8 +136,12 @@ class AdamWTest {
         float[] pPortable = p0.clone();
         float[] mPortable = m0.clone();
         float[] vPortable = v0.clone();
-        AdamW.updateCpu(pCpu, grad, mCpu, vCpu, scalars(t), n, BETA1, BETA2, EPS, WEIGHT_DECAY);
-        AdamW.update(pPortable, grad, mPortable, vPortable, scalars(t), n, BETA1, BETA2, EPS, WEIGHT_DECAY);
+        float[] gCpu = grad.clone();
+        float[] gPortable = grad.clone();
+        AdamW.updateCpu(pCpu, gCpu, mCpu, vCpu, scalars(t), n, BETA1, BETA2, EPS, WEIGHT_DECAY);
+        AdamW.update(pPortable, gPortable, mPortable, vPortable, scalars(t), n, BETA1, BETA2, EPS, WEIGHT_DECAY);
+        assertZero("cpu body's gradient", gCpu);
+        assertZero("portable body's gradient", gPortable);
 
         // steps() numbers its steps from 1; run it once with step t's scalars by shifting the schedule.
         double lr = lr(t);
@@ -156,5 +165,10 @@ class AdamWTest {
         assertBodiesMatch("adamw parameters", pCpu, pPortable, new Expected(p, pMag), TOL);
         assertBodiesMatch("adamw first moment", mCpu, mPortable, new Expected(m, mMag), TOL);
         assertBodiesMatch("adamw second moment", vCpu, vPortable, new Expected(v, v), TOL);
+    }
+
+    /** Each update leaves the gradient it read zero (+0), ready for the next step's accumulation. */
+    private static void assertZero(String what, float[] g) {
+        for (int i = 0; i < g.length; i++) assertEquals(0, Float.floatToRawIntBits(g[i]), what + " [" + i + "]");
     }
 }

@@ -85,8 +85,14 @@ class MultiTensorLaunchesTest {
                             (portable ? "portable" : "cpu") + " tensor " + t + "[" + i + "]");
                 }
             }
-            // The step moved the parameters (a test of an update that did nothing would pass above).
+            // The step moved the parameters (a test of an update that did nothing would pass above)
+            // and left both gradients zero.
             assertTrue(alone[0][0] != init[0][0] && alone[4][n2 - 1] != init[4][n2 - 1], "no step taken");
+            for (int t : new int[] {1, 5}) {
+                for (int i = 0; i < init[t].length; i++) {
+                    assertEquals(0, Float.floatToRawIntBits(pair[t][i]), (portable ? "portable" : "cpu") + " gradient " + t + "[" + i + "]");
+                }
+            }
         }
     }
 

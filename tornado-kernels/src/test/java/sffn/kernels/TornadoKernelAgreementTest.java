@@ -426,12 +426,12 @@ class TornadoKernelAgreementTest {
         cs.add(new Case("adamw", "n " + 5003 + " wd 0.1", ADAMW,
                 w -> new AdamWUpdate(w.randn("p", 5003), w.randn("g", 5003), w.randn("m", 5003), w.uniform("v", 0, 1, 5003),
                         w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
-                List.of("p", "m", "v")));
+                List.of("p", "g", "m", "v")));
         cs.add(new Case("adamw pair", "n 5003, 17 wd 0.1", ADAMW,
                 w -> new AdamWUpdatePair(w.randn("p", 5003), w.randn("g", 5003), w.randn("m", 5003), w.uniform("v", 0, 1, 5003),
                         w.randn("p2", 17), w.randn("g2", 17), w.randn("m2", 17), w.uniform("v2", 0, 1, 17),
                         w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
-                List.of("p", "m", "v", "p2", "m2", "v2")));
+                List.of("p", "g", "m", "v", "p2", "g2", "m2", "v2")));
         cs.add(new Case("grad norm partials four", "n 4219, 1, 8192, 77", GRADNORM_SUM,
                 w -> {
                     // Slots 2.. are written (NaN until then); the two before must be left alone.

@@ -16,12 +16,20 @@ import sffn.nn.Parameter;
 
 /**
  * The optimizer side of a step as plans: zeroing the gradients, the global gradient norm with
- * the clipping factor (left in the step scalars), and AdamW on every parameter. The norm and the
- * update are separate plans so the host can refuse a non-finite norm before any weight changes,
- * and so that a data-parallel all-reduce of the gradients can run between backward and them.
+ * the clipping factor (left in the step scalars), and AdamW on every parameter, which also
+ * zeroes the gradients it reads. The norm and the update are separate plans so the host can
+ * refuse a non-finite norm before any weight changes, and so that a data-parallel all-reduce of
+ * the gradients can run between backward and them.
  */
 public final class OptimizerPlans {
+    /** Every gradient zeroed: before the first step of these plans. */
     public final Plan zeroGrads;
+    /**
+     * The gradients of the parameters this process does not update (ZeRO-1: the other ranks'
+     * shards; none otherwise), zeroed before every later step: AdamW leaves the gradients of the
+     * parameters it updates zero.
+     */
+    public final Plan zeroOthers;
     public final Plan gradNorm;
     public final Plan update;
 
@@ -36,25 +44,15 @@ public final class OptimizerPlans {
     public OptimizerPlans(List<Parameter> params, List<Parameter> updated, Tensor scalars, TrainConfig c) {
         // Several tensors per call where the call can hold them: on a device each call is a
         // launch, and the optimizer's were half of a small model's step (one per tensor).
-        zeroGrads = new Plan("zero grads");
-        int i = 0;
-        while (i < params.size()) {
-            if (i + 4 <= params.size() && KernelCall.fitOneIndexSpace(params.get(i).grad(), params.get(i + 1).grad(),
-                    params.get(i + 2).grad(), params.get(i + 3).grad())) {
-                zeroGrads.add(new ZeroFour(params.get(i).grad(), params.get(i + 1).grad(), params.get(i + 2).grad(),
-                        params.get(i + 3).grad()));
-                i += 4;
-            } else {
-                zeroGrads.add(new Zero(params.get(i++).grad()));
-            }
-        }
+        zeroGrads = zeroing("zero grads", params);
+        zeroOthers = zeroing("zero others' grads", params.stream().filter(p -> !updated.contains(p)).toList());
 
         int slots = 0;
         for (Parameter p : params) slots += GradNorm.slots(p.size());
         Tensor partials = new Tensor("grad_norm.partials", Math.max(1, slots));
         gradNorm = new Plan("grad norm");
         int base = 0;
-        i = 0;
+        int i = 0;
         for (; i + 4 <= params.size(); i += 4) {
             gradNorm.add(new GradNormPartialsFour(params.get(i).grad(), params.get(i + 1).grad(), params.get(i + 2).grad(),
                     params.get(i + 3).grad(), partials, base));
@@ -86,6 +84,22 @@ public final class OptimizerPlans {
             }
             if (waiting != null) update.add(adamW(waiting, scalars, c, wd));
         }
+    }
+
+    private static Plan zeroing(String name, List<Parameter> params) {
+        Plan plan = new Plan(name);
+        int i = 0;
+        while (i < params.size()) {
+            if (i + 4 <= params.size() && KernelCall.fitOneIndexSpace(params.get(i).grad(), params.get(i + 1).grad(),
+                    params.get(i + 2).grad(), params.get(i + 3).grad())) {
+                plan.add(new ZeroFour(params.get(i).grad(), params.get(i + 1).grad(), params.get(i + 2).grad(),
+                        params.get(i + 3).grad()));
+                i += 4;
+            } else {
+                plan.add(new Zero(params.get(i++).grad()));
+            }
+        }
+        return plan;
     }
 
     private static AdamWUpdate adamW(Parameter p, Tensor scalars, TrainConfig c, float wd) {

@@ -12,6 +12,7 @@ import java.util.Locale;
 import sffn.kernels.StepScalars;
 import sffn.kernels.Tensor;
 import sffn.kernels.backend.Backend;
+import sffn.kernels.plan.Plan;
 import sffn.nn.Gpt;
 import sffn.nn.MemoryEstimate;
 import sffn.nn.ModelStats;
@@ -67,6 +68,8 @@ public final class Trainer {
     private TrainingGraph graph;
     private Validation validation;
     private OptimizerPlans optimizer;
+    /** Whether every gradient is zero: a step of the current plans has completed its update. */
+    private boolean gradsZero;
     private GradientExchange exchange;
     private int step;
     private long tokens;
@@ -243,6 +246,7 @@ public final class Trainer {
         if (graph != null) {
             backend.release(graph.plan);
             backend.release(optimizer.zeroGrads);
+            backend.release(optimizer.zeroOthers);
             backend.release(optimizer.gradNorm);
             backend.release(optimizer.update);
             if (validation != null) backend.release(validation.graph().plan);
@@ -261,7 +265,9 @@ public final class Trainer {
         }
         backend.prepare(graph.plan);
         backend.prepare(optimizer.zeroGrads);
+        backend.prepare(optimizer.zeroOthers);
         backend.prepare(optimizer.gradNorm);
+        gradsZero = false;
         backend.prepare(optimizer.update);
         if (validation != null) backend.prepare(validation.graph().plan);
     }
@@ -337,7 +343,10 @@ public final class Trainer {
         // Each rank's gradients are pre-divided by the global target count, so their sum over the ranks is the mean.
         s[StepScalars.LOSS_SCALE] = 1f / ((float) rows * cfg.gradAccum() * comm.size());
 
-        backend.run(optimizer.zeroGrads);
+        // After a whole step of these plans, AdamW has left the gradients it read zero.
+        Plan zeroing = gradsZero ? optimizer.zeroOthers : optimizer.zeroGrads;
+        if (zeroing.size() > 0) backend.run(zeroing);
+        gradsZero = false;
         double lossSum = 0;
         double stepFlops = flopsPerToken * globalTokensPerStep();
         for (int micro = 0; micro < cfg.gradAccum(); micro++) {
@@ -380,6 +389,7 @@ public final class Trainer {
                     + "); stopping before the weights change. " + keptCheckpoint());
         }
         backend.run(optimizer.update);
+        gradsZero = true;
         if (exchange != null && par.zeroStage() == 1) exchange.allGatherWeights();
         step++;
         tokens += globalTokensPerStep();

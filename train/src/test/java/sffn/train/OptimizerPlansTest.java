@@ -16,8 +16,9 @@ import sffn.nn.Parameter;
 /**
  * The optimizer's plans, several tensors per call, do what one call per tensor did: every
  * gradient zeroed, the gradient norm's slots in parameter order (the same norm and clip bits),
- * every updated parameter stepped once with its own weight decay (the same bits); and in fewer
- * calls: a quarter of the tensors per zeroing and norm call, about half per AdamW call.
+ * every updated parameter stepped once with its own weight decay (the same bits), its gradient
+ * left zero; and in fewer calls: a quarter of the tensors per zeroing and norm call, about half
+ * per AdamW call.
  */
 class OptimizerPlansTest {
 
@@ -62,11 +63,13 @@ class OptimizerPlansTest {
         assertEquals(Float.floatToRawIntBits(want[StepScalars.CLIP_SCALE]), Float.floatToRawIntBits(scalars.data[StepScalars.CLIP_SCALE]));
 
         List<float[][]> expected = new ArrayList<>();
+        List<float[]> grads = new ArrayList<>();
         for (Parameter p : params) {
             float[][] s = {p.value.data.clone(), p.adamM().data.clone(), p.adamV().data.clone()};
+            grads.add(p.grad().data.clone());
             if (updated.contains(p)) {
-                AdamW.updateCpu(s[0], p.grad().data, s[1], s[2], scalars.data, p.size(), (float) c.beta1(), (float) c.beta2(),
-                        (float) c.eps(), p.decay ? (float) c.weightDecay() : 0f);
+                AdamW.updateCpu(s[0], p.grad().data.clone(), s[1], s[2], scalars.data, p.size(), (float) c.beta1(),
+                        (float) c.beta2(), (float) c.eps(), p.decay ? (float) c.weightDecay() : 0f);
             }
             expected.add(s);
         }
@@ -80,13 +83,25 @@ class OptimizerPlansTest {
                             p.name + " tensor " + t + "[" + j + "]");
                 }
             }
+            // AdamW leaves the gradients it read zero, and no other.
+            for (int j = 0; j < p.size(); j++) {
+                int zeroed = updated.contains(p) ? 0 : Float.floatToRawIntBits(grads.get(i)[j]);
+                assertEquals(zeroed, Float.floatToRawIntBits(p.grad().data[j]), p.name + ".grad[" + j + "] after AdamW");
+            }
         }
 
+        plans.zeroOthers.runCpu();
+        for (Parameter p : params) {
+            for (int j = 0; j < p.size(); j++) assertEquals(0, Float.floatToRawIntBits(p.grad().data[j]), p.name + ".grad[" + j + "]");
+        }
+        for (Parameter p : params) p.grad().fill(Float.NaN);
         plans.zeroGrads.runCpu();
         for (Parameter p : params) {
             for (int j = 0; j < p.size(); j++) assertEquals(0, Float.floatToRawIntBits(p.grad().data[j]), p.name + ".grad[" + j + "]");
         }
 
+        int others = count - updated.size();
+        assertEquals(others / 4 + others % 4, plans.zeroOthers.size(), "zeroing calls for the others' gradients");
         assertEquals(count / 4 + count % 4, plans.zeroGrads.size(), "zeroing calls");
         assertEquals(count / 4 + count % 4 + 1, plans.gradNorm.size(), "grad norm calls");
         long decayed = updated.stream().filter(p -> p.decay).count();
