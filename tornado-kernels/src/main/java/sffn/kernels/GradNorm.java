@@ -31,27 +31,44 @@ public final class GradNorm {
         }
     }
 
+    /** Gradients per {@link #partialSumsGroup} launch: with the partials and two ints, 11 of a task's 15 arguments. */
+    public static final int GROUP = 8;
+
     /**
-     * {@link #partialSums} of four gradients in one launch, their slots one after another from
-     * {@code base} (as four calls at base, base + slots(na), ... would write them).
+     * {@link #partialSums} of the first {@code count} (1 to {@link #GROUP}) of g0 .. g7 in one
+     * launch, their slots one after another from {@code base} (as separate calls at base,
+     * base + slots(g0.length), ... would write them). The others repeat one of them and are not
+     * read; sizes are the arrays' lengths (a task's arguments are too few for eight more ints).
      */
-    public static void partialSumsFour(float[] a, float[] b, float[] c, float[] d, float[] partials, int base, int na,
-                                       int nb, int nc, int nd) {
-        int sa = (na + CHUNK - 1) / CHUNK;
-        int sb = (nb + CHUNK - 1) / CHUNK;
-        int sc = (nc + CHUNK - 1) / CHUNK;
-        int sd = (nd + CHUNK - 1) / CHUNK;
+    public static void partialSumsGroup(float[] g0, float[] g1, float[] g2, float[] g3, float[] g4, float[] g5,
+                                        float[] g6, float[] g7, float[] partials, int base, int count) {
+        int e0 = (g0.length + CHUNK - 1) / CHUNK;
+        int e1 = e0 + (count > 1 ? (g1.length + CHUNK - 1) / CHUNK : 0);
+        int e2 = e1 + (count > 2 ? (g2.length + CHUNK - 1) / CHUNK : 0);
+        int e3 = e2 + (count > 3 ? (g3.length + CHUNK - 1) / CHUNK : 0);
+        int e4 = e3 + (count > 4 ? (g4.length + CHUNK - 1) / CHUNK : 0);
+        int e5 = e4 + (count > 5 ? (g5.length + CHUNK - 1) / CHUNK : 0);
+        int e6 = e5 + (count > 6 ? (g6.length + CHUNK - 1) / CHUNK : 0);
+        int e7 = e6 + (count > 7 ? (g7.length + CHUNK - 1) / CHUNK : 0);
         // Each branch stores its own sum: with one store after the branches of a float they
         // return, TornadoVM 5.2 (OpenCL on PoCL) stored garbage.
-        for (@Parallel int s = 0; s < sa + sb + sc + sd; s++) {
-            if (s < sa) {
-                chunkSquares(a, s, na, partials, base + s);
-            } else if (s < sa + sb) {
-                chunkSquares(b, s - sa, nb, partials, base + s);
-            } else if (s < sa + sb + sc) {
-                chunkSquares(c, s - sa - sb, nc, partials, base + s);
+        for (@Parallel int s = 0; s < e7; s++) {
+            if (s < e0) {
+                chunkSquares(g0, s, g0.length, partials, base + s);
+            } else if (s < e1) {
+                chunkSquares(g1, s - e0, g1.length, partials, base + s);
+            } else if (s < e2) {
+                chunkSquares(g2, s - e1, g2.length, partials, base + s);
+            } else if (s < e3) {
+                chunkSquares(g3, s - e2, g3.length, partials, base + s);
+            } else if (s < e4) {
+                chunkSquares(g4, s - e3, g4.length, partials, base + s);
+            } else if (s < e5) {
+                chunkSquares(g5, s - e4, g5.length, partials, base + s);
+            } else if (s < e6) {
+                chunkSquares(g6, s - e5, g6.length, partials, base + s);
             } else {
-                chunkSquares(d, s - sa - sb - sc, nd, partials, base + s);
+                chunkSquares(g7, s - e6, g7.length, partials, base + s);
             }
         }
     }
@@ -100,12 +117,12 @@ public final class GradNorm {
         });
     }
 
-    public static void partialSumsFourCpu(float[] a, float[] b, float[] c, float[] d, float[] partials, int base, int na,
-                                          int nb, int nc, int nd) {
-        partialSumsCpu(a, partials, base, na);
-        partialSumsCpu(b, partials, base + slots(na), nb);
-        partialSumsCpu(c, partials, base + slots(na) + slots(nb), nc);
-        partialSumsCpu(d, partials, base + slots(na) + slots(nb) + slots(nc), nd);
+    /** {@link #partialSumsGroup}'s CPU body: each gradient as {@link #partialSumsCpu} sums it (the same bits). */
+    public static void partialSumsGroupCpu(float[][] grads, float[] partials, int base) {
+        for (float[] g : grads) {
+            partialSumsCpu(g, partials, base, g.length);
+            base += slots(g.length);
+        }
     }
 
     public static void finishCpu(float[] partials, float[] scalars, int count, float maxNorm) {

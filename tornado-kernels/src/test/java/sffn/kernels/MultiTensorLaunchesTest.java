@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The optimizer's calls that hold several tensors (one launch on a device) give, in both bodies,
@@ -30,13 +31,16 @@ class MultiTensorLaunchesTest {
         }
     }
 
-    @ParameterizedTest(name = "sizes {0} {1} {2} {3}")
-    @CsvSource({"1,1,1,1", "37,5,64,1", "4099,17,8195,300", "16411,2,3,4097"})
-    void fourPartialSumsAtOnceGiveEachTensorsSlots(int na, int nb, int nc, int nd) {
-        SplittableRandom r = Check.rng("multi.gradnorm", na, nb, nc, nd);
-        float[][] g = {Check.randn(r, na), Check.randn(r, nb), Check.randn(r, nc), Check.randn(r, nd)};
+    @ParameterizedTest(name = "{0} gradients")
+    @ValueSource(ints = {1, 2, 3, 5, 7, 8})
+    void aGroupOfPartialSumsGivesEachTensorsSlots(int count) {
+        SplittableRandom r = Check.rng("multi.gradnorm", count);
+        int[] sizes = {4099, 1, 17, 8195, 300, 16411, 2, 4097};
+        float[][] g = new float[count][];
+        for (int t = 0; t < count; t++) g[t] = Check.randn(r, sizes[(t + count) % sizes.length]);
         int base = 3;
-        int slots = GradNorm.slots(na) + GradNorm.slots(nb) + GradNorm.slots(nc) + GradNorm.slots(nd);
+        int slots = 0;
+        for (float[] t : g) slots += GradNorm.slots(t.length);
         for (boolean portable : new boolean[] {true, false}) {
             float[] want = Check.poisoned(base + slots + 2);
             float[] got = Check.poisoned(base + slots + 2);
@@ -46,8 +50,15 @@ class MultiTensorLaunchesTest {
                 else GradNorm.partialSumsCpu(t, want, at, t.length);
                 at += GradNorm.slots(t.length);
             }
-            if (portable) GradNorm.partialSumsFour(g[0], g[1], g[2], g[3], got, base, na, nb, nc, nd);
-            else GradNorm.partialSumsFourCpu(g[0], g[1], g[2], g[3], got, base, na, nb, nc, nd);
+            if (portable) {
+                // The launch's unused arguments: one-element stand-ins (as the device's task takes
+                // them), NaN so that reading one would show.
+                float[][] p = new float[GradNorm.GROUP][];
+                for (int t = 0; t < p.length; t++) p[t] = t < count ? g[t] : Check.poisoned(1);
+                GradNorm.partialSumsGroup(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], got, base, count);
+            } else {
+                GradNorm.partialSumsGroupCpu(g, got, base);
+            }
             for (int i = 0; i < got.length; i++) {
                 boolean written = i >= base && i < base + slots;
                 assertEquals(written, !Float.isNaN(got[i]), "slot " + i + (written ? " unwritten" : " written"));

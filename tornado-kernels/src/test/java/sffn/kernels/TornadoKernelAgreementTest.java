@@ -40,7 +40,7 @@ import sffn.kernels.plan.KernelCall.GeluBackward;
 import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
-import sffn.kernels.plan.KernelCall.GradNormPartialsFour;
+import sffn.kernels.plan.KernelCall.GradNormPartialsGroup;
 import sffn.kernels.plan.KernelCall.KvAppend;
 import sffn.kernels.plan.KernelCall.Bf16KvAppend;
 import sffn.kernels.plan.KernelCall.Bf16KvAttention;
@@ -432,15 +432,24 @@ class TornadoKernelAgreementTest {
                         w.randn("p2", 17), w.randn("g2", 17), w.randn("m2", 17), w.uniform("v2", 0, 1, 17),
                         w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
                 List.of("p", "g", "m", "v", "p2", "g2", "m2", "v2")));
-        cs.add(new Case("grad norm partials four", "n 4219, 1, 8192, 77", GRADNORM_SUM,
-                w -> {
-                    // Slots 2.. are written (NaN until then); the two before must be left alone.
-                    Tensor partials = w.poisoned("partials", 2 + 2 + 1 + 2 + 1);
-                    partials.data[0] = 1.5f;
-                    partials.data[1] = -2.5f;
-                    return new GradNormPartialsFour(w.randn("a", GradNorm.CHUNK + 123), w.randn("b", 1),
-                            w.randn("c", 2 * GradNorm.CHUNK), w.randn("d", 77), partials, 2);
-                }, List.of("partials")));
+        // A group of eight (every argument of the launch a gradient) and one of three (five
+        // arguments repeat the last gradient, unread).
+        int[][] groups = {{GradNorm.CHUNK + 123, 1, 2 * GradNorm.CHUNK, 77, 5, GradNorm.CHUNK, 3, 4099}, {1, 4219, 77}};
+        for (int[] sizes : groups) {
+            int slots = 0;
+            for (int size : sizes) slots += GradNorm.slots(size);
+            int total = slots;
+            cs.add(new Case("grad norm partials group", "n " + Arrays.toString(sizes), GRADNORM_SUM,
+                    w -> {
+                        // Slots 2.. are written (NaN until then); the two before must be left alone.
+                        Tensor partials = w.poisoned("partials", 2 + total);
+                        partials.data[0] = 1.5f;
+                        partials.data[1] = -2.5f;
+                        List<Tensor> grads = new ArrayList<>();
+                        for (int i = 0; i < sizes.length; i++) grads.add(w.randn("g" + i, sizes[i]));
+                        return GradNormPartialsGroup.of(grads, partials, 2);
+                    }, List.of("partials")));
+        }
         int n = 3 * GradNorm.CHUNK + 123;
         cs.add(new Case("grad norm partials", "n " + n, GRADNORM_SUM,
                 w -> {

@@ -8,7 +8,7 @@ import sffn.kernels.plan.KernelCall.AdamWUpdate;
 import sffn.kernels.plan.KernelCall.AdamWUpdatePair;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
-import sffn.kernels.plan.KernelCall.GradNormPartialsFour;
+import sffn.kernels.plan.KernelCall.GradNormPartialsGroup;
 import sffn.kernels.plan.KernelCall.Zero;
 import sffn.kernels.plan.KernelCall.ZeroFour;
 import sffn.kernels.plan.Plan;
@@ -52,15 +52,12 @@ public final class OptimizerPlans {
         Tensor partials = new Tensor("grad_norm.partials", Math.max(1, slots));
         gradNorm = new Plan("grad norm");
         int base = 0;
-        int i = 0;
-        for (; i + 4 <= params.size(); i += 4) {
-            gradNorm.add(new GradNormPartialsFour(params.get(i).grad(), params.get(i + 1).grad(), params.get(i + 2).grad(),
-                    params.get(i + 3).grad(), partials, base));
-            for (int j = i; j < i + 4; j++) base += GradNorm.slots(params.get(j).size());
-        }
-        for (; i < params.size(); i++) {
-            gradNorm.add(new GradNormPartials(params.get(i).grad(), partials, base));
-            base += GradNorm.slots(params.get(i).size());
+        for (int i = 0; i < params.size(); i += GradNorm.GROUP) {
+            List<Tensor> group = params.subList(i, Math.min(params.size(), i + GradNorm.GROUP)).stream()
+                    .map(Parameter::grad).toList();
+            gradNorm.add(group.size() == 1 ? new GradNormPartials(group.get(0), partials, base)
+                    : GradNormPartialsGroup.of(group, partials, base));
+            for (Tensor g : group) base += GradNorm.slots(g.size());
         }
         gradNorm.add(new GradNormFinish(partials, scalars, slots, (float) c.gradClip()));
         gradNorm.hostOutputs(scalars);

@@ -17,8 +17,8 @@ import sffn.nn.Parameter;
  * The optimizer's plans, several tensors per call, do what one call per tensor did: every
  * gradient zeroed, the gradient norm's slots in parameter order (the same norm and clip bits),
  * every updated parameter stepped once with its own weight decay (the same bits), its gradient
- * left zero; and in fewer calls: a quarter of the tensors per zeroing and norm call, about half
- * per AdamW call.
+ * left zero; and in fewer calls: a quarter of the tensors per zeroing call, an eighth per norm
+ * call, about half per AdamW call.
  */
 class OptimizerPlansTest {
 
@@ -103,7 +103,7 @@ class OptimizerPlansTest {
         int others = count - updated.size();
         assertEquals(others / 4 + others % 4, plans.zeroOthers.size(), "zeroing calls for the others' gradients");
         assertEquals(count / 4 + count % 4, plans.zeroGrads.size(), "zeroing calls");
-        assertEquals(count / 4 + count % 4 + 1, plans.gradNorm.size(), "grad norm calls");
+        assertEquals((count + GradNorm.GROUP - 1) / GradNorm.GROUP + 1, plans.gradNorm.size(), "grad norm calls");
         long decayed = updated.stream().filter(p -> p.decay).count();
         long plain = updated.size() - decayed;
         assertEquals((decayed + 1) / 2 + (plain + 1) / 2, plans.update.size(), "AdamW calls");

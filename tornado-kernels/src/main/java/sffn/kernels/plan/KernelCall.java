@@ -1,5 +1,7 @@
 package sffn.kernels.plan;
 
+import java.util.Arrays;
+import java.util.List;
 import sffn.kernels.AdamW;
 import sffn.kernels.Attention;
 import sffn.kernels.Bias;
@@ -457,11 +459,37 @@ public sealed interface KernelCall {
         }
     }
 
-    /** Four gradients' partial sums of squares in one launch, their slots one after another from base. */
-    record GradNormPartialsFour(Tensor a, Tensor b, Tensor c, Tensor d, Tensor partials, int base) implements KernelCall {
+    /**
+     * The partial sums of squares of 1 to {@link GradNorm#GROUP} gradients in one launch, their
+     * slots one after another from base: g0 .. g(count-1), the rest null ({@link #of}).
+     */
+    record GradNormPartialsGroup(Tensor g0, Tensor g1, Tensor g2, Tensor g3, Tensor g4, Tensor g5, Tensor g6, Tensor g7,
+                                 Tensor partials, int base) implements KernelCall {
+        public GradNormPartialsGroup {
+            List<Tensor> g = Arrays.asList(g0, g1, g2, g3, g4, g5, g6, g7);
+            int count = g.indexOf(null) < 0 ? g.size() : g.indexOf(null);
+            if (count == 0 || g.subList(count, g.size()).stream().anyMatch(t -> t != null)) {
+                throw new IllegalArgumentException("GradNormPartialsGroup: gradients " + g + "; one launch holds 1 to "
+                        + GradNorm.GROUP + ", the first ones");
+            }
+        }
+
+        public static GradNormPartialsGroup of(List<Tensor> grads, Tensor partials, int base) {
+            if (grads.isEmpty() || grads.size() > GradNorm.GROUP) {
+                throw new IllegalArgumentException("GradNormPartialsGroup: " + grads.size() + " gradients; one launch holds 1 to "
+                        + GradNorm.GROUP);
+            }
+            Tensor[] g = grads.toArray(new Tensor[GradNorm.GROUP]);
+            return new GradNormPartialsGroup(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], partials, base);
+        }
+
+        /** The gradients, in slot order. */
+        public List<Tensor> grads() {
+            return Arrays.asList(g0, g1, g2, g3, g4, g5, g6, g7).stream().filter(t -> t != null).toList();
+        }
+
         public void runCpu() {
-            GradNorm.partialSumsFourCpu(a.data, b.data, c.data, d.data, partials.data, base, a.size(), b.size(), c.size(),
-                    d.size());
+            GradNorm.partialSumsGroupCpu(grads().stream().map(t -> t.data).toArray(float[][]::new), partials.data, base);
         }
     }
 

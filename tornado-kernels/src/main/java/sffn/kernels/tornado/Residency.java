@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import sffn.kernels.ByteTensor;
+import sffn.kernels.GradNorm;
 import sffn.kernels.IntTensor;
 import sffn.kernels.ShortTensor;
 import sffn.kernels.Tensor;
@@ -117,9 +118,8 @@ final class Residency implements AutoCloseable {
     static Residency build(List<Plan> plans, TornadoDevice device, boolean tuned, MatmulVariant matmul, KernelTimes profile) {
         MatmulVariant mm = tuned ? matmul : MatmulVariant.LOOP;
         long t0 = System.nanoTime();
-        float[] noBias = new float[1];
-        float[] spare = new float[1];
-        StandIns standIns = new StandIns(noBias, spare);
+        float[][] unusedGrads = new float[GradNorm.GROUP - 1][1];
+        StandIns standIns = new StandIns(new float[1], new float[1], unusedGrads);
         float[] anchor = new float[1];
 
         // Every array, host inputs apart.
@@ -136,8 +136,9 @@ final class Residency implements AutoCloseable {
         Consumer<Object> collect = a -> {
             if (!inputs.containsKey(a) && seen.put(a, Boolean.TRUE) == null) arrays.add(a);
         };
-        collect.accept(noBias);
-        collect.accept(spare);
+        collect.accept(standIns.noBias());
+        collect.accept(standIns.spare());
+        for (float[] u : unusedGrads) collect.accept(u);
         for (Plan p : plans) {
             for (Plan.Section s : p.sections()) {
                 for (KernelCall c : s.calls()) {
@@ -225,7 +226,7 @@ final class Residency implements AutoCloseable {
                 }
                 List<KernelCall> calls = sectionOf.get(g);
                 if (calls != null) {
-                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, mm, noBias, spare);
+                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, mm, standIns);
                     for (KernelCall c : calls) mapper.add(c);
                     tasks += mapper.tasks();
                     tasksOfGraph.put(g, mapper.tasks());
@@ -338,8 +339,11 @@ final class Residency implements AutoCloseable {
     }
 
     /** Runs of consecutive calls, each within {@link #SECTION_ARRAYS} arrays and {@link #SECTION_CALLS} calls. */
-    /** One-element arrays a task takes in place of an absent bias or unused epilogue array (each at most once). */
-    private record StandIns(float[] noBias, float[] spare) {
+    /**
+     * One-element arrays a task takes in place of an absent bias, an unused epilogue array or the
+     * gradients a grad-norm group lacks (each at most once).
+     */
+    record StandIns(float[] noBias, float[] spare, float[][] unusedGrads) {
     }
 
     private static List<List<KernelCall>> chunks(List<KernelCall> calls, StandIns standIns, MatmulVariant mm) {
@@ -369,6 +373,9 @@ final class Residency implements AutoCloseable {
         if (needsNoBias(c, mm)) out.add(standIns.noBias());
         // The GELU epilogue's unused scalars.
         if (c instanceof KernelCall.MatmulGeluForward) out.add(standIns.spare());
+        if (c instanceof KernelCall.GradNormPartialsGroup g) {
+            for (int i = g.grads().size(); i < GradNorm.GROUP; i++) out.add(standIns.unusedGrads()[i - 1]);
+        }
         return out;
     }
 

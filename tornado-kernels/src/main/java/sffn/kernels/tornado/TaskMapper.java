@@ -1,5 +1,6 @@
 package sffn.kernels.tornado;
 
+import java.util.List;
 import sffn.kernels.AdamW;
 import sffn.kernels.Attention;
 import sffn.kernels.Bf16Matmul;
@@ -20,6 +21,7 @@ import sffn.kernels.RmsNorm;
 import sffn.kernels.Rope;
 import sffn.kernels.Shuffle;
 import sffn.kernels.SwiGlu;
+import sffn.kernels.Tensor;
 import sffn.kernels.TiledGemm;
 import sffn.kernels.WorkGroups;
 import sffn.kernels.plan.KernelCall;
@@ -50,7 +52,7 @@ import sffn.kernels.plan.KernelCall.GeluBackward;
 import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
-import sffn.kernels.plan.KernelCall.GradNormPartialsFour;
+import sffn.kernels.plan.KernelCall.GradNormPartialsGroup;
 import sffn.kernels.plan.KernelCall.Int8BlockDiagForward;
 import sffn.kernels.plan.KernelCall.Int8MatmulForward;
 import sffn.kernels.plan.KernelCall.KvAppend;
@@ -101,19 +103,21 @@ final class TaskMapper {
     private final MatmulVariant matmul;
     private final float[] noBias;
     private final float[] spare;
+    private final float[][] unusedGrads;
     private final KernelContext context = new KernelContext();
     private int taskCount;
 
     /** @param matmul the matmul family's body; {@link MatmulVariant#LOOP} when not {@code tuned} */
-    TaskMapper(TaskGraph graph, String graphName, GridScheduler grids, boolean tuned, MatmulVariant matmul, float[] noBias,
-               float[] spare) {
+    TaskMapper(TaskGraph graph, String graphName, GridScheduler grids, boolean tuned, MatmulVariant matmul,
+               Residency.StandIns standIns) {
         this.graph = graph;
         this.graphName = graphName;
         this.grids = grids;
         this.tuned = tuned;
         this.matmul = tuned ? matmul : MatmulVariant.LOOP;
-        this.noBias = noBias;
-        this.spare = spare;
+        this.noBias = standIns.noBias();
+        this.spare = standIns.spare();
+        this.unusedGrads = standIns.unusedGrads();
     }
 
     int tasks() {
@@ -488,9 +492,14 @@ final class TaskMapper {
                     c.p2().size(), c.beta1(), c.beta2(), c.eps(), c.weightDecay());
             case GradNormPartials c -> graph.task(name("gradnorm_partials"), GradNorm::partialSums, c.g().data,
                     c.partials().data, c.base(), c.g().size());
-            case GradNormPartialsFour c -> graph.task(name("gradnorm_partials"), GradNorm::partialSumsFour, c.a().data,
-                    c.b().data, c.c().data, c.d().data, c.partials().data, c.base(), c.a().size(), c.b().size(),
-                    c.c().size(), c.d().size());
+            case GradNormPartialsGroup c -> {
+                // Slot i past the group's gradients takes stand-in i - 1: a task takes each array once.
+                List<Tensor> grads = c.grads();
+                float[][] g = new float[GradNorm.GROUP][];
+                for (int i = 0; i < g.length; i++) g[i] = i < grads.size() ? grads.get(i).data : unusedGrads[i - 1];
+                graph.task(name("gradnorm_partials"), GradNorm::partialSumsGroup, g[0], g[1], g[2], g[3], g[4], g[5], g[6],
+                        g[7], c.partials().data, c.base(), grads.size());
+            }
             case GradNormFinish c -> graph.task(name("gradnorm_finish"), GradNorm::finish, c.partials().data,
                     c.scalars().data, c.count(), c.maxNorm());
         }

@@ -282,8 +282,8 @@ class KernelCallTest {
                 }));
         c.add(new Case(new KernelCall.GradNormPartials(t("g", GradNorm.CHUNK + 3), t("partials", 5), 2),
                 a -> GradNorm.partialSumsCpu(f(a, 0), f(a, 1), 2, GradNorm.CHUNK + 3)));
-        c.add(new Case(new KernelCall.GradNormPartialsFour(t("a", GradNorm.CHUNK + 3), t("b", 1), t("c", 2 * GradNorm.CHUNK),
-                t("d", 9), t("partials", 9), 2), a -> {
+        c.add(new Case(KernelCall.GradNormPartialsGroup.of(List.of(t("a", GradNorm.CHUNK + 3), t("b", 1),
+                t("c", 2 * GradNorm.CHUNK), t("d", 9)), t("partials", 9), 2), a -> {
                     GradNorm.partialSumsCpu(f(a, 0), f(a, 4), 2, GradNorm.CHUNK + 3);
                     GradNorm.partialSumsCpu(f(a, 1), f(a, 4), 4, 1);
                     GradNorm.partialSumsCpu(f(a, 2), f(a, 4), 5, 2 * GradNorm.CHUNK);
