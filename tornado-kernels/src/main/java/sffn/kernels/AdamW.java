@@ -30,19 +30,33 @@ public final class AdamW {
         }
     }
 
+    /** Parameters per {@link #updateGroup} launch: four arrays each, 15 of a task's arguments in all. */
+    public static final int GROUP = 3;
+    /** Slots of the hyperparameter array of {@link #updateGroup}. */
+    public static final int BETA1 = 0;
+    public static final int BETA2 = 1;
+    public static final int EPS = 2;
+    public static final int WEIGHT_DECAY = 3;
+
     /**
-     * {@link #update} of two parameters (the same weight decay) in one launch: one index space
-     * over p1's n1 elements, then p2's n2. A task takes at most 15 arguments, so two is as many
-     * as one launch can hold.
+     * {@link #update} of the first {@code count} (1 to {@link #GROUP}) parameters of one weight
+     * decay in one launch: one index space over p0's elements, then p1's, then p2's. The others
+     * are not read. Sizes are the arrays' lengths and the hyperparameters an array ({@link #BETA1}
+     * ..): a task takes at most 15 arguments.
      */
-    public static void updatePair(float[] p1, float[] g1, float[] m1, float[] v1, float[] p2, float[] g2, float[] m2,
-                                  float[] v2, float[] scalars, int n1, int n2, float beta1, float beta2, float eps,
-                                  float weightDecay) {
-        for (@Parallel int i = 0; i < n1 + n2; i++) {
-            if (i < n1) {
-                step(p1, g1, m1, v1, scalars, i, beta1, beta2, eps, weightDecay);
+    public static void updateGroup(float[] p0, float[] g0, float[] m0, float[] v0, float[] p1, float[] g1, float[] m1,
+                                   float[] v1, float[] p2, float[] g2, float[] m2, float[] v2, float[] scalars,
+                                   float[] hyper, int count) {
+        int e0 = p0.length;
+        int e1 = e0 + (count > 1 ? p1.length : 0);
+        int e2 = e1 + (count > 2 ? p2.length : 0);
+        for (@Parallel int i = 0; i < e2; i++) {
+            if (i < e0) {
+                step(p0, g0, m0, v0, scalars, i, hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[WEIGHT_DECAY]);
+            } else if (i < e1) {
+                step(p1, g1, m1, v1, scalars, i - e0, hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[WEIGHT_DECAY]);
             } else {
-                step(p2, g2, m2, v2, scalars, i - n1, beta1, beta2, eps, weightDecay);
+                step(p2, g2, m2, v2, scalars, i - e1, hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[WEIGHT_DECAY]);
             }
         }
     }
@@ -61,12 +75,12 @@ public final class AdamW {
         p[i] = p[i] - lr * (mhat / ((float) Math.sqrt(vhat) + eps) + weightDecay * p[i]);
     }
 
-    /** {@link #updatePair}'s CPU body: each parameter as {@link #updateCpu} updates it (the same bits). */
-    public static void updatePairCpu(float[] p1, float[] g1, float[] m1, float[] v1, float[] p2, float[] g2, float[] m2,
-                                     float[] v2, float[] scalars, int n1, int n2, float beta1, float beta2, float eps,
-                                     float weightDecay) {
-        updateCpu(p1, g1, m1, v1, scalars, n1, beta1, beta2, eps, weightDecay);
-        updateCpu(p2, g2, m2, v2, scalars, n2, beta1, beta2, eps, weightDecay);
+    /** {@link #updateGroup}'s CPU body: each parameter as {@link #updateCpu} updates it (the same bits). */
+    public static void updateGroupCpu(float[][] p, float[][] grad, float[][] m, float[][] v, float[] scalars, float[] hyper) {
+        for (int t = 0; t < p.length; t++) {
+            updateCpu(p[t], grad[t], m[t], v[t], scalars, p[t].length, hyper[BETA1], hyper[BETA2], hyper[EPS],
+                    hyper[WEIGHT_DECAY]);
+        }
     }
 
     public static void updateCpu(float[] p, float[] grad, float[] m, float[] v, float[] scalars, int n,

@@ -68,40 +68,56 @@ class MultiTensorLaunchesTest {
         }
     }
 
-    @ParameterizedTest(name = "sizes {0} {1}, weight decay {2}")
-    @CsvSource({"1,1,0.1", "41,19,0.0", "16411,8193,0.1", "3,16400,0.01"})
-    void twoParametersAtOnceStepAsEachAlone(int n1, int n2, float wd) {
-        SplittableRandom r = Check.rng("multi.adamw", n1, n2);
+    @ParameterizedTest(name = "sizes {0}, weight decay {1}")
+    @CsvSource({"'1', 0.1", "'41,19', 0.0", "'16411,8193,5', 0.1", "'3,16400', 0.01", "'17,1,4099', 0.0"})
+    void aGroupOfParametersStepsEachAsAlone(String sizeList, float wd) {
+        int[] sizes = java.util.Arrays.stream(sizeList.split(",")).mapToInt(Integer::parseInt).toArray();
+        int count = sizes.length;
+        SplittableRandom r = Check.rng("multi.adamw", count, sizes[0], sizes[count - 1]);
         float[] scalars = AdamWTest.scalars(3);
-        float[][] init = {Check.randn(r, n1), Check.randn(r, n1), Check.randn(r, n1), Check.uniform(r, n1, 0, 1),
-                Check.randn(r, n2), Check.randn(r, n2), Check.randn(r, n2), Check.uniform(r, n2, 0, 1)};
+        float[] hyper = {0.9f, 0.95f, 1e-8f, wd};
+        // Per parameter: value, gradient, first and second moment.
+        float[][][] init = new float[count][][];
+        for (int j = 0; j < count; j++) {
+            int n = sizes[j];
+            init[j] = new float[][] {Check.randn(r, n), Check.randn(r, n), Check.randn(r, n), Check.uniform(r, n, 0, 1)};
+        }
         for (boolean portable : new boolean[] {true, false}) {
-            float[][] alone = copies(init);
-            float[][] pair = copies(init);
+            float[][][] alone = new float[count][][];
+            float[][][] group = new float[count][][];
+            for (int j = 0; j < count; j++) {
+                alone[j] = copies(init[j]);
+                group[j] = copies(init[j]);
+                float[][] x = alone[j];
+                if (portable) AdamW.update(x[0], x[1], x[2], x[3], scalars, sizes[j], 0.9f, 0.95f, 1e-8f, wd);
+                else AdamW.updateCpu(x[0], x[1], x[2], x[3], scalars, sizes[j], 0.9f, 0.95f, 1e-8f, wd);
+            }
             if (portable) {
-                AdamW.update(alone[0], alone[1], alone[2], alone[3], scalars, n1, 0.9f, 0.95f, 1e-8f, wd);
-                AdamW.update(alone[4], alone[5], alone[6], alone[7], scalars, n2, 0.9f, 0.95f, 1e-8f, wd);
-                AdamW.updatePair(pair[0], pair[1], pair[2], pair[3], pair[4], pair[5], pair[6], pair[7], scalars, n1, n2,
-                        0.9f, 0.95f, 1e-8f, wd);
+                // The parameters the launch lacks: one-element stand-ins (as the device's task
+                // takes them), NaN so that reading one would show.
+                float[][] a = new float[4 * AdamW.GROUP][];
+                for (int i = 0; i < a.length; i++) a[i] = i / 4 < count ? group[i / 4][i % 4] : Check.poisoned(1);
+                AdamW.updateGroup(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], scalars, hyper,
+                        count);
             } else {
-                AdamW.updateCpu(alone[0], alone[1], alone[2], alone[3], scalars, n1, 0.9f, 0.95f, 1e-8f, wd);
-                AdamW.updateCpu(alone[4], alone[5], alone[6], alone[7], scalars, n2, 0.9f, 0.95f, 1e-8f, wd);
-                AdamW.updatePairCpu(pair[0], pair[1], pair[2], pair[3], pair[4], pair[5], pair[6], pair[7], scalars, n1,
-                        n2, 0.9f, 0.95f, 1e-8f, wd);
+                float[][][] byKind = new float[4][count][];
+                for (int j = 0; j < count; j++) for (int k = 0; k < 4; k++) byKind[k][j] = group[j][k];
+                AdamW.updateGroupCpu(byKind[0], byKind[1], byKind[2], byKind[3], scalars, hyper);
             }
-            for (int t = 0; t < init.length; t++) {
-                for (int i = 0; i < init[t].length; i++) {
-                    assertTrue(Float.isFinite(pair[t][i]), "tensor " + t + "[" + i + "] not finite");
-                    assertEquals(Float.floatToRawIntBits(alone[t][i]), Float.floatToRawIntBits(pair[t][i]),
-                            (portable ? "portable" : "cpu") + " tensor " + t + "[" + i + "]");
+            for (int j = 0; j < count; j++) {
+                for (int k = 0; k < 4; k++) {
+                    for (int i = 0; i < sizes[j]; i++) {
+                        assertTrue(Float.isFinite(group[j][k][i]), "parameter " + j + " tensor " + k + "[" + i + "] not finite");
+                        assertEquals(Float.floatToRawIntBits(alone[j][k][i]), Float.floatToRawIntBits(group[j][k][i]),
+                                (portable ? "portable" : "cpu") + " parameter " + j + " tensor " + k + "[" + i + "]");
+                    }
                 }
-            }
-            // The step moved the parameters (a test of an update that did nothing would pass above)
-            // and left both gradients zero.
-            assertTrue(alone[0][0] != init[0][0] && alone[4][n2 - 1] != init[4][n2 - 1], "no step taken");
-            for (int t : new int[] {1, 5}) {
-                for (int i = 0; i < init[t].length; i++) {
-                    assertEquals(0, Float.floatToRawIntBits(pair[t][i]), (portable ? "portable" : "cpu") + " gradient " + t + "[" + i + "]");
+                // The step moved the parameter (a test of an update that did nothing would pass
+                // above) and left its gradient zero.
+                assertTrue(group[j][0][0] != init[j][0][0], "no step taken on parameter " + j);
+                for (int i = 0; i < sizes[j]; i++) {
+                    assertEquals(0, Float.floatToRawIntBits(group[j][1][i]), (portable ? "portable" : "cpu") + " gradient "
+                            + j + "[" + i + "]");
                 }
             }
         }

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 import sffn.kernels.backend.Backends;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
-import sffn.kernels.plan.KernelCall.AdamWUpdatePair;
+import sffn.kernels.plan.KernelCall.AdamWUpdateGroup;
 import sffn.kernels.plan.KernelCall.AttentionBackward;
 import sffn.kernels.plan.KernelCall.AttentionForward;
 import sffn.kernels.plan.KernelCall.BiasAdd;
@@ -427,11 +427,27 @@ class TornadoKernelAgreementTest {
                 w -> new AdamWUpdate(w.randn("p", 5003), w.randn("g", 5003), w.randn("m", 5003), w.uniform("v", 0, 1, 5003),
                         w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
                 List.of("p", "g", "m", "v")));
-        cs.add(new Case("adamw pair", "n 5003, 17 wd 0.1", ADAMW,
-                w -> new AdamWUpdatePair(w.randn("p", 5003), w.randn("g", 5003), w.randn("m", 5003), w.uniform("v", 0, 1, 5003),
-                        w.randn("p2", 17), w.randn("g2", 17), w.randn("m2", 17), w.uniform("v2", 0, 1, 17),
-                        w.scalars(true), 0.9f, 0.999f, 1e-8f, 0.1f),
-                List.of("p", "g", "m", "v", "p2", "g2", "m2", "v2")));
+        // A group of three (every argument of the launch a parameter's) and one of two (four
+        // arguments one-element stand-ins, unread).
+        for (int[] sizes : new int[][] {{5003, 17, 1}, {1, 4099}}) {
+            List<String> outputs = new ArrayList<>();
+            for (int j = 0; j < sizes.length; j++) for (String k : new String[] {"p", "g", "m", "v"}) outputs.add(k + j);
+            cs.add(new Case("adamw group", "n " + Arrays.toString(sizes) + " wd 0.1", ADAMW,
+                    w -> {
+                        List<Tensor[]> params = new ArrayList<>();
+                        for (int j = 0; j < sizes.length; j++) {
+                            int n = sizes[j];
+                            params.add(new Tensor[] {w.randn("p" + j, n), w.randn("g" + j, n), w.randn("m" + j, n),
+                                    w.uniform("v" + j, 0, 1, n)});
+                        }
+                        Tensor hyper = w.randn("hyper", 4);
+                        hyper.data[AdamW.BETA1] = 0.9f;
+                        hyper.data[AdamW.BETA2] = 0.999f;
+                        hyper.data[AdamW.EPS] = 1e-8f;
+                        hyper.data[AdamW.WEIGHT_DECAY] = 0.1f;
+                        return AdamWUpdateGroup.of(params, w.scalars(true), hyper);
+                    }, outputs));
+        }
         // A group of eight (every argument of the launch a gradient) and one of three (five
         // arguments repeat the last gradient, unread).
         int[][] groups = {{GradNorm.CHUNK + 123, 1, 2 * GradNorm.CHUNK, 77, 5, GradNorm.CHUNK, 3, 4099}, {1, 4219, 77}};

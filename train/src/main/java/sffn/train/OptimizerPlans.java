@@ -1,11 +1,13 @@
 package sffn.train;
 
+import java.util.ArrayList;
 import java.util.List;
+import sffn.kernels.AdamW;
 import sffn.kernels.GradNorm;
 import sffn.kernels.Tensor;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
-import sffn.kernels.plan.KernelCall.AdamWUpdatePair;
+import sffn.kernels.plan.KernelCall.AdamWUpdateGroup;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
 import sffn.kernels.plan.KernelCall.GradNormPartialsGroup;
@@ -63,23 +65,25 @@ public final class OptimizerPlans {
         gradNorm.hostOutputs(scalars);
 
         update = new Plan("adamw");
-        // Weight decay on matrices and embeddings only, not on norm gains and biases; a pair
+        // Weight decay on matrices and embeddings only, not on norm gains and biases; a group
         // shares its weight decay.
         for (boolean decay : new boolean[] {true, false}) {
             float wd = decay ? (float) c.weightDecay() : 0f;
-            Parameter waiting = null;
+            Tensor hyper = new Tensor(decay ? "adamw.decay" : "adamw.no_decay", 4);
+            hyper.data[AdamW.BETA1] = (float) c.beta1();
+            hyper.data[AdamW.BETA2] = (float) c.beta2();
+            hyper.data[AdamW.EPS] = (float) c.eps();
+            hyper.data[AdamW.WEIGHT_DECAY] = wd;
+            List<Parameter> group = new ArrayList<>();
             for (Parameter p : updated) {
                 if (p.decay != decay) continue;
-                if (waiting == null || !KernelCall.fitOneIndexSpace(waiting.value, p.value)) {
-                    if (waiting != null) update.add(adamW(waiting, scalars, c, wd));
-                    waiting = p;
-                    continue;
+                if (!group.isEmpty() && (group.size() == AdamW.GROUP || !fitOneIndexSpace(group, p))) {
+                    update.add(adamW(group, scalars, hyper));
+                    group.clear();
                 }
-                update.add(new AdamWUpdatePair(waiting.value, waiting.grad(), waiting.adamM(), waiting.adamV(), p.value,
-                        p.grad(), p.adamM(), p.adamV(), scalars, (float) c.beta1(), (float) c.beta2(), (float) c.eps(), wd));
-                waiting = null;
+                group.add(p);
             }
-            if (waiting != null) update.add(adamW(waiting, scalars, c, wd));
+            if (!group.isEmpty()) update.add(adamW(group, scalars, hyper));
         }
     }
 
@@ -99,8 +103,22 @@ public final class OptimizerPlans {
         return plan;
     }
 
-    private static AdamWUpdate adamW(Parameter p, Tensor scalars, TrainConfig c, float wd) {
-        return new AdamWUpdate(p.value, p.grad(), p.adamM(), p.adamV(), scalars, (float) c.beta1(), (float) c.beta2(),
-                (float) c.eps(), wd);
+    /** One call for a group of parameters of one weight decay: a plain one for a group of one. */
+    private static KernelCall adamW(List<Parameter> group, Tensor scalars, Tensor hyper) {
+        float[] h = hyper.data;
+        if (group.size() == 1) {
+            Parameter p = group.get(0);
+            return new AdamWUpdate(p.value, p.grad(), p.adamM(), p.adamV(), scalars, h[AdamW.BETA1], h[AdamW.BETA2],
+                    h[AdamW.EPS], h[AdamW.WEIGHT_DECAY]);
+        }
+        return AdamWUpdateGroup.of(group.stream().map(p -> new Tensor[] {p.value, p.grad(), p.adamM(), p.adamV()}).toList(),
+                scalars, hyper);
+    }
+
+    private static boolean fitOneIndexSpace(List<Parameter> group, Parameter next) {
+        Tensor[] values = new Tensor[group.size() + 1];
+        for (int i = 0; i < group.size(); i++) values[i] = group.get(i).value;
+        values[group.size()] = next.value;
+        return KernelCall.fitOneIndexSpace(values);
     }
 }

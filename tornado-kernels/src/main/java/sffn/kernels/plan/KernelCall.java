@@ -1,5 +1,6 @@
 package sffn.kernels.plan;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import sffn.kernels.AdamW;
@@ -440,16 +441,58 @@ public sealed interface KernelCall {
         }
     }
 
-    /** AdamW on two parameters of one weight decay in one launch. */
-    record AdamWUpdatePair(Tensor p1, Tensor g1, Tensor m1, Tensor v1, Tensor p2, Tensor g2, Tensor m2, Tensor v2,
-                           Tensor scalars, float beta1, float beta2, float eps, float weightDecay) implements KernelCall {
-        public AdamWUpdatePair {
-            oneIndexSpace("AdamWUpdatePair", p1, p2);
+    /**
+     * AdamW on 1 to {@link AdamW#GROUP} parameters of one weight decay in one launch: parameter
+     * j's value, gradient and moments in pj, gj, mj, vj, those past the group null ({@link #of});
+     * {@code hyper} holds beta1, beta2, eps and the weight decay ({@link AdamW#BETA1} ..).
+     */
+    record AdamWUpdateGroup(Tensor p0, Tensor g0, Tensor m0, Tensor v0, Tensor p1, Tensor g1, Tensor m1, Tensor v1,
+                            Tensor p2, Tensor g2, Tensor m2, Tensor v2, Tensor scalars, Tensor hyper)
+            implements KernelCall {
+        public AdamWUpdateGroup {
+            Tensor[][] slots = {{p0, g0, m0, v0}, {p1, g1, m1, v1}, {p2, g2, m2, v2}};
+            int count = p1 == null ? 1 : p2 == null ? 2 : 3;
+            List<Tensor> values = new ArrayList<>();
+            for (int j = 0; j < slots.length; j++) {
+                for (Tensor t : slots[j]) {
+                    if ((t == null) != (j >= count)) {
+                        throw new IllegalArgumentException("AdamWUpdateGroup: parameter " + j + " of " + count
+                                + " needs its value, gradient and both moments, and the slots after the group none");
+                    }
+                }
+                if (j < count) values.add(slots[j][0]);
+            }
+            oneIndexSpace("AdamWUpdateGroup", values.toArray(new Tensor[0]));
+        }
+
+        /** A group of {@code params}, each {value, gradient, first moment, second moment}. */
+        public static AdamWUpdateGroup of(List<Tensor[]> params, Tensor scalars, Tensor hyper) {
+            if (params.isEmpty() || params.size() > AdamW.GROUP) {
+                throw new IllegalArgumentException("AdamWUpdateGroup: " + params.size() + " parameters; one launch holds 1 to "
+                        + AdamW.GROUP);
+            }
+            Tensor[][] q = new Tensor[AdamW.GROUP][4];
+            for (int j = 0; j < params.size(); j++) q[j] = params.get(j);
+            return new AdamWUpdateGroup(q[0][0], q[0][1], q[0][2], q[0][3], q[1][0], q[1][1], q[1][2], q[1][3], q[2][0],
+                    q[2][1], q[2][2], q[2][3], scalars, hyper);
+        }
+
+        /** The group's parameters, each {value, gradient, first moment, second moment}. */
+        public List<Tensor[]> params() {
+            List<Tensor[]> out = new ArrayList<>();
+            out.add(new Tensor[] {p0, g0, m0, v0});
+            if (p1 != null) out.add(new Tensor[] {p1, g1, m1, v1});
+            if (p2 != null) out.add(new Tensor[] {p2, g2, m2, v2});
+            return out;
         }
 
         public void runCpu() {
-            AdamW.updatePairCpu(p1.data, g1.data, m1.data, v1.data, p2.data, g2.data, m2.data, v2.data, scalars.data,
-                    p1.size(), p2.size(), beta1, beta2, eps, weightDecay);
+            List<Tensor[]> ps = params();
+            float[][][] a = new float[4][ps.size()][];
+            for (int j = 0; j < ps.size(); j++) {
+                for (int k = 0; k < 4; k++) a[k][j] = ps.get(j)[k].data;
+            }
+            AdamW.updateGroupCpu(a[0], a[1], a[2], a[3], scalars.data, hyper.data);
         }
     }
 

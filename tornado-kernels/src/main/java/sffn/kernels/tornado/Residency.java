@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import sffn.kernels.AdamW;
 import sffn.kernels.ByteTensor;
 import sffn.kernels.GradNorm;
 import sffn.kernels.IntTensor;
@@ -118,8 +119,8 @@ final class Residency implements AutoCloseable {
     static Residency build(List<Plan> plans, TornadoDevice device, boolean tuned, MatmulVariant matmul, KernelTimes profile) {
         MatmulVariant mm = tuned ? matmul : MatmulVariant.LOOP;
         long t0 = System.nanoTime();
-        float[][] unusedGrads = new float[GradNorm.GROUP - 1][1];
-        StandIns standIns = new StandIns(new float[1], new float[1], unusedGrads);
+        StandIns standIns = new StandIns(new float[1], new float[1], new float[GradNorm.GROUP - 1][1],
+                new float[4 * (AdamW.GROUP - 1)][1]);
         float[] anchor = new float[1];
 
         // Every array, host inputs apart.
@@ -138,7 +139,8 @@ final class Residency implements AutoCloseable {
         };
         collect.accept(standIns.noBias());
         collect.accept(standIns.spare());
-        for (float[] u : unusedGrads) collect.accept(u);
+        for (float[] u : standIns.unusedGrads()) collect.accept(u);
+        for (float[] u : standIns.unusedParams()) collect.accept(u);
         for (Plan p : plans) {
             for (Plan.Section s : p.sections()) {
                 for (KernelCall c : s.calls()) {
@@ -340,10 +342,11 @@ final class Residency implements AutoCloseable {
 
     /** Runs of consecutive calls, each within {@link #SECTION_ARRAYS} arrays and {@link #SECTION_CALLS} calls. */
     /**
-     * One-element arrays a task takes in place of an absent bias, an unused epilogue array or the
-     * gradients a grad-norm group lacks (each at most once).
+     * One-element arrays a task takes in place of an absent bias, an unused epilogue array, the
+     * gradients a grad-norm group lacks or the arrays of the parameters an AdamW group lacks
+     * (each at most once).
      */
-    record StandIns(float[] noBias, float[] spare, float[][] unusedGrads) {
+    record StandIns(float[] noBias, float[] spare, float[][] unusedGrads, float[][] unusedParams) {
     }
 
     private static List<List<KernelCall>> chunks(List<KernelCall> calls, StandIns standIns, MatmulVariant mm) {
@@ -375,6 +378,9 @@ final class Residency implements AutoCloseable {
         if (c instanceof KernelCall.MatmulGeluForward) out.add(standIns.spare());
         if (c instanceof KernelCall.GradNormPartialsGroup g) {
             for (int i = g.grads().size(); i < GradNorm.GROUP; i++) out.add(standIns.unusedGrads()[i - 1]);
+        }
+        if (c instanceof KernelCall.AdamWUpdateGroup g) {
+            for (int i = 4 * g.params().size(); i < 4 * AdamW.GROUP; i++) out.add(standIns.unusedParams()[i - 4]);
         }
         return out;
     }

@@ -26,7 +26,7 @@ import sffn.kernels.TiledGemm;
 import sffn.kernels.WorkGroups;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
-import sffn.kernels.plan.KernelCall.AdamWUpdatePair;
+import sffn.kernels.plan.KernelCall.AdamWUpdateGroup;
 import sffn.kernels.plan.KernelCall.AttentionBackward;
 import sffn.kernels.plan.KernelCall.AttentionForward;
 import sffn.kernels.plan.KernelCall.Bf16BlockDiagForward;
@@ -104,6 +104,7 @@ final class TaskMapper {
     private final float[] noBias;
     private final float[] spare;
     private final float[][] unusedGrads;
+    private final float[][] unusedParams;
     private final KernelContext context = new KernelContext();
     private int taskCount;
 
@@ -118,6 +119,7 @@ final class TaskMapper {
         this.noBias = standIns.noBias();
         this.spare = standIns.spare();
         this.unusedGrads = standIns.unusedGrads();
+        this.unusedParams = standIns.unusedParams();
     }
 
     int tasks() {
@@ -487,9 +489,19 @@ final class TaskMapper {
             }
             case AdamWUpdate c -> graph.task(name("adamw"), AdamW::update, c.p().data, c.g().data, c.m().data,
                     c.v().data, c.scalars().data, c.p().size(), c.beta1(), c.beta2(), c.eps(), c.weightDecay());
-            case AdamWUpdatePair c -> graph.task(name("adamw"), AdamW::updatePair, c.p1().data, c.g1().data, c.m1().data,
-                    c.v1().data, c.p2().data, c.g2().data, c.m2().data, c.v2().data, c.scalars().data, c.p1().size(),
-                    c.p2().size(), c.beta1(), c.beta2(), c.eps(), c.weightDecay());
+            case AdamWUpdateGroup c -> {
+                // Parameter j past the group takes stand-ins 4 (j - 1) .. 4 (j - 1) + 3: a task takes
+                // each array once.
+                List<Tensor[]> ps = c.params();
+                float[][] a = new float[4 * AdamW.GROUP][];
+                for (int j = 0; j < AdamW.GROUP; j++) {
+                    for (int k = 0; k < 4; k++) {
+                        a[4 * j + k] = j < ps.size() ? ps.get(j)[k].data : unusedParams[4 * (j - 1) + k];
+                    }
+                }
+                graph.task(name("adamw"), AdamW::updateGroup, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
+                        a[10], a[11], c.scalars().data, c.hyper().data, ps.size());
+            }
             case GradNormPartials c -> graph.task(name("gradnorm_partials"), GradNorm::partialSums, c.g().data,
                     c.partials().data, c.base(), c.g().size());
             case GradNormPartialsGroup c -> {

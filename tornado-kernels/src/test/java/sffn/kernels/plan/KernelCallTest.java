@@ -275,8 +275,10 @@ class KernelCallTest {
         c.add(new Case(new KernelCall.AdamWUpdate(t("p", 41), t("g", 41), t("m", 41), positive("v", 41), scalars(1),
                 0.9f, 0.95f, 1e-6f, 0.01f),
                 a -> AdamW.updateCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 4), 41, 0.9f, 0.95f, 1e-6f, 0.01f)));
-        c.add(new Case(new KernelCall.AdamWUpdatePair(t("p1", 41), t("g1", 41), t("m1", 41), positive("v1", 41), t("p2", 7),
-                t("g2", 7), t("m2", 7), positive("v2", 7), scalars(1), 0.9f, 0.95f, 1e-6f, 0.01f), a -> {
+        c.add(new Case(KernelCall.AdamWUpdateGroup.of(List.of(
+                        new Tensor[] {t("p1", 41), t("g1", 41), t("m1", 41), positive("v1", 41)},
+                        new Tensor[] {t("p2", 7), t("g2", 7), t("m2", 7), positive("v2", 7)}),
+                scalars(1), of("hyper", new float[] {0.9f, 0.95f, 1e-6f, 0.01f})), a -> {
                     AdamW.updateCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 8), 41, 0.9f, 0.95f, 1e-6f, 0.01f);
                     AdamW.updateCpu(f(a, 4), f(a, 5), f(a, 6), f(a, 7), f(a, 8), 7, 0.9f, 0.95f, 1e-6f, 0.01f);
                 }));
