@@ -43,8 +43,9 @@ import sffn.nn.config.PostInit;
 
 /**
  * {@code sffn bench decode}: decode tokens/s of a randomly initialised model at several batch
- * sizes and weight formats, each beside its memory-bandwidth limit (the weight bytes one step
- * reads, in that format, over the read bandwidth measured in the same run).
+ * sizes and weight formats, each beside its memory-bandwidth limit (the bytes one step reads,
+ * in that format, over the read bandwidth measured between that configuration's own timed
+ * steps).
  */
 @Command(name = "decode", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Decode throughput (tokens/s) at batch sizes 1, 8, 32 beside the memory-bandwidth limit.")
@@ -108,13 +109,13 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         MethodConfig fast = new MethodConfig(f.name(), f.rank(), f.nblocks(), PostInit.NONE, f.firstLayerDense());
         if (!json) System.out.println("initialising " + config.getFileName() + (method == null ? "" : " with " + method.getFileName()) + " ...");
         Gpt model = new Gpt(m, fast).init(1);
-        double gbs = MemoryBandwidth.readGBs(1024);
+        MemoryBandwidth probe = new MemoryBandwidth(1024);
         List<Row> rows = new ArrayList<>();
         try (Backend backend = backendOptions.create()) {
             MergedWeights merged = new MergedWeights(model);
             if (!json) {
-                System.out.printf(Locale.ROOT, "backend %s; read bandwidth %.1f GB/s (median of 7 passes over 1 GiB)%n",
-                        backend.describe(), gbs);
+                System.out.printf(Locale.ROOT, "backend %s; read bandwidth %.1f GB/s now (median of 7 passes over 1 GiB;"
+                        + " each row's limit takes a pass after each of its timed steps)%n", backend.describe(), probe.median(7));
                 System.out.printf(Locale.ROOT, "key/value cache %s: %.1f MB per sequence read per step (%d cached tokens,"
                         + " the middle timed step)%n", cacheFormat.label(), cacheBytesPerSequence(m) / 1e6, context + steps / 2 + 1);
             }
@@ -126,7 +127,7 @@ public final class BenchDecodeCommand implements Callable<Integer> {
                         : MergePolicy.fixed(path);
                 for (int batch : batches) {
                     if (!json) System.err.printf(Locale.ROOT, "  timing %s weights at batch %d ...%n", wf.label(), batch);
-                    rows.add(time(model, merged, policy, cw, backend, batch, gbs));
+                    rows.add(time(model, merged, policy, cw, backend, batch, probe));
                 }
             }
             if (json) {
@@ -143,27 +144,28 @@ public final class BenchDecodeCommand implements Callable<Integer> {
                     n.put("ms_per_step", r.ms);
                     n.put("weight_bytes_per_step", r.bytes);
                     n.put("kv_cache_bytes_per_step", r.cacheBytes);
-                    n.put("bandwidth_gbs", gbs);
+                    n.put("bandwidth_gbs", r.gbs);
                     n.put("limit_tokens_per_s", r.limit());
-                    n.put("batch1_limit_tokens_per_s", gbs * 1e9 / (r.bytes + r.cacheBytes / r.batch));
+                    n.put("batch1_limit_tokens_per_s", r.gbs * 1e9 / (r.bytes + r.cacheBytes / r.batch));
                     System.out.println(n);
                 }
                 return 0;
             }
-            System.out.printf(Locale.ROOT, "%6s %7s %12s %10s %14s %13s %12s %9s %8s%n", "batch", "weights", "tokens/s", "ms/step",
-                    "weight MB/step", "cache MB/step", "limit tok/s", "of limit", "vs fp32");
+            System.out.printf(Locale.ROOT, "%6s %7s %12s %10s %14s %13s %10s %12s %9s %8s%n", "batch", "weights", "tokens/s",
+                    "ms/step", "weight MB/step", "cache MB/step", "read GB/s", "limit tok/s", "of limit", "vs fp32");
             for (int batch : batches) {
                 Row fp32 = rows.stream().filter(r -> r.batch == batch && r.format == WeightFormat.FP32).findFirst().orElse(null);
                 for (Row r : rows) {
                     if (r.batch != batch) continue;
-                    System.out.printf(Locale.ROOT, "%6d %7s %12.1f %10.2f %14.1f %13.1f %12.1f %8.0f%% %8s%n", batch,
-                            r.format.label(), r.tokensPerSecond, r.ms, r.bytes / 1e6, r.cacheBytes / 1e6, r.limit(),
+                    System.out.printf(Locale.ROOT, "%6d %7s %12.1f %10.2f %14.1f %13.1f %10.1f %12.1f %8.0f%% %8s%n", batch,
+                            r.format.label(), r.tokensPerSecond, r.ms, r.bytes / 1e6, r.cacheBytes / 1e6, r.gbs, r.limit(),
                             100 * r.tokensPerSecond / r.limit(),
                             fp32 == null ? "" : String.format(Locale.ROOT, "%.2fx", r.tokensPerSecond / fp32.tokensPerSecond));
                 }
             }
             System.out.println("limit: tokens/s if every step only streamed its own bytes (weights, int8 scales, and the"
-                    + " key/value cache its sequences attend to) at the measured bandwidth");
+                    + " key/value cache its sequences attend to) at the read bandwidth measured between its timed steps"
+                    + " (median of one pass over 1 GiB after each)");
         }
         return 0;
     }
@@ -184,7 +186,7 @@ public final class BenchDecodeCommand implements Callable<Integer> {
     }
 
     private Row time(Gpt model, MergedWeights merged, MergePolicy policy, CompactWeights cw, Backend backend, int batch,
-                     double gbs) {
+                     MemoryBandwidth probe) {
         ModelConfig m = model.config;
         KvCacheTensors cache = new KvCacheTensors(m, batch, context + steps + 4, cacheFormat);
         DecodeGraph step = new DecodeGraph(model, cache, merged, policy, cw, 1);
@@ -205,7 +207,10 @@ public final class BenchDecodeCommand implements Callable<Integer> {
             backend.toHost(step.plan, step.logits);
         }, 3000, 30000);
         if (backend instanceof CpuBackend cpu) cpu.recording(true);
+        // A bandwidth pass after each timed step: the limit is then measured in the same minutes as
+        // the steps. The pass evicts the caches, as the limit assumes (every byte from memory).
         double[] ms = new double[steps];
+        double[] gbs = new double[steps];
         for (int i = 0; i < steps; i++) {
             fill(step, r, m.vocabSize());
             cache.pos.data[0] = context + i;
@@ -213,11 +218,14 @@ public final class BenchDecodeCommand implements Callable<Integer> {
             backend.run(step.plan);
             backend.toHost(step.plan, step.logits);
             ms[i] = (System.nanoTime() - t0) / 1e6;
+            gbs[i] = probe.pass();
         }
         java.util.Arrays.sort(ms);
+        java.util.Arrays.sort(gbs);
         double median = ms[steps / 2];
         backend.release(step.plan);
-        return new Row(cw.format(), batch, batch / (median / 1e3), median, bytes, batch * cacheBytesPerSequence(m), gbs);
+        return new Row(cw.format(), batch, batch / (median / 1e3), median, bytes, batch * cacheBytesPerSequence(m),
+                gbs[steps / 2]);
     }
 
     private static void fill(DecodeGraph g, Random r, int vocab) {
