@@ -37,7 +37,7 @@ public final class GradNorm {
     /**
      * {@link #partialSums} of the first {@code count} (1 to {@link #GROUP}) of g0 .. g7 in one
      * launch, their slots one after another from {@code base} (as separate calls at base,
-     * base + slots(g0.length), ... would write them). The others repeat one of them and are not
+     * base + slots(g0.length), ... would write them). The others are one-element stand-ins, not
      * read; sizes are the arrays' lengths (a task's arguments are too few for eight more ints).
      */
     public static void partialSumsGroup(float[] g0, float[] g1, float[] g2, float[] g3, float[] g4, float[] g5,

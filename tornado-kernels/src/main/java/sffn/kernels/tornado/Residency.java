@@ -340,7 +340,6 @@ final class Residency implements AutoCloseable {
         return array;
     }
 
-    /** Runs of consecutive calls, each within {@link #SECTION_ARRAYS} arrays and {@link #SECTION_CALLS} calls. */
     /**
      * One-element arrays a task takes in place of an absent bias, an unused epilogue array, the
      * gradients a grad-norm group lacks or the arrays of the parameters an AdamW group lacks
@@ -348,6 +347,8 @@ final class Residency implements AutoCloseable {
      */
     record StandIns(float[] noBias, float[] spare, float[][] unusedGrads, float[][] unusedParams) {
     }
+
+    /** Runs of consecutive calls, each within {@link #SECTION_ARRAYS} arrays and {@link #SECTION_CALLS} calls. */
 
     private static List<List<KernelCall>> chunks(List<KernelCall> calls, StandIns standIns, MatmulVariant mm) {
         List<List<KernelCall>> out = new ArrayList<>();
