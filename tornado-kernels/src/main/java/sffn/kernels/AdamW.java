@@ -75,12 +75,20 @@ public final class AdamW {
         p[i] = p[i] - lr * (mhat / ((float) Math.sqrt(vhat) + eps) + weightDecay * p[i]);
     }
 
-    /** {@link #updateGroup}'s CPU body: each parameter as {@link #updateCpu} updates it (the same bits). */
-    public static void updateGroupCpu(float[][] p, float[][] grad, float[][] m, float[][] v, float[] scalars, float[] hyper) {
-        for (int t = 0; t < p.length; t++) {
-            updateCpu(p[t], grad[t], m[t], v[t], scalars, p[t].length, hyper[BETA1], hyper[BETA2], hyper[EPS],
-                    hyper[WEIGHT_DECAY]);
-        }
+    /**
+     * {@link #updateGroup}'s CPU body: each of the first {@code count} parameters as
+     * {@link #updateCpu} updates it (the same bits).
+     */
+    public static void updateGroupCpu(float[] p0, float[] g0, float[] m0, float[] v0, float[] p1, float[] g1,
+                                      float[] m1, float[] v1, float[] p2, float[] g2, float[] m2, float[] v2,
+                                      float[] scalars, float[] hyper, int count) {
+        float b1 = hyper[BETA1];
+        float b2 = hyper[BETA2];
+        float eps = hyper[EPS];
+        float wd = hyper[WEIGHT_DECAY];
+        updateCpu(p0, g0, m0, v0, scalars, p0.length, b1, b2, eps, wd);
+        if (count > 1) updateCpu(p1, g1, m1, v1, scalars, p1.length, b1, b2, eps, wd);
+        if (count > 2) updateCpu(p2, g2, m2, v2, scalars, p2.length, b1, b2, eps, wd);
     }
 
     public static void updateCpu(float[] p, float[] grad, float[] m, float[] v, float[] scalars, int n,

@@ -117,12 +117,26 @@ public final class GradNorm {
         });
     }
 
-    /** {@link #partialSumsGroup}'s CPU body: each gradient as {@link #partialSumsCpu} sums it (the same bits). */
-    public static void partialSumsGroupCpu(float[][] grads, float[] partials, int base) {
-        for (float[] g : grads) {
-            partialSumsCpu(g, partials, base, g.length);
-            base += slots(g.length);
-        }
+    /**
+     * {@link #partialSumsGroup}'s CPU body: each of the first {@code count} gradients as
+     * {@link #partialSumsCpu} sums it (the same bits).
+     */
+    public static void partialSumsGroupCpu(float[] g0, float[] g1, float[] g2, float[] g3, float[] g4, float[] g5,
+                                           float[] g6, float[] g7, float[] partials, int base, int count) {
+        int at = sumsAt(g0, partials, base);
+        if (count > 1) at = sumsAt(g1, partials, at);
+        if (count > 2) at = sumsAt(g2, partials, at);
+        if (count > 3) at = sumsAt(g3, partials, at);
+        if (count > 4) at = sumsAt(g4, partials, at);
+        if (count > 5) at = sumsAt(g5, partials, at);
+        if (count > 6) at = sumsAt(g6, partials, at);
+        if (count > 7) sumsAt(g7, partials, at);
+    }
+
+    /** {@link #partialSumsCpu} of g from slot {@code base}; returns the slot after its last. */
+    private static int sumsAt(float[] g, float[] partials, int base) {
+        partialSumsCpu(g, partials, base, g.length);
+        return base + slots(g.length);
     }
 
     public static void finishCpu(float[] partials, float[] scalars, int count, float maxNorm) {

@@ -50,15 +50,12 @@ class MultiTensorLaunchesTest {
                 else GradNorm.partialSumsCpu(t, want, at, t.length);
                 at += GradNorm.slots(t.length);
             }
-            if (portable) {
-                // The launch's unused arguments: one-element stand-ins (as the device's task takes
-                // them), NaN so that reading one would show.
-                float[][] p = new float[GradNorm.GROUP][];
-                for (int t = 0; t < p.length; t++) p[t] = t < count ? g[t] : Check.poisoned(1);
-                GradNorm.partialSumsGroup(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], got, base, count);
-            } else {
-                GradNorm.partialSumsGroupCpu(g, got, base);
-            }
+            // The launch's unused arguments: one-element stand-ins (as the device's task takes
+            // them), NaN so that reading one would show.
+            float[][] p = new float[GradNorm.GROUP][];
+            for (int t = 0; t < p.length; t++) p[t] = t < count ? g[t] : Check.poisoned(1);
+            if (portable) GradNorm.partialSumsGroup(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], got, base, count);
+            else GradNorm.partialSumsGroupCpu(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], got, base, count);
             for (int i = 0; i < got.length; i++) {
                 boolean written = i >= base && i < base + slots;
                 assertEquals(written, !Float.isNaN(got[i]), "slot " + i + (written ? " unwritten" : " written"));
@@ -92,22 +89,22 @@ class MultiTensorLaunchesTest {
                 if (portable) AdamW.update(x[0], x[1], x[2], x[3], scalars, sizes[j], 0.9f, 0.95f, 1e-8f, wd);
                 else AdamW.updateCpu(x[0], x[1], x[2], x[3], scalars, sizes[j], 0.9f, 0.95f, 1e-8f, wd);
             }
+            // The parameters the launch lacks: one-element stand-ins (as the device's task takes
+            // them), NaN so that reading one would show.
+            float[][] a = new float[4 * AdamW.GROUP][];
+            for (int i = 0; i < a.length; i++) a[i] = i / 4 < count ? group[i / 4][i % 4] : Check.poisoned(1);
             if (portable) {
-                // The parameters the launch lacks: one-element stand-ins (as the device's task
-                // takes them), NaN so that reading one would show.
-                float[][] a = new float[4 * AdamW.GROUP][];
-                for (int i = 0; i < a.length; i++) a[i] = i / 4 < count ? group[i / 4][i % 4] : Check.poisoned(1);
                 AdamW.updateGroup(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], scalars, hyper,
                         count);
             } else {
-                float[][][] byKind = new float[4][count][];
-                for (int j = 0; j < count; j++) for (int k = 0; k < 4; k++) byKind[k][j] = group[j][k];
-                AdamW.updateGroupCpu(byKind[0], byKind[1], byKind[2], byKind[3], scalars, hyper);
+                AdamW.updateGroupCpu(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], scalars,
+                        hyper, count);
             }
             for (int j = 0; j < count; j++) {
                 for (int k = 0; k < 4; k++) {
                     for (int i = 0; i < sizes[j]; i++) {
-                        assertTrue(Float.isFinite(group[j][k][i]), "parameter " + j + " tensor " + k + "[" + i + "] not finite");
+                        assertTrue(Float.isFinite(group[j][k][i]),
+                                "parameter " + j + " tensor " + k + "[" + i + "] not finite");
                         assertEquals(Float.floatToRawIntBits(alone[j][k][i]), Float.floatToRawIntBits(group[j][k][i]),
                                 (portable ? "portable" : "cpu") + " parameter " + j + " tensor " + k + "[" + i + "]");
                     }

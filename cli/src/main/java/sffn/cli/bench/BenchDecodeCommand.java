@@ -114,8 +114,9 @@ public final class BenchDecodeCommand implements Callable<Integer> {
         try (Backend backend = backendOptions.create()) {
             MergedWeights merged = new MergedWeights(model);
             if (!json) {
-                System.out.printf(Locale.ROOT, "backend %s; read bandwidth %.1f GB/s now (median of 7 passes over 1 GiB;"
-                        + " each row's limit takes a pass after each of its timed steps)%n", backend.describe(), probe.median(7));
+                System.out.printf(Locale.ROOT, "backend %s; read bandwidth %.1f GB/s now (median of 7 passes over 1"
+                        + " GiB; each row's limit takes a pass after each of its timed steps)%n", backend.describe(),
+                        probe.median(7));
                 System.out.printf(Locale.ROOT, "key/value cache %s: %.1f MB per sequence read per step (%d cached tokens,"
                         + " the middle timed step)%n", cacheFormat.label(), cacheBytesPerSequence(m) / 1e6, context + steps / 2 + 1);
             }
@@ -151,15 +152,16 @@ public final class BenchDecodeCommand implements Callable<Integer> {
                 }
                 return 0;
             }
-            System.out.printf(Locale.ROOT, "%6s %7s %12s %10s %14s %13s %10s %12s %9s %8s%n", "batch", "weights", "tokens/s",
-                    "ms/step", "weight MB/step", "cache MB/step", "read GB/s", "limit tok/s", "of limit", "vs fp32");
+            System.out.printf(Locale.ROOT, "%6s %7s %12s %10s %14s %13s %10s %12s %9s %8s%n", "batch", "weights",
+                    "tokens/s", "ms/step", "weight MB/step", "cache MB/step", "read GB/s", "limit tok/s", "of limit",
+                    "vs fp32");
             for (int batch : batches) {
                 Row fp32 = rows.stream().filter(r -> r.batch == batch && r.format == WeightFormat.FP32).findFirst().orElse(null);
                 for (Row r : rows) {
                     if (r.batch != batch) continue;
-                    System.out.printf(Locale.ROOT, "%6d %7s %12.1f %10.2f %14.1f %13.1f %10.1f %12.1f %8.0f%% %8s%n", batch,
-                            r.format.label(), r.tokensPerSecond, r.ms, r.bytes / 1e6, r.cacheBytes / 1e6, r.gbs, r.limit(),
-                            100 * r.tokensPerSecond / r.limit(),
+                    System.out.printf(Locale.ROOT, "%6d %7s %12.1f %10.2f %14.1f %13.1f %10.1f %12.1f %8.0f%% %8s%n",
+                            batch, r.format.label(), r.tokensPerSecond, r.ms, r.bytes / 1e6, r.cacheBytes / 1e6, r.gbs,
+                            r.limit(), 100 * r.tokensPerSecond / r.limit(),
                             fp32 == null ? "" : String.format(Locale.ROOT, "%.2fx", r.tokensPerSecond / fp32.tokensPerSecond));
                 }
             }

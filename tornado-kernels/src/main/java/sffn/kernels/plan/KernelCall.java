@@ -468,8 +468,8 @@ public sealed interface KernelCall {
         /** A group of {@code params}, each {value, gradient, first moment, second moment}. */
         public static AdamWUpdateGroup of(List<Tensor[]> params, Tensor scalars, Tensor hyper) {
             if (params.isEmpty() || params.size() > AdamW.GROUP) {
-                throw new IllegalArgumentException("AdamWUpdateGroup: " + params.size() + " parameters; one launch holds 1 to "
-                        + AdamW.GROUP);
+                throw new IllegalArgumentException("AdamWUpdateGroup: " + params.size()
+                        + " parameters; one launch holds 1 to " + AdamW.GROUP);
             }
             Tensor[][] q = new Tensor[AdamW.GROUP][4];
             for (int j = 0; j < params.size(); j++) q[j] = params.get(j);
@@ -487,12 +487,9 @@ public sealed interface KernelCall {
         }
 
         public void runCpu() {
-            List<Tensor[]> ps = params();
-            float[][][] a = new float[4][ps.size()][];
-            for (int j = 0; j < ps.size(); j++) {
-                for (int k = 0; k < 4; k++) a[k][j] = ps.get(j)[k].data;
-            }
-            AdamW.updateGroupCpu(a[0], a[1], a[2], a[3], scalars.data, hyper.data);
+            int count = p1 == null ? 1 : p2 == null ? 2 : 3;
+            AdamW.updateGroupCpu(p0.data, g0.data, m0.data, v0.data, data(p1), data(g1), data(m1), data(v1), data(p2),
+                    data(g2), data(m2), data(v2), scalars.data, hyper.data, count);
         }
     }
 
@@ -519,8 +516,8 @@ public sealed interface KernelCall {
 
         public static GradNormPartialsGroup of(List<Tensor> grads, Tensor partials, int base) {
             if (grads.isEmpty() || grads.size() > GradNorm.GROUP) {
-                throw new IllegalArgumentException("GradNormPartialsGroup: " + grads.size() + " gradients; one launch holds 1 to "
-                        + GradNorm.GROUP);
+                throw new IllegalArgumentException("GradNormPartialsGroup: " + grads.size()
+                        + " gradients; one launch holds 1 to " + GradNorm.GROUP);
             }
             Tensor[] g = grads.toArray(new Tensor[GradNorm.GROUP]);
             return new GradNormPartialsGroup(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], partials, base);
@@ -532,7 +529,10 @@ public sealed interface KernelCall {
         }
 
         public void runCpu() {
-            GradNorm.partialSumsGroupCpu(grads().stream().map(t -> t.data).toArray(float[][]::new), partials.data, base);
+            int count = g1 == null ? 1 : g2 == null ? 2 : g3 == null ? 3 : g4 == null ? 4 : g5 == null ? 5 : g6 == null ? 6
+                    : g7 == null ? 7 : 8;
+            GradNorm.partialSumsGroupCpu(g0.data, data(g1), data(g2), data(g3), data(g4), data(g5), data(g6), data(g7),
+                    partials.data, base, count);
         }
     }
 
@@ -540,6 +540,11 @@ public sealed interface KernelCall {
         public void runCpu() {
             GradNorm.finishCpu(partials.data, scalars.data, count, maxNorm);
         }
+    }
+
+    /** A tensor's array, or null for an absent one (a group's unused slots). */
+    private static float[] data(Tensor t) {
+        return t == null ? null : t.data;
     }
 
     /** The elements of tensors that one launch indexes as one int range: refused past an int. */
