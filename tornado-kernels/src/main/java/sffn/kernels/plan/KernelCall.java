@@ -451,7 +451,7 @@ public sealed interface KernelCall {
             implements KernelCall {
         public AdamWUpdateGroup {
             Tensor[][] slots = {{p0, g0, m0, v0}, {p1, g1, m1, v1}, {p2, g2, m2, v2}};
-            int count = p1 == null ? 1 : p2 == null ? 2 : 3;
+            int count = size(p1, p2);
             List<Tensor> values = new ArrayList<>();
             for (int j = 0; j < slots.length; j++) {
                 for (Tensor t : slots[j]) {
@@ -477,6 +477,15 @@ public sealed interface KernelCall {
                     q[2][1], q[2][2], q[2][3], scalars, hyper);
         }
 
+        /** How many parameters the group holds: those before the first absent value. */
+        public int count() {
+            return size(p1, p2);
+        }
+
+        private static int size(Tensor p1, Tensor p2) {
+            return p1 == null ? 1 : p2 == null ? 2 : 3;
+        }
+
         /** The group's parameters, each {value, gradient, first moment, second moment}. */
         public List<Tensor[]> params() {
             List<Tensor[]> out = new ArrayList<>();
@@ -487,9 +496,8 @@ public sealed interface KernelCall {
         }
 
         public void runCpu() {
-            int count = p1 == null ? 1 : p2 == null ? 2 : 3;
             AdamW.updateGroupCpu(p0.data, g0.data, m0.data, v0.data, data(p1), data(g1), data(m1), data(v1), data(p2),
-                    data(g2), data(m2), data(v2), scalars.data, hyper.data, count);
+                    data(g2), data(m2), data(v2), scalars.data, hyper.data, count());
         }
     }
 
@@ -507,8 +515,8 @@ public sealed interface KernelCall {
                                  Tensor partials, int base) implements KernelCall {
         public GradNormPartialsGroup {
             List<Tensor> g = Arrays.asList(g0, g1, g2, g3, g4, g5, g6, g7);
-            int count = g.indexOf(null) < 0 ? g.size() : g.indexOf(null);
-            if (count == 0 || g.subList(count, g.size()).stream().anyMatch(t -> t != null)) {
+            int count = size(g1, g2, g3, g4, g5, g6, g7);
+            if (g0 == null || g.subList(count, g.size()).stream().anyMatch(t -> t != null)) {
                 throw new IllegalArgumentException("GradNormPartialsGroup: gradients " + g + "; one launch holds 1 to "
                         + GradNorm.GROUP + ", the first ones");
             }
@@ -523,16 +531,24 @@ public sealed interface KernelCall {
             return new GradNormPartialsGroup(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], partials, base);
         }
 
+        /** How many gradients the group holds: those before the first absent one. */
+        public int count() {
+            return size(g1, g2, g3, g4, g5, g6, g7);
+        }
+
+        private static int size(Tensor g1, Tensor g2, Tensor g3, Tensor g4, Tensor g5, Tensor g6, Tensor g7) {
+            return g1 == null ? 1 : g2 == null ? 2 : g3 == null ? 3 : g4 == null ? 4 : g5 == null ? 5 : g6 == null ? 6
+                    : g7 == null ? 7 : 8;
+        }
+
         /** The gradients, in slot order. */
         public List<Tensor> grads() {
             return Arrays.asList(g0, g1, g2, g3, g4, g5, g6, g7).stream().filter(t -> t != null).toList();
         }
 
         public void runCpu() {
-            int count = g1 == null ? 1 : g2 == null ? 2 : g3 == null ? 3 : g4 == null ? 4 : g5 == null ? 5 : g6 == null ? 6
-                    : g7 == null ? 7 : 8;
             GradNorm.partialSumsGroupCpu(g0.data, data(g1), data(g2), data(g3), data(g4), data(g5), data(g6), data(g7),
-                    partials.data, base, count);
+                    partials.data, base, count());
         }
     }
 

@@ -378,10 +378,10 @@ final class Residency implements AutoCloseable {
         // The GELU epilogue's unused scalars.
         if (c instanceof KernelCall.MatmulGeluForward) out.add(standIns.spare());
         if (c instanceof KernelCall.GradNormPartialsGroup g) {
-            for (int i = g.grads().size(); i < GradNorm.GROUP; i++) out.add(standIns.unusedGrads()[i - 1]);
+            for (int i = g.count(); i < GradNorm.GROUP; i++) out.add(standIns.unusedGrads()[i - 1]);
         }
         if (c instanceof KernelCall.AdamWUpdateGroup g) {
-            for (int i = 4 * g.params().size(); i < 4 * AdamW.GROUP; i++) out.add(standIns.unusedParams()[i - 4]);
+            for (int i = 4 * g.count(); i < 4 * AdamW.GROUP; i++) out.add(standIns.unusedParams()[i - 4]);
         }
         return out;
     }
