@@ -12,6 +12,12 @@ import sffn.train.TrainListener;
  * messages and the status line never overwrite each other.
  */
 final class ConsoleTrainListener implements TrainListener {
+    /**
+     * The first steps of an invocation, which run while the JIT compiles the kernels, do not
+     * count towards the throughput (nor towards the CPU's {@code --profile} of a run).
+     */
+    static final int WARM_UP_STEPS = 3;
+
     private final ConsoleLines out;
     private boolean bar;
     private int total;
@@ -39,8 +45,7 @@ final class ConsoleTrainListener implements TrainListener {
 
     @Override
     public void step(Step s) {
-        // Steps after the first two of this invocation (JIT warm-up) count towards the throughput.
-        if (!Double.isNaN(lastFlops) && ++measured > 2) {
+        if (++measured > WARM_UP_STEPS && !Double.isNaN(lastFlops)) {
             double stepTokens = s.tokens() - lastTokens;
             double t = stepTokens / s.tokensPerSecond();
             seconds += t;
@@ -90,7 +95,7 @@ final class ConsoleTrainListener implements TrainListener {
     private double stepSeconds;
     private long lastTokens;
 
-    /** Tokens per second over the steps after the first two (JIT warm-up). */
+    /** Tokens per second over the steps after the first {@link #WARM_UP_STEPS} (JIT warm-up). */
     double meanTokensPerSecond() {
         return seconds == 0 ? Double.NaN : tokens / seconds;
     }

@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sffn.kernels.backend.Backend;
+import sffn.kernels.backend.CpuBackend;
 import sffn.nn.Gpt;
 import sffn.nn.MemoryEstimate;
 import sffn.nn.ModelStats;
@@ -151,6 +152,7 @@ public final class TrainCommand implements Callable<Integer> {
         // A dry run writes nothing.
         try (OutputDirectory dir = leader && !dryRun ? OutputDirectory.claim(out, data, resume) : null;
              Backend backend = backendOptions.create(); AutoCloseable closeBoard = board) {
+            if (!dryRun) listener = profiledSteps(listener, backend, say); // a dry run times its own steps
             comm.barrier();
             Path ckpt = dir != null ? dir.path() : out;
             Trainer trainer;
@@ -213,6 +215,64 @@ public final class TrainCommand implements Callable<Integer> {
             if (s != null && s.matches("\\d+")) return Integer.parseInt(s);
         }
         return 0;
+    }
+
+    /**
+     * With {@code --profile} on the CPU, the kernel times count the training steps the throughput
+     * counts (after the first {@link ConsoleTrainListener#WARM_UP_STEPS} of this invocation, whose
+     * kernels still run interpreted, many times slower), and neither evaluations nor the checks
+     * before a checkpoint: the table shows where a training step spends its time. TornadoVM's
+     * profile counts every launch as before.
+     */
+    private static TrainListener profiledSteps(TrainListener inner, Backend backend, PrintStream say) {
+        if (!(backend instanceof CpuBackend cpu) || !cpu.profiling()) return inner;
+        cpu.recording(false);
+        cpu.profileScope("training steps after the first " + ConsoleTrainListener.WARM_UP_STEPS
+                + " of this invocation, without evaluations and checkpoints");
+        return new TrainListener.Forwarding(inner) {
+            private int steps;
+
+            @Override
+            public void step(Step s) {
+                next.step(s);
+                if (++steps == ConsoleTrainListener.WARM_UP_STEPS) cpu.recording(true);
+            }
+
+            @Override
+            public void evaluating(int step) {
+                cpu.recording(false);
+                next.evaluating(step);
+            }
+
+            @Override
+            public void evaluated(Eval e) {
+                next.evaluated(e);
+                cpu.recording(steps >= ConsoleTrainListener.WARM_UP_STEPS);
+            }
+
+            @Override
+            public void saving(int step) {
+                cpu.recording(false);
+                next.saving(step);
+            }
+
+            @Override
+            public void saved(int step, java.nio.file.Path dir) {
+                next.saved(step, dir);
+                cpu.recording(steps >= ConsoleTrainListener.WARM_UP_STEPS);
+            }
+
+            @Override
+            public void finished() {
+                next.finished();
+                cpu.recording(false);
+                if (steps <= ConsoleTrainListener.WARM_UP_STEPS) {
+                    say.println("--profile: the kernel times count the steps after the first "
+                            + ConsoleTrainListener.WARM_UP_STEPS + " of a run (JIT warm-up); this one ran " + steps
+                            + ", so there is nothing to show; run more steps");
+                }
+            }
+        };
     }
 
     private TrainListener withInjectedFailure(TrainListener inner, int rank) {

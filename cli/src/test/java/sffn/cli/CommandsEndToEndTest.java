@@ -174,7 +174,7 @@ class CommandsEndToEndTest {
     @Test
     @Order(3)
     void profilePrintsTheTimePerKindOfKernel() {
-        String[] train = {"train", "--config", model.toString(), "--data", data.toString(), "--steps", "2", "--batch-size", "2",
+        String[] train = {"train", "--config", model.toString(), "--data", data.toString(), "--steps", "4", "--batch-size", "2",
                 "--seq-len", "16", "--eval-windows", "2"};
         PrintStream oldErr = System.err;
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -182,7 +182,7 @@ class CommandsEndToEndTest {
             System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
             assertEquals(0, run(concat(train, "--out", tmp.resolve("profiled").toString(), "--profile")).code());
             String profiled = bytes.toString(StandardCharsets.UTF_8);
-            assertTrue(profiled.contains("time per kernel call kind (--profile):"), profiled);
+            assertTrue(profiled.contains("time per kernel call kind (--profile, training steps after the first 3"), profiled);
             assertTrue(profiled.matches("(?s).*\\nMatmulForward +[0-9.]+ ms +[0-9.]+% +[0-9]+ calls\\n.*"), profiled);
             bytes.reset();
             assertEquals(0, run(concat(train, "--out", tmp.resolve("plain").toString())).code());
@@ -219,6 +219,44 @@ class CommandsEndToEndTest {
             assertEquals(2 * calls[0][0], calls[1][0], "MatmulForward calls over two steps against one");
             assertEquals(2 * calls[0][1], calls[1][1], "MatmulBackwardInput calls over two steps against one");
             assertEquals(calls[0][0], calls[0][1], "a step's forward and backward-input products");
+        } finally {
+            System.setErr(oldErr);
+        }
+    }
+
+    /**
+     * A run's profile on the CPU counts the steps after the first three of the invocation and
+     * nothing else: with an evaluation after every step and the checkpoint at the end, five steps
+     * make exactly twice the calls of four; three steps show nothing, and say why.
+     */
+    @Test
+    @Order(3)
+    void trainProfileCountsTheStepsAfterTheWarmUpWithoutEvaluations() {
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+            int[][] calls = new int[2][];
+            for (int steps = 3; steps <= 5; steps++) {
+                bytes.reset();
+                Run r = run("train", "--config", model.toString(), "--data", data.toString(), "--batch-size", "2",
+                        "--seq-len", "16", "--out", tmp.resolve("profiled" + steps).toString(), "--steps",
+                        Integer.toString(steps), "--eval-every", "1", "--eval-windows", "1", "--save-every", "0",
+                        "--profile");
+                assertEquals(0, r.code(), r.err());
+                String err = bytes.toString(StandardCharsets.UTF_8);
+                if (steps == 3) {
+                    assertTrue(r.out().contains("--profile: the kernel times count the steps after the first 3"), r.out());
+                    assertTrue(!err.contains("time per kernel call kind"), err);
+                    continue;
+                }
+                assertTrue(err.contains("(--profile, training steps after the first 3 of this invocation, without"
+                        + " evaluations and checkpoints)"), err);
+                calls[steps - 4] = new int[] {calls(bytes, "MatmulForward"), calls(bytes, "CrossEntropyForwardBackward")};
+            }
+            assertEquals(1, calls[0][1], "the loss's calls in one profiled step");
+            assertEquals(2, calls[1][1], "the loss's calls in two profiled steps");
+            assertEquals(2 * calls[0][0], calls[1][0], "MatmulForward calls over two steps against one");
         } finally {
             System.setErr(oldErr);
         }

@@ -60,9 +60,11 @@ class WholeModelGradientTest {
         ).map(Arguments::of);
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("cases")
-    void gradientsMatchFiniteDifferencesOfFloat64Forward(Case k) {
+    /** A model of case k with perturbed weights, and its training graph over random tokens. */
+    private record Setup(Gpt model, TrainingGraph g, ReferenceGpt ref, int batch, int seqLen, int rows) {
+    }
+
+    private static Setup setUp(Case k) {
         // hidden 12, 4 q heads of dim 4 (rope needs it even), ffn 18 (swiglu: fc1 36), vocab 11.
         ModelConfig cfg = new ModelConfig(12, 16, 18, 4, k.nkv(), 2, 9, 11, k.tied(), k.ln(), k.act(), k.bias(),
                 k.pos(), 10000, 0.02);
@@ -91,6 +93,19 @@ class WholeModelGradientTest {
             s[first.switchSlot()] = 0f;
             ref.guideOn.put(first.prefix(), false);
         }
+        return new Setup(model, g, ref, batch, seqLen, rows);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void gradientsMatchFiniteDifferencesOfFloat64Forward(Case k) {
+        Setup u = setUp(k);
+        Gpt model = u.model();
+        TrainingGraph g = u.g();
+        ReferenceGpt ref = u.ref();
+        int batch = u.batch();
+        int seqLen = u.seqLen();
+        int rows = u.rows();
         g.plan.runCpu();
         double loss = g.lossSum() / (rows - 1);
         double refLoss = ref.loss(g.tokens.data, g.targets.data, batch, seqLen);
@@ -118,5 +133,41 @@ class WholeModelGradientTest {
             if (rel > GRAD_TOLERANCE) report.add(p.name + ": max err " + maxErr + " / max |fd| " + maxFd);
         }
         assertTrue(report.isEmpty(), "gradients off in " + k + ":\n" + String.join("\n", report));
+    }
+
+    /**
+     * The CPU backend runs a plan after {@link sffn.kernels.plan.Fusion#forCpu}: the loss and
+     * every gradient are the bits of the plan run as written (gradients zeroed before each run).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void theCpuBackendsFusedCallsGiveTheBitsOfThePlanAsWritten(Case k) {
+        Setup u = setUp(k);
+        List<Parameter> params = u.model().parameters();
+        for (Parameter p : params) p.grad().fill(0f);
+        u.g().plan.runCpu();
+        double loss = u.g().lossSum();
+        List<float[]> grads = new ArrayList<>();
+        for (Parameter p : params) grads.add(p.grad().data.clone());
+        for (Parameter p : params) p.grad().fill(0f);
+        try (sffn.kernels.backend.CpuBackend fused = new sffn.kernels.backend.CpuBackend(false, true)) {
+            fused.run(u.g().plan);
+        }
+        assertEquals(loss, u.g().lossSum(), 0.0, "loss");
+        for (int i = 0; i < params.size(); i++) {
+            float[] want = grads.get(i);
+            float[] got = params.get(i).grad().data;
+            for (int j = 0; j < want.length; j++) {
+                assertEquals(Float.floatToRawIntBits(want[j]), Float.floatToRawIntBits(got[j]),
+                        params.get(i).name + "[" + j + "]: " + want[j] + " as written, " + got[j] + " fused");
+            }
+        }
+        int written = 0;
+        int run = 0;
+        for (var section : u.g().plan.sections()) {
+            written += section.calls().size();
+            run += sffn.kernels.plan.Fusion.forCpu(section.calls()).size();
+        }
+        assertTrue(run < written, "nothing was fused: " + written + " calls");
     }
 }

@@ -224,34 +224,51 @@ public final class LayerNorm {
     public static void forwardCpu(float[] x, float[] w, float[] b, float[] out, float[] mean, float[] rstd, int rows, int c) {
         // Work: two passes over each row (Workers.SERIAL_WORK); a decode step's few rows stay on one thread.
         Workers.pool().parallelFor(rows, 2L * rows * c, (from, to) -> {
+            for (int i = from; i < to; i++) forwardRow(x, w, b, out, mean, rstd, i, c);
+        });
+    }
+
+    /**
+     * {@code sum = src + y}, then {@link #forwardCpu} of the sum, row by row: each row of the sum
+     * is normalised while it is in the cache (the same bits as the two calls).
+     */
+    public static void residualForwardCpu(float[] src, float[] y, float[] sum, float[] w, float[] b, float[] out,
+                                          float[] mean, float[] rstd, int rows, int c) {
+        Workers.pool().parallelFor(rows, 3L * rows * c, (from, to) -> {
             for (int i = from; i < to; i++) {
-                int o = i * c;
-                float m = Vec.sum(x, o, c) / c;
-                FloatVector vm = FloatVector.broadcast(Vec.S, m);
-                FloatVector acc = FloatVector.zero(Vec.S);
-                int j = 0;
-                for (; j <= c - Vec.L; j += Vec.L) {
-                    FloatVector d = FloatVector.fromArray(Vec.S, x, o + j).sub(vm);
-                    acc = d.fma(d, acc);
-                }
-                float v = Vec.sumLanes(acc);
-                for (; j < c; j++) {
-                    float d = x[o + j] - m;
-                    v += d * d;
-                }
-                float s = 1f / (float) Math.sqrt(v / c + EPS);
-                FloatVector vs = FloatVector.broadcast(Vec.S, s);
-                j = 0;
-                for (; j <= c - Vec.L; j += Vec.L) {
-                    FloatVector.fromArray(Vec.S, x, o + j).sub(vm).mul(vs)
-                            .fma(FloatVector.fromArray(Vec.S, w, j), FloatVector.fromArray(Vec.S, b, j))
-                            .intoArray(out, o + j);
-                }
-                for (; j < c; j++) out[o + j] = (x[o + j] - m) * s * w[j] + b[j];
-                mean[i] = m;
-                rstd[i] = s;
+                Residual.sumSpan(src, y, sum, i * c, c);
+                forwardRow(sum, w, b, out, mean, rstd, i, c);
             }
         });
+    }
+
+    private static void forwardRow(float[] x, float[] w, float[] b, float[] out, float[] mean, float[] rstd, int i,
+                                   int c) {
+        int o = i * c;
+        float m = Vec.sum(x, o, c) / c;
+        FloatVector vm = FloatVector.broadcast(Vec.S, m);
+        FloatVector acc = FloatVector.zero(Vec.S);
+        int j = 0;
+        for (; j <= c - Vec.L; j += Vec.L) {
+            FloatVector d = FloatVector.fromArray(Vec.S, x, o + j).sub(vm);
+            acc = d.fma(d, acc);
+        }
+        float v = Vec.sumLanes(acc);
+        for (; j < c; j++) {
+            float d = x[o + j] - m;
+            v += d * d;
+        }
+        float s = 1f / (float) Math.sqrt(v / c + EPS);
+        FloatVector vs = FloatVector.broadcast(Vec.S, s);
+        j = 0;
+        for (; j <= c - Vec.L; j += Vec.L) {
+            FloatVector.fromArray(Vec.S, x, o + j).sub(vm).mul(vs)
+                    .fma(FloatVector.fromArray(Vec.S, w, j), FloatVector.fromArray(Vec.S, b, j))
+                    .intoArray(out, o + j);
+        }
+        for (; j < c; j++) out[o + j] = (x[o + j] - m) * s * w[j] + b[j];
+        mean[i] = m;
+        rstd[i] = s;
     }
 
     public static void backwardInputCpu(float[] dout, float[] x, float[] w, float[] mean, float[] rstd, float[] dx,

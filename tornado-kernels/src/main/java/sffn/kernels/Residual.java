@@ -25,6 +25,21 @@ public final class Residual {
         }
     }
 
+    /** {@code sum = src + y} in one pass (the bits of a copy, then {@link #addCpu} on it). */
+    public static void sumCpu(float[] src, float[] y, float[] sum, int n) {
+        Workers.pool().parallelFor(n, GRAIN, (from, to) -> sumSpan(src, y, sum, from, to - from));
+    }
+
+    /** {@code sum[o .. o+len) = src + y} on the calling thread. */
+    public static void sumSpan(float[] src, float[] y, float[] sum, int o, int len) {
+        int i = o;
+        int end = o + len;
+        for (; i <= end - Vec.L; i += Vec.L) {
+            FloatVector.fromArray(Vec.S, src, i).add(FloatVector.fromArray(Vec.S, y, i)).intoArray(sum, i);
+        }
+        for (; i < end; i++) sum[i] = src[i] + y[i];
+    }
+
     public static void addCpu(float[] x, float[] y, int n) {
         Workers.pool().parallelFor(n, GRAIN, (from, to) -> {
             int i = from;

@@ -156,18 +156,31 @@ public final class RmsNorm {
     public static void forwardCpu(float[] x, float[] w, float[] out, float[] rstd, int rows, int c) {
         // Work: two passes over each row (Workers.SERIAL_WORK); a decode step's few rows stay on one thread.
         Workers.pool().parallelFor(rows, 2L * rows * c, (from, to) -> {
+            for (int i = from; i < to; i++) forwardRow(x, w, out, rstd, i, c);
+        });
+    }
+
+    /** {@code sum = src + y}, then {@link #forwardCpu} of the sum, row by row (the same bits as the two calls). */
+    public static void residualForwardCpu(float[] src, float[] y, float[] sum, float[] w, float[] out, float[] rstd,
+                                          int rows, int c) {
+        Workers.pool().parallelFor(rows, 3L * rows * c, (from, to) -> {
             for (int i = from; i < to; i++) {
-                int o = i * c;
-                float s = 1f / (float) Math.sqrt(Vec.dot(x, o, x, o, c) / c + EPS);
-                FloatVector vs = FloatVector.broadcast(Vec.S, s);
-                int j = 0;
-                for (; j <= c - Vec.L; j += Vec.L) {
-                    FloatVector.fromArray(Vec.S, x, o + j).mul(vs).mul(FloatVector.fromArray(Vec.S, w, j)).intoArray(out, o + j);
-                }
-                for (; j < c; j++) out[o + j] = x[o + j] * s * w[j];
-                rstd[i] = s;
+                Residual.sumSpan(src, y, sum, i * c, c);
+                forwardRow(sum, w, out, rstd, i, c);
             }
         });
+    }
+
+    private static void forwardRow(float[] x, float[] w, float[] out, float[] rstd, int i, int c) {
+        int o = i * c;
+        float s = 1f / (float) Math.sqrt(Vec.dot(x, o, x, o, c) / c + EPS);
+        FloatVector vs = FloatVector.broadcast(Vec.S, s);
+        int j = 0;
+        for (; j <= c - Vec.L; j += Vec.L) {
+            FloatVector.fromArray(Vec.S, x, o + j).mul(vs).mul(FloatVector.fromArray(Vec.S, w, j)).intoArray(out, o + j);
+        }
+        for (; j < c; j++) out[o + j] = x[o + j] * s * w[j];
+        rstd[i] = s;
     }
 
     public static void backwardInputCpu(float[] dout, float[] x, float[] w, float[] rstd, float[] dx,

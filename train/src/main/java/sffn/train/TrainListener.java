@@ -12,7 +12,7 @@ public interface TrainListener {
                 double stepSeconds) {
     }
 
-    /** One evaluation done. */
+    /** One evaluation done ({@link TrainListener#evaluated}). */
     record Eval(int step, double valLoss, double valPpl, long tokens) {
     }
 
@@ -22,7 +22,18 @@ public interface TrainListener {
     default void step(Step s) {
     }
 
+    /** An evaluation after {@code step} is about to run; {@link #evaluated} follows. */
+    default void evaluating(int step) {
+    }
+
     default void evaluated(Eval e) {
+    }
+
+    /**
+     * A checkpoint of {@code step} is about to be written (its weights are checked first, by a
+     * validation batch among other things); {@link #saved} follows if it is.
+     */
+    default void saving(int step) {
     }
 
     default void saved(int step, java.nio.file.Path dir) {
@@ -56,8 +67,18 @@ public interface TrainListener {
         }
 
         @Override
+        public void evaluating(int step) {
+            next.evaluating(step);
+        }
+
+        @Override
         public void evaluated(Eval e) {
             next.evaluated(e);
+        }
+
+        @Override
+        public void saving(int step) {
+            next.saving(step);
         }
 
         @Override

@@ -457,6 +457,7 @@ public final class Trainer {
     /** Validation loss over the first eval_windows windows (all when 0); NaN without validation shards. */
     public double evaluate() {
         if (validation == null) return Double.NaN;
+        listener.evaluating(step);
         Validation.Result r = validation.measure(backend, cfg.evalWindows(), comm);
         if (!Double.isFinite(r.loss())) {
             throw new TrainingDiverged("validation loss is " + r.loss() + " after step " + step + "; stopping without"
@@ -479,6 +480,7 @@ public final class Trainer {
 
     /** Writes the checkpoint atomically: the previous one stays whole until this one is complete. */
     public void save() throws IOException {
+        listener.saving(step);
         if (exchange != null && par.zeroStage() == 1) exchange.gatherMoments(false);
         if (comm.rank() != 0) {
             lastSaved = step;

@@ -4,16 +4,21 @@ import java.util.List;
 import java.util.function.IntConsumer;
 import sffn.kernels.cpu.Vec;
 import sffn.kernels.cpu.Workers;
+import sffn.kernels.plan.Fusion;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.Plan;
 
 /**
- * Runs every call's CPU body on the host arrays, on all cores. With profiling on, it also
- * accumulates wall time per kind of call, for {@link #profile()}.
+ * Runs every call's CPU body on the host arrays, on all cores, after {@link Fusion#forCpu}
+ * (adjacent calls its fused bodies do in one pass; the same bits; {@code -Dsffn.cpu.fuse=false}
+ * runs the plans as written). With profiling on, it also accumulates wall time per kind of call,
+ * for {@link #profile()}.
  */
 public final class CpuBackend implements Backend {
     private final boolean profiling;
+    private final boolean fuse;
     private volatile boolean recording = true;
+    private volatile String scope;
     private final KernelTimes times = new KernelTimes();
 
     public CpuBackend() {
@@ -21,7 +26,13 @@ public final class CpuBackend implements Backend {
     }
 
     public CpuBackend(boolean profiling) {
+        this(profiling, Fusion.cpuEnabled());
+    }
+
+    /** @param fuse whether to run {@link Fusion#forCpu} of each section (false: the plans as written) */
+    public CpuBackend(boolean profiling, boolean fuse) {
         this.profiling = profiling;
+        this.fuse = fuse;
     }
 
     @Override
@@ -35,10 +46,6 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void run(Plan plan) {
-        if (!profiling) {
-            plan.runCpu();
-            return;
-        }
         for (Plan.Section s : plan.sections()) runSection(s);
     }
 
@@ -52,7 +59,10 @@ public final class CpuBackend implements Backend {
     }
 
     private void runSection(Plan.Section s) {
-        for (KernelCall c : s.calls()) {
+        // Fusing costs a pass over the calls' references, microseconds beside the kernels; kept
+        // per run rather than cached, as plans are built at any time and never unregistered.
+        List<KernelCall> calls = fuse && s.calls().size() > 1 ? Fusion.forCpu(s.calls()) : s.calls();
+        for (KernelCall c : calls) {
             if (!profiling) {
                 c.runCpu();
                 continue;
@@ -70,6 +80,11 @@ public final class CpuBackend implements Backend {
      */
     public void recording(boolean on) {
         recording = on;
+    }
+
+    /** What the profile counts, printed in its heading (e.g. "training steps after the first 3"). */
+    public void profileScope(String scope) {
+        this.scope = scope;
     }
 
     /** Whether this backend times its calls (--profile). */
@@ -96,6 +111,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
-        if (profiling && !times.isEmpty()) System.err.print("time per kernel call kind (--profile):\n" + profile());
+        if (profiling && !times.isEmpty()) {
+            String heading = "time per kernel call kind (--profile" + (scope == null ? "" : ", " + scope) + "):";
+            System.err.print(heading + "\n" + profile());
+        }
     }
 }

@@ -270,8 +270,7 @@ public sealed interface KernelCall {
      */
     record ResidualSum(Tensor src, Tensor y, Tensor sum, int n) implements KernelCall {
         public void runCpu() {
-            Fill.copyCpu(src.data, sum.data, n);
-            Residual.addCpu(sum.data, y.data, n);
+            Residual.sumCpu(src.data, y.data, sum.data, n);
         }
     }
 
@@ -282,9 +281,8 @@ public sealed interface KernelCall {
     record ResidualLayerNorm(Tensor src, Tensor y, Tensor sum, Tensor w, Tensor b, Tensor out, Tensor mean, Tensor rstd,
                              int rows, int c) implements KernelCall {
         public void runCpu() {
-            Fill.copyCpu(src.data, sum.data, rows * c);
-            Residual.addCpu(sum.data, y.data, rows * c);
-            LayerNorm.forwardCpu(sum.data, w.data, b.data, out.data, mean.data, rstd.data, rows, c);
+            LayerNorm.residualForwardCpu(src.data, y.data, sum.data, w.data, b.data, out.data, mean.data, rstd.data,
+                    rows, c);
         }
     }
 
@@ -292,9 +290,7 @@ public sealed interface KernelCall {
     record ResidualRmsNorm(Tensor src, Tensor y, Tensor sum, Tensor w, Tensor out, Tensor rstd, int rows, int c)
             implements KernelCall {
         public void runCpu() {
-            Fill.copyCpu(src.data, sum.data, rows * c);
-            Residual.addCpu(sum.data, y.data, rows * c);
-            RmsNorm.forwardCpu(sum.data, w.data, out.data, rstd.data, rows, c);
+            RmsNorm.residualForwardCpu(src.data, y.data, sum.data, w.data, out.data, rstd.data, rows, c);
         }
     }
 

@@ -14,6 +14,7 @@ import sffn.kernels.IntTensor;
 import sffn.kernels.ShortTensor;
 import sffn.kernels.Tensor;
 import sffn.kernels.backend.KernelTimes;
+import sffn.kernels.plan.Fusion;
 import sffn.kernels.plan.KernelCall;
 import sffn.kernels.plan.KernelCall.CrossEntropyForwardBackward;
 import sffn.kernels.plan.Plan;
@@ -186,7 +187,8 @@ final class Residency implements AutoCloseable {
             List<Plan.Section> ss = p.sections();
             for (int si = 0; si < ss.size(); si++) {
                 List<KernelCall> calls = ss.get(si).calls();
-                List<List<KernelCall>> chunks = chunks(Fusion.enabled() ? Fusion.fuse(calls, mm.isRegister()) : calls, standIns, mm);
+                List<KernelCall> fused = Fusion.deviceEnabled() ? Fusion.forDevice(calls, mm.isRegister()) : calls;
+                List<List<KernelCall>> chunks = chunks(fused, standIns, mm);
                 for (int ci = 0; ci < chunks.size(); ci++) {
                     Graph g = new Graph(graphs.size(), "p" + pi + "s" + si + (chunks.size() > 1 ? "c" + ci : ""));
                     Map<Object, Boolean> used = new IdentityHashMap<>();

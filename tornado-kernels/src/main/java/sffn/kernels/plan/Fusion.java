@@ -1,8 +1,7 @@
-package sffn.kernels.tornado;
+package sffn.kernels.plan;
 
 import java.util.ArrayList;
 import java.util.List;
-import sffn.kernels.plan.KernelCall;
 import sffn.kernels.Tensor;
 import sffn.kernels.plan.KernelCall.BiasAdd;
 import sffn.kernels.plan.KernelCall.BlendBackward;
@@ -32,23 +31,44 @@ import sffn.kernels.plan.KernelCall.WhenGuided;
  * that follows it ({@link MatmulGeluForward}: the pre-activation and the activation written by one
  * kernel) and, for a guide's product, the blend into the structured output
  * ({@link GuidedMatmulForward}). Every fused task writes every array the calls it replaces wrote,
- * with the same operations in the same order per element. The CPU backend runs plans as written;
- * only the launches change.
+ * with the same operations in the same order per element, so fused and unfused plans give the
+ * same bits.
+ *
+ * <p>The CPU backend runs the merges of adjacent calls too ({@link #forCpu}).
  */
-final class Fusion {
-    /** System property; {@code false} runs every call as its own task (to count what fusion saves). */
-    static final String PROPERTY = "sffn.tornado.fuse";
+public final class Fusion {
+    /** System property; {@code false} runs every call as its own device task (to count what fusion saves). */
+    public static final String DEVICE_PROPERTY = "sffn.tornado.fuse";
+    /** System property; {@code false} runs every call of a plan on the CPU as written. */
+    public static final String CPU_PROPERTY = "sffn.cpu.fuse";
 
     private Fusion() {
     }
 
-    static boolean enabled() {
-        return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true"));
+    public static boolean deviceEnabled() {
+        return !"false".equalsIgnoreCase(System.getProperty(DEVICE_PROPERTY, "true"));
+    }
+
+    public static boolean cpuEnabled() {
+        return !"false".equalsIgnoreCase(System.getProperty(CPU_PROPERTY, "true"));
     }
 
     /** @param registerGemm whether the matmul family runs register-tiled (the epilogue fusions need its kernels) */
-    static List<KernelCall> fuse(List<KernelCall> calls, boolean registerGemm) {
+    public static List<KernelCall> forDevice(List<KernelCall> calls, boolean registerGemm) {
         return pairs(adjacent(calls), registerGemm);
+    }
+
+    /**
+     * The calls the CPU backend runs for {@code calls}: the residual stream's copy-then-add as one
+     * sum, with the norm after it row by row while each row is in the cache, and bias adds into
+     * the forwards before them. The GEMM epilogues are the device's alone: on the CPU (a 2-core
+     * Zen 5 VM), a GELU or its derivative applied to each tile as the GEMM wrote it was no faster
+     * than its own pass at the FFN shapes (1024 x 3072 x 768), and 5-8% slower for the backward,
+     * whose reads of x and writes of dx likely push the GEMM's block of B (864 KiB) out of L2;
+     * a bias added per tile saved nothing measurable either (its pass is 1-4% of the product).
+     */
+    public static List<KernelCall> forCpu(List<KernelCall> calls) {
+        return adjacent(calls);
     }
 
     /** Residual sums and norms, and bias adds into forwards. */

@@ -1,4 +1,4 @@
-package sffn.kernels.tornado;
+package sffn.kernels.plan;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -43,7 +43,7 @@ class FusionTest {
     void aForwardThenABiasAddOnItsOutputBecomeOneForwardWithTheBias() {
         List<KernelCall> calls = List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new BiasAdd(c, bias, 5, 3),
                 new ResidualAdd(c, a, 3));
-        List<KernelCall> fused = Fusion.fuse(calls, true);
+        List<KernelCall> fused = Fusion.forDevice(calls, true);
         assertEquals(2, fused.size());
         MatmulForward f = (MatmulForward) fused.get(0);
         assertSame(bias, f.bias());
@@ -68,41 +68,58 @@ class FusionTest {
         }
     }
 
-    /** The residual stream as Gpt writes it: next = copy of prev, next += branch, then the norm of next. */
+    /**
+     * The residual stream as Gpt writes it: next = copy of prev, next += branch, then the norm of
+     * next; rows of 37 (vectors and a scalar tail). The CPU backend merges the same calls.
+     */
     @Test
     void aCopyThenAnAddOnTheCopyBecomeOneSumAndTakeTheNormAfterThem() {
-        Tensor prev = random("prev", 5, 3);
-        Tensor branch = random("branch", 5, 3);
-        Tensor next = new Tensor("next", 5, 3);
-        Tensor w = random("w", 3);
-        Tensor bb = random("bb", 3);
-        Tensor out = new Tensor("out", 5, 3);
+        Tensor prev = random("prev", 5, 37);
+        Tensor branch = random("branch", 5, 37);
+        Tensor next = new Tensor("next", 5, 37);
+        Tensor w = random("w", 37);
+        Tensor bb = random("bb", 37);
+        Tensor out = new Tensor("out", 5, 37);
         Tensor mean = new Tensor("mean", 5);
         Tensor rstd = new Tensor("rstd", 5);
-        List<KernelCall> sumOnly = List.of(new Copy(prev, next, 15), new ResidualAdd(next, branch, 15), new BiasAdd(c, bias, 5, 3));
-        List<KernelCall> fusedSum = Fusion.fuse(sumOnly, true);
+        List<KernelCall> sumOnly = List.of(new Copy(prev, next, 185), new ResidualAdd(next, branch, 185),
+                new BiasAdd(c, bias, 5, 3));
+        List<KernelCall> fusedSum = Fusion.forDevice(sumOnly, true);
         assertEquals(2, fusedSum.size());
-        assertEquals(new ResidualSum(prev, branch, next, 15), fusedSum.get(0));
-        List<KernelCall> withNorm = List.of(new Copy(prev, next, 15), new ResidualAdd(next, branch, 15),
-                new LayerNormForward(next, w, bb, out, mean, rstd, 5, 3));
-        List<KernelCall> fused = Fusion.fuse(withNorm, true);
-        assertEquals(List.of(new ResidualLayerNorm(prev, branch, next, w, bb, out, mean, rstd, 5, 3)), fused);
+        assertEquals(new ResidualSum(prev, branch, next, 185), fusedSum.get(0));
+        assertEquals(fusedSum, Fusion.forCpu(sumOnly));
+        assertSameBits(sumOnly.subList(0, 2), fusedSum.get(0), next);
+        List<KernelCall> withNorm = List.of(new Copy(prev, next, 185), new ResidualAdd(next, branch, 185),
+                new LayerNormForward(next, w, bb, out, mean, rstd, 5, 37));
+        List<KernelCall> fused = Fusion.forDevice(withNorm, true);
+        assertEquals(List.of(new ResidualLayerNorm(prev, branch, next, w, bb, out, mean, rstd, 5, 37)), fused);
+        assertEquals(fused, Fusion.forCpu(withNorm));
         assertSameBits(withNorm, fused.get(0), next, out, mean, rstd);
     }
 
     @Test
     void anRmsNormOfTheSumJoinsItToo() {
-        Tensor prev = random("prev", 5, 3);
-        Tensor branch = random("branch", 5, 3);
-        Tensor next = new Tensor("next", 5, 3);
-        Tensor w = random("w", 3);
-        Tensor out = new Tensor("out", 5, 3);
+        Tensor prev = random("prev", 5, 37);
+        Tensor branch = random("branch", 5, 37);
+        Tensor next = new Tensor("next", 5, 37);
+        Tensor w = random("w", 37);
+        Tensor out = new Tensor("out", 5, 37);
         Tensor rstd = new Tensor("rstd", 5);
-        List<KernelCall> calls = List.of(new Copy(prev, next, 15), new ResidualAdd(next, branch, 15),
-                new RmsNormForward(next, w, out, rstd, 5, 3));
-        List<KernelCall> fused = Fusion.fuse(calls, true);
-        assertEquals(List.of(new ResidualRmsNorm(prev, branch, next, w, out, rstd, 5, 3)), fused);
+        List<KernelCall> calls = List.of(new Copy(prev, next, 185), new ResidualAdd(next, branch, 185),
+                new RmsNormForward(next, w, out, rstd, 5, 37));
+        List<KernelCall> fused = Fusion.forDevice(calls, true);
+        assertEquals(List.of(new ResidualRmsNorm(prev, branch, next, w, out, rstd, 5, 37)), fused);
+        assertEquals(fused, Fusion.forCpu(calls));
         assertSameBits(calls, fused.get(0), next, out, rstd);
+    }
+
+    /** The CPU runs the GEMM epilogues as separate passes (no faster fused there, see Fusion.forCpu). */
+    @Test
+    void theCpuLeavesTheGeluAndTheBlendAfterTheirProducts() {
+        Tensor out = new Tensor("out", 5, 3);
+        List<KernelCall> calls = List.of(new MatmulForward(a, b, bias, c, 5, 3, 7, false), new GeluForward(c, out, 15));
+        assertEquals(calls, Fusion.forCpu(calls));
+        assertEquals(1, Fusion.forDevice(calls, true).size());
     }
 
     @Test
@@ -115,11 +132,11 @@ class FusionTest {
                 List.of(new Copy(prev, next, 15), new ResidualAdd(next, prev, 15)),           // adds the source
                 List.of(new Copy(prev, next, 12), new ResidualAdd(next, a, 15)),              // other lengths
                 List.of(new ResidualAdd(next, a, 15), new Copy(prev, next, 15)));              // wrong order
-        for (List<KernelCall> calls : cases) assertEquals(calls, Fusion.fuse(calls, true));
+        for (List<KernelCall> calls : cases) assertEquals(calls, Fusion.forDevice(calls, true));
         // A norm that writes what the sum reads stays a call of its own.
         List<KernelCall> clobber = List.of(new Copy(prev, next, 15), new ResidualAdd(next, a, 15),
                 new LayerNormForward(next, bias, bias, prev, new Tensor("m", 5), new Tensor("r", 5), 5, 3));
-        List<KernelCall> fused = Fusion.fuse(clobber, true);
+        List<KernelCall> fused = Fusion.forDevice(clobber, true);
         assertEquals(List.of(new ResidualSum(prev, a, next, 15), clobber.get(2)), fused);
     }
 
@@ -131,7 +148,7 @@ class FusionTest {
                 List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new BiasAdd(other, bias, 5, 3)), // another tensor
                 List.of(new MatmulForward(a, b, bias, c, 5, 3, 7, false), new BiasAdd(c, bias, 5, 3)),  // has a bias
                 List.of(new BiasAdd(c, bias, 5, 3), new MatmulForward(a, b, null, c, 5, 3, 7, false))); // wrong order
-        for (List<KernelCall> calls : cases) assertEquals(calls, Fusion.fuse(calls, true));
+        for (List<KernelCall> calls : cases) assertEquals(calls, Fusion.forDevice(calls, true));
     }
 
     @Test
@@ -139,17 +156,17 @@ class FusionTest {
         Tensor act = new Tensor("act", 5, 3);
         List<KernelCall> calls = List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new BiasAdd(c, bias, 5, 3),
                 new GeluForward(c, act, 15));
-        List<KernelCall> fused = Fusion.fuse(calls, true);
+        List<KernelCall> fused = Fusion.forDevice(calls, true);
         assertEquals(List.of(new MatmulGeluForward(a, b, bias, c, act, 5, 3, 7)), fused);
         assertSameBits(calls, fused.get(0), c, act);
         // The other matmul bodies keep the GELU a task of its own (the bias still joins the forward).
-        assertEquals(List.of(new MatmulForward(a, b, bias, c, 5, 3, 7, false), calls.get(2)), Fusion.fuse(calls, false));
+        assertEquals(List.of(new MatmulForward(a, b, bias, c, 5, 3, 7, false), calls.get(2)), Fusion.forDevice(calls, false));
         List<List<KernelCall>> apart = List.of(
                 List.of(new MatmulForward(a, b, null, c, 5, 3, 7, true), new GeluForward(c, act, 15)),   // accumulates
                 List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new GeluForward(act, c, 15)),  // GELU of another
                 List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new GeluForward(c, act, 12)),  // part of it
                 List.of(new MatmulForward(a, b, null, c, 5, 3, 7, false), new GeluForward(c, a, 15)));   // over an input
-        for (List<KernelCall> l : apart) assertEquals(l, Fusion.fuse(l, true));
+        for (List<KernelCall> l : apart) assertEquals(l, Fusion.forDevice(l, true));
     }
 
     /** Step scalars with the guide switch in slot {@code slot} on and the guide weight 0.3. */
@@ -167,7 +184,7 @@ class FusionTest {
         Tensor y = random("y", 5, 3);
         List<KernelCall> calls = List.of(new WhenGuided(sc, 9, new MatmulForward(a, b, null, g, 5, 3, 7, false)),
                 new BlendForward(g, y, sc, 9, 15));
-        List<KernelCall> fused = Fusion.fuse(calls, true);
+        List<KernelCall> fused = Fusion.forDevice(calls, true);
         assertEquals(List.of(new GuidedMatmulForward(a, b, g, y, sc, 9, 5, 3, 7)), fused);
         // y is blended in place: both runs start from the same y; the product starts as NaN.
         float[] y0 = y.data.clone();
@@ -188,12 +205,12 @@ class FusionTest {
         }
         // Switch off: y stays, as the unfused pair leaves it.
         for (int i = 0; i < y0.length; i++) assertEquals(Float.floatToIntBits(y0[i]), Float.floatToIntBits(y.data[i]));
-        assertEquals(calls, Fusion.fuse(calls, false));
+        assertEquals(calls, Fusion.forDevice(calls, false));
         List<List<KernelCall>> apart = List.of(
                 List.of(new WhenGuided(sc, 9, new MatmulForward(a, b, null, g, 5, 3, 7, false)), new BlendForward(g, y, sc, 8, 15)),
                 List.of(new WhenGuided(sc, 9, new MatmulForward(a, b, bias, g, 5, 3, 7, false)), new BlendForward(g, y, sc, 9, 15)),
                 List.of(new WhenGuided(sc, 9, new MatmulForward(a, b, null, g, 5, 3, 7, false)), new BlendForward(y, g, sc, 9, 15)));
-        for (List<KernelCall> l : apart) assertEquals(l, Fusion.fuse(l, true));
+        for (List<KernelCall> l : apart) assertEquals(l, Fusion.forDevice(l, true));
     }
 
     @Test
@@ -204,7 +221,7 @@ class FusionTest {
         Tensor dyg = new Tensor("dyg", 5, 3);
         List<KernelCall> calls = List.of(new Copy(dy, dys, 15), new BlendBackward(dys, dyg, sc, 7, 15));
         for (boolean register : new boolean[] {true, false}) {
-            List<KernelCall> fused = Fusion.fuse(calls, register);
+            List<KernelCall> fused = Fusion.forDevice(calls, register);
             assertEquals(List.of(new BlendSplit(dy, dys, dyg, sc, 7, 15)), fused);
             float[] dy0 = dy.data.clone();
             assertSameBits(calls, fused.get(0), dys, dyg);
@@ -214,6 +231,6 @@ class FusionTest {
                 List.of(new Copy(dy, dys, 15), new BlendBackward(dy, dyg, sc, 7, 15)),     // blends the source
                 List.of(new Copy(dy, dys, 12), new BlendBackward(dys, dyg, sc, 7, 15)),    // other lengths
                 List.of(new Copy(dy, dys, 15), new BlendBackward(dys, dy, sc, 7, 15)));    // writes the source
-        for (List<KernelCall> l : apart) assertEquals(l, Fusion.fuse(l, true));
+        for (List<KernelCall> l : apart) assertEquals(l, Fusion.forDevice(l, true));
     }
 }
