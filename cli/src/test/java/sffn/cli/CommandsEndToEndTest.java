@@ -176,10 +176,7 @@ class CommandsEndToEndTest {
     void profilePrintsTheTimePerKindOfKernel() {
         String[] train = {"train", "--config", model.toString(), "--data", data.toString(), "--steps", "4", "--batch-size", "2",
                 "--seq-len", "16", "--eval-windows", "2"};
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try {
-            System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        withCapturedErr(bytes -> {
             assertEquals(0, run(concat(train, "--out", tmp.resolve("profiled").toString(), "--profile")).code());
             String profiled = bytes.toString(StandardCharsets.UTF_8);
             assertTrue(profiled.contains("time per kernel call kind (--profile, training steps after the first 3"), profiled);
@@ -188,9 +185,7 @@ class CommandsEndToEndTest {
             assertEquals(0, run(concat(train, "--out", tmp.resolve("plain").toString())).code());
             String plain = bytes.toString(StandardCharsets.UTF_8);
             assertTrue(!plain.contains("--profile"), plain);
-        } finally {
-            System.setErr(oldErr);
-        }
+        });
     }
 
     /**
@@ -201,10 +196,7 @@ class CommandsEndToEndTest {
     @Test
     @Order(3)
     void dryRunProfileCountsTheStepsAfterTheFirst() {
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try {
-            System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        withCapturedErr(bytes -> {
             int[][] calls = new int[2][];
             for (int steps = 2; steps <= 3; steps++) {
                 bytes.reset();
@@ -219,9 +211,7 @@ class CommandsEndToEndTest {
             assertEquals(2 * calls[0][0], calls[1][0], "MatmulForward calls over two steps against one");
             assertEquals(2 * calls[0][1], calls[1][1], "MatmulBackwardInput calls over two steps against one");
             assertEquals(calls[0][0], calls[0][1], "a step's forward and backward-input products");
-        } finally {
-            System.setErr(oldErr);
-        }
+        });
     }
 
     /**
@@ -232,10 +222,7 @@ class CommandsEndToEndTest {
     @Test
     @Order(3)
     void trainProfileCountsTheStepsAfterTheWarmUpWithoutEvaluations() {
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try {
-            System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        withCapturedErr(bytes -> {
             int[][] calls = new int[2][];
             for (int steps = 3; steps <= 5; steps++) {
                 bytes.reset();
@@ -257,6 +244,16 @@ class CommandsEndToEndTest {
             assertEquals(1, calls[0][1], "the loss's calls in one profiled step");
             assertEquals(2, calls[1][1], "the loss's calls in two profiled steps");
             assertEquals(2 * calls[0][0], calls[1][0], "MatmulForward calls over two steps against one");
+        });
+    }
+
+    /** Runs {@code body} with System.err going to the stream it is given (the profile's table goes there). */
+    private static void withCapturedErr(java.util.function.Consumer<ByteArrayOutputStream> body) {
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+            body.accept(bytes);
         } finally {
             System.setErr(oldErr);
         }
