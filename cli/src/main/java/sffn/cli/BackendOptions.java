@@ -16,7 +16,8 @@ public final class BackendOptions {
     String device;
 
     @Option(names = "--profile", description = "At the end, print the time per kind of kernel: wall time per call on"
-            + " the CPU, device time per launch on TornadoVM (its profiler; for short runs, it keeps its log in memory).")
+            + " the CPU (for train, over the steps after the first three, without evaluations), device time per launch"
+            + " on TornadoVM (its profiler; for short runs, it keeps its log in memory).")
     boolean profile;
 
     @Option(names = "--matmul", paramLabel = "jit|cublas|auto",
