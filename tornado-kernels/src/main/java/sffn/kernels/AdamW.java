@@ -61,6 +61,29 @@ public final class AdamW {
         }
     }
 
+    /**
+     * {@link #update} of every parameter in one launch, from arrays that hold all parameters of a
+     * kind one after another (on a device, where a task takes at most 15 arguments): the first
+     * {@code nW} elements of pW, gW, mW, vW, then the first {@code nB} of pB, gB, mB, vB (the
+     * biases, which kernels read beside a weight and so cannot share its array). Elements below
+     * {@code decayW} (and {@code decayB}) take the weight decay {@code hyper[WEIGHT_DECAY]}, the
+     * others none; an element whose value, gradient and moments are zero (padding) stays zero.
+     */
+    public static void updateFlat(float[] pW, float[] gW, float[] mW, float[] vW, float[] pB, float[] gB, float[] mB,
+                                  float[] vB, float[] scalars, float[] hyper, int nW, int nB, int decayW, int decayB) {
+        for (@Parallel int i = 0; i < nW + nB; i++) {
+            if (i < decayW) {
+                step(pW, gW, mW, vW, scalars, i, hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[WEIGHT_DECAY]);
+            } else if (i < nW) {
+                step(pW, gW, mW, vW, scalars, i, hyper[BETA1], hyper[BETA2], hyper[EPS], 0f);
+            } else if (i - nW < decayB) {
+                step(pB, gB, mB, vB, scalars, i - nW, hyper[BETA1], hyper[BETA2], hyper[EPS], hyper[WEIGHT_DECAY]);
+            } else {
+                step(pB, gB, mB, vB, scalars, i - nW, hyper[BETA1], hyper[BETA2], hyper[EPS], 0f);
+            }
+        }
+    }
+
     private static void step(float[] p, float[] grad, float[] m, float[] v, float[] scalars, int i, float beta1,
                              float beta2, float eps, float weightDecay) {
         float lr = scalars[StepScalars.LR];

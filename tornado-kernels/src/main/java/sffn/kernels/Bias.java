@@ -12,16 +12,16 @@ public final class Bias {
     private Bias() {
     }
 
-    public static void add(float[] y, float[] bias, int rows, int cols) {
+    public static void add(float[] y, float[] bias, int biasOff, int rows, int cols) {
         for (@Parallel int i = 0; i < rows; i++) {
             for (@Parallel int j = 0; j < cols; j++) {
-                y[i * cols + j] += bias[j];
+                y[i * cols + j] += bias[biasOff + j];
             }
         }
     }
 
-    public static void backward(float[] dy, float[] dbias, int rows, int cols, int accumulate) {
-        Matmul.backwardBias(dy, dbias, rows, cols, accumulate);
+    public static void backward(float[] dy, float[] dbias, int dbiasOff, int rows, int cols, int accumulate) {
+        Matmul.backwardBias(dy, dbias, dbiasOff, rows, cols, accumulate);
     }
 
     public static void addCpu(float[] y, float[] bias, int rows, int cols) {

@@ -21,13 +21,13 @@ public final class BlockDiagMatmul {
 
     // ---- portable bodies -------------------------------------------------------------------
 
-    public static void forward(float[] x, float[] w, float[] y, int rows, int nb, int q, int p, int accumulate) {
+    public static void forward(float[] x, float[] w, int wOff, float[] y, int rows, int nb, int q, int p, int accumulate) {
         for (@Parallel int r = 0; r < rows; r++) {
             for (@Parallel int o = 0; o < nb * q; o++) {
                 int b = o / q;
                 float s = 0f;
                 for (int j = 0; j < p; j++) {
-                    s += w[o * p + j] * x[r * nb * p + b * p + j];
+                    s += w[wOff + o * p + j] * x[r * nb * p + b * p + j];
                 }
                 if (accumulate == 1) {
                     s += y[r * nb * q + o];
@@ -37,14 +37,15 @@ public final class BlockDiagMatmul {
         }
     }
 
-    public static void backwardInput(float[] dy, float[] w, float[] dx, int rows, int nb, int q, int p, int accumulate) {
+    public static void backwardInput(float[] dy, float[] w, int wOff, float[] dx, int rows, int nb, int q, int p,
+                                     int accumulate) {
         for (@Parallel int r = 0; r < rows; r++) {
             for (@Parallel int o = 0; o < nb * p; o++) {
                 int b = o / p;
                 int j = o - b * p;
                 float s = 0f;
                 for (int i = 0; i < q; i++) {
-                    s += w[(b * q + i) * p + j] * dy[r * nb * q + b * q + i];
+                    s += w[wOff + (b * q + i) * p + j] * dy[r * nb * q + b * q + i];
                 }
                 if (accumulate == 1) {
                     s += dx[r * nb * p + o];
@@ -54,7 +55,8 @@ public final class BlockDiagMatmul {
         }
     }
 
-    public static void backwardWeight(float[] dy, float[] x, float[] dw, int rows, int nb, int q, int p, int accumulate) {
+    public static void backwardWeight(float[] dy, float[] x, float[] dw, int dwOff, int rows, int nb, int q, int p,
+                                      int accumulate) {
         for (@Parallel int bi = 0; bi < nb * q; bi++) {
             for (@Parallel int j = 0; j < p; j++) {
                 int b = bi / q;
@@ -63,9 +65,9 @@ public final class BlockDiagMatmul {
                     s += dy[r * nb * q + bi] * x[r * nb * p + b * p + j];
                 }
                 if (accumulate == 1) {
-                    s += dw[bi * p + j];
+                    s += dw[dwOff + bi * p + j];
                 }
-                dw[bi * p + j] = s;
+                dw[dwOff + bi * p + j] = s;
             }
         }
     }

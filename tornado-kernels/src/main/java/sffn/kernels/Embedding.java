@@ -24,47 +24,47 @@ public final class Embedding {
 
     // ---- portable bodies -------------------------------------------------------------------
 
-    public static void forward(int[] tokens, float[] wte, float[] out, int rows, int c) {
+    public static void forward(int[] tokens, float[] wte, int wteOff, float[] out, int rows, int c) {
         for (@Parallel int r = 0; r < rows; r++) {
             for (@Parallel int j = 0; j < c; j++) {
-                out[r * c + j] = wte[tokens[r] * c + j];
+                out[r * c + j] = wte[wteOff + tokens[r] * c + j];
             }
         }
     }
 
-    public static void addPositions(float[] wpe, float[] out, int rows, int seqLen, int posOffset, int c) {
+    public static void addPositions(float[] wpe, int wpeOff, float[] out, int rows, int seqLen, int posOffset, int c) {
         for (@Parallel int r = 0; r < rows; r++) {
             for (@Parallel int j = 0; j < c; j++) {
-                out[r * c + j] += wpe[(posOffset + r % seqLen) * c + j];
+                out[r * c + j] += wpe[wpeOff + (posOffset + r % seqLen) * c + j];
             }
         }
     }
 
     /** {@link #addPositions} with the position offset read from {@code pos[0]} (decoding). */
-    public static void addPositionsAt(float[] wpe, float[] out, int[] pos, int rows, int seqLen, int c) {
+    public static void addPositionsAt(float[] wpe, int wpeOff, float[] out, int[] pos, int rows, int seqLen, int c) {
         for (@Parallel int r = 0; r < rows; r++) {
             for (@Parallel int j = 0; j < c; j++) {
-                out[r * c + j] += wpe[(pos[0] + r % seqLen) * c + j];
+                out[r * c + j] += wpe[wpeOff + (pos[0] + r % seqLen) * c + j];
             }
         }
     }
 
-    public static void backward(int[] tokens, float[] dout, float[] dwte, int rows, int c) {
+    public static void backward(int[] tokens, float[] dout, float[] dwte, int dwteOff, int rows, int c) {
         for (@Parallel int j = 0; j < c; j++) {
             for (int r = 0; r < rows; r++) {
-                dwte[tokens[r] * c + j] += dout[r * c + j];
+                dwte[dwteOff + tokens[r] * c + j] += dout[r * c + j];
             }
         }
     }
 
-    public static void positionsBackward(float[] dout, float[] dwpe, int rows, int seqLen, int c) {
+    public static void positionsBackward(float[] dout, float[] dwpe, int dwpeOff, int rows, int seqLen, int c) {
         for (@Parallel int t = 0; t < seqLen; t++) {
             for (@Parallel int j = 0; j < c; j++) {
                 float s = 0f;
                 for (int r = t; r < rows; r += seqLen) {
                     s += dout[r * c + j];
                 }
-                dwpe[t * c + j] += s;
+                dwpe[dwpeOff + t * c + j] += s;
             }
         }
     }

@@ -73,6 +73,22 @@ public final class GradNorm {
         }
     }
 
+    /**
+     * The partial sums of every gradient in one launch, from arrays that hold the gradients of a
+     * kind one after another, each from a multiple of {@link #CHUNK} (zeros between): chunk f of
+     * gW's first {@code chunksW * CHUNK} elements, then of gB's, into {@code partials[slotOf[f]]},
+     * the slot {@link #partialSums} of the gradient alone gives that chunk (zeros add nothing).
+     */
+    public static void partialSumsFlat(float[] gW, float[] gB, float[] partials, int[] slotOf, int chunksW, int chunksB) {
+        for (@Parallel int f = 0; f < chunksW + chunksB; f++) {
+            if (f < chunksW) {
+                chunkSquares(gW, f, chunksW * CHUNK, partials, slotOf[f]);
+            } else {
+                chunkSquares(gB, f - chunksW, chunksB * CHUNK, partials, slotOf[f]);
+            }
+        }
+    }
+
     /** {@code partials[slot]} = the sum of squares of chunk c of g's n elements, in order. */
     private static void chunkSquares(float[] g, int c, int n, float[] partials, int slot) {
         float s = 0f;

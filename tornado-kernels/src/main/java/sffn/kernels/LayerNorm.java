@@ -31,7 +31,8 @@ public final class LayerNorm {
 
     // ---- portable bodies -------------------------------------------------------------------
 
-    public static void forward(float[] x, float[] w, float[] b, float[] out, float[] mean, float[] rstd, int rows, int c) {
+    public static void forward(float[] x, float[] w, int wOff, float[] b, int bOff, float[] out, float[] mean, float[] rstd,
+                               int rows, int c) {
         for (@Parallel int i = 0; i < rows; i++) {
             float m = 0f;
             for (int j = 0; j < c; j++) {
@@ -46,7 +47,7 @@ public final class LayerNorm {
             v = v / c;
             float s = 1f / (float) Math.sqrt(v + EPS);
             for (int j = 0; j < c; j++) {
-                out[i * c + j] = (x[i * c + j] - m) * s * w[j] + b[j];
+                out[i * c + j] = (x[i * c + j] - m) * s * w[wOff + j] + b[bOff + j];
             }
             mean[i] = m;
             rstd[i] = s;
@@ -54,8 +55,8 @@ public final class LayerNorm {
     }
 
     /** {@code sum = src + y}, then {@link #forward} of the sum, a row per work item. */
-    public static void residualForward(float[] src, float[] y, float[] sum, float[] w, float[] b, float[] out, float[] mean,
-                                       float[] rstd, int rows, int c) {
+    public static void residualForward(float[] src, float[] y, float[] sum, float[] w, int wOff, float[] b, int bOff,
+                                       float[] out, float[] mean, float[] rstd, int rows, int c) {
         for (@Parallel int i = 0; i < rows; i++) {
             float m = 0f;
             for (int j = 0; j < c; j++) {
@@ -72,14 +73,14 @@ public final class LayerNorm {
             v = v / c;
             float s = 1f / (float) Math.sqrt(v + EPS);
             for (int j = 0; j < c; j++) {
-                out[i * c + j] = (sum[i * c + j] - m) * s * w[j] + b[j];
+                out[i * c + j] = (sum[i * c + j] - m) * s * w[wOff + j] + b[bOff + j];
             }
             mean[i] = m;
             rstd[i] = s;
         }
     }
 
-    public static void backwardInput(float[] dout, float[] x, float[] w, float[] mean, float[] rstd, float[] dx,
+    public static void backwardInput(float[] dout, float[] x, float[] w, int wOff, float[] mean, float[] rstd, float[] dx,
                                      int rows, int c, int accumulate) {
         for (@Parallel int i = 0; i < rows; i++) {
             float m = mean[i];
@@ -87,7 +88,7 @@ public final class LayerNorm {
             float g = 0f;
             float gx = 0f;
             for (int j = 0; j < c; j++) {
-                float dn = dout[i * c + j] * w[j];
+                float dn = dout[i * c + j] * w[wOff + j];
                 g += dn;
                 gx += dn * (x[i * c + j] - m) * s;
             }
@@ -95,7 +96,7 @@ public final class LayerNorm {
             gx = gx / c;
             for (int j = 0; j < c; j++) {
                 float xhat = (x[i * c + j] - m) * s;
-                float d = s * (dout[i * c + j] * w[j] - g - xhat * gx);
+                float d = s * (dout[i * c + j] * w[wOff + j] - g - xhat * gx);
                 if (accumulate == 1) {
                     d += dx[i * c + j];
                 }
@@ -104,8 +105,8 @@ public final class LayerNorm {
         }
     }
 
-    public static void backwardParams(float[] dout, float[] x, float[] mean, float[] rstd, float[] dw, float[] db,
-                                      int rows, int c, int accumulate) {
+    public static void backwardParams(float[] dout, float[] x, float[] mean, float[] rstd, float[] dw, int dwOff, float[] db,
+                                      int dbOff, int rows, int c, int accumulate) {
         for (@Parallel int j = 0; j < c; j++) {
             float sw = 0f;
             float sb = 0f;
@@ -115,18 +116,18 @@ public final class LayerNorm {
                 sb += d;
             }
             if (accumulate == 1) {
-                sw += dw[j];
-                sb += db[j];
+                sw += dw[dwOff + j];
+                sb += db[dbOff + j];
             }
-            dw[j] = sw;
-            db[j] = sb;
+            dw[dwOff + j] = sw;
+            db[dbOff + j] = sb;
         }
     }
 
     // ---- row KernelContext bodies (GPUs; see the class comment for the grid) ---------------
 
-    public static void forwardRows(KernelContext ctx, float[] x, float[] w, float[] b, float[] out, float[] mean,
-                                   float[] rstd, int c) {
+    public static void forwardRows(KernelContext ctx, float[] x, float[] w, int wOff, float[] b, int bOff, float[] out,
+                                   float[] mean, float[] rstd, int c) {
         int i = ctx.groupIdx;
         int l = ctx.localIdx;
         float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
@@ -142,7 +143,7 @@ public final class LayerNorm {
         }
         float r = 1f / (float) Math.sqrt(WorkGroups.sumRow(ctx, part, v) / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
-            out[i * c + j] = (x[i * c + j] - m) * r * w[j] + b[j];
+            out[i * c + j] = (x[i * c + j] - m) * r * w[wOff + j] + b[bOff + j];
         }
         if (l == 0) {
             mean[i] = m;
@@ -155,8 +156,8 @@ public final class LayerNorm {
      * residual stream's next value and its norm in one launch. Each work-item adds the columns it
      * later reads, so no barrier is needed before the mean.
      */
-    public static void residualForwardRows(KernelContext ctx, float[] src, float[] y, float[] sum, float[] w, float[] b,
-                                           float[] out, float[] mean, float[] rstd, int c) {
+    public static void residualForwardRows(KernelContext ctx, float[] src, float[] y, float[] sum, float[] w, int wOff,
+                                           float[] b, int bOff, float[] out, float[] mean, float[] rstd, int c) {
         int i = ctx.groupIdx;
         int l = ctx.localIdx;
         float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
@@ -174,7 +175,7 @@ public final class LayerNorm {
         }
         float r = 1f / (float) Math.sqrt(WorkGroups.sumRow(ctx, part, v) / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
-            out[i * c + j] = (sum[i * c + j] - m) * r * w[j] + b[j];
+            out[i * c + j] = (sum[i * c + j] - m) * r * w[wOff + j] + b[bOff + j];
         }
         if (l == 0) {
             mean[i] = m;
@@ -182,7 +183,7 @@ public final class LayerNorm {
         }
     }
 
-    public static void backwardInputRows(KernelContext ctx, float[] dout, float[] x, float[] w, float[] mean,
+    public static void backwardInputRows(KernelContext ctx, float[] dout, float[] x, float[] w, int wOff, float[] mean,
                                          float[] rstd, float[] dx, int c, int accumulate) {
         int i = ctx.groupIdx;
         int l = ctx.localIdx;
@@ -193,7 +194,7 @@ public final class LayerNorm {
         float g = 0f;
         float gx = 0f;
         for (int j = l; j < c; j += WorkGroups.ROW) {
-            float dn = dout[i * c + j] * w[j];
+            float dn = dout[i * c + j] * w[wOff + j];
             g += dn;
             gx += dn * (x[i * c + j] - m) * s;
         }
@@ -211,7 +212,7 @@ public final class LayerNorm {
         gx = pgx[0] / c;
         for (int j = l; j < c; j += WorkGroups.ROW) {
             float xhat = (x[i * c + j] - m) * s;
-            float d = s * (dout[i * c + j] * w[j] - g - xhat * gx);
+            float d = s * (dout[i * c + j] * w[wOff + j] - g - xhat * gx);
             if (accumulate == 1) {
                 d += dx[i * c + j];
             }

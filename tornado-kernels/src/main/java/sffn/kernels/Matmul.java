@@ -29,16 +29,16 @@ public final class Matmul {
 
     // ---- portable bodies -------------------------------------------------------------------
 
-    public static void forward(float[] a, float[] b, float[] bias, float[] c, int m, int n, int k,
-                               int hasBias, int accumulate) {
+    public static void forward(float[] a, float[] b, int bOff, float[] bias, int biasOff, float[] c, int m, int n,
+                               int k, int hasBias, int accumulate) {
         for (@Parallel int i = 0; i < m; i++) {
             for (@Parallel int j = 0; j < n; j++) {
                 float s = 0f;
                 for (int kk = 0; kk < k; kk++) {
-                    s += a[i * k + kk] * b[j * k + kk];
+                    s += a[i * k + kk] * b[bOff + j * k + kk];
                 }
                 if (hasBias == 1) {
-                    s += bias[j];
+                    s += bias[biasOff + j];
                 }
                 if (accumulate == 1) {
                     s += c[i * n + j];
@@ -48,12 +48,12 @@ public final class Matmul {
         }
     }
 
-    public static void backwardInput(float[] dc, float[] b, float[] da, int m, int n, int k, int accumulate) {
+    public static void backwardInput(float[] dc, float[] b, int bOff, float[] da, int m, int n, int k, int accumulate) {
         for (@Parallel int i = 0; i < m; i++) {
             for (@Parallel int kk = 0; kk < k; kk++) {
                 float s = 0f;
                 for (int j = 0; j < n; j++) {
-                    s += dc[i * n + j] * b[j * k + kk];
+                    s += dc[i * n + j] * b[bOff + j * k + kk];
                 }
                 if (accumulate == 1) {
                     s += da[i * k + kk];
@@ -63,7 +63,7 @@ public final class Matmul {
         }
     }
 
-    public static void backwardWeight(float[] dc, float[] a, float[] db, int m, int n, int k, int accumulate) {
+    public static void backwardWeight(float[] dc, float[] a, float[] db, int dbOff, int m, int n, int k, int accumulate) {
         for (@Parallel int j = 0; j < n; j++) {
             for (@Parallel int kk = 0; kk < k; kk++) {
                 float s = 0f;
@@ -71,30 +71,30 @@ public final class Matmul {
                     s += dc[i * n + j] * a[i * k + kk];
                 }
                 if (accumulate == 1) {
-                    s += db[j * k + kk];
+                    s += db[dbOff + j * k + kk];
                 }
-                db[j * k + kk] = s;
+                db[dbOff + j * k + kk] = s;
             }
         }
     }
 
-    public static void backwardBias(float[] dc, float[] dbias, int m, int n, int accumulate) {
+    public static void backwardBias(float[] dc, float[] dbias, int dbiasOff, int m, int n, int accumulate) {
         for (@Parallel int j = 0; j < n; j++) {
             float s = 0f;
             for (int i = 0; i < m; i++) {
                 s += dc[i * n + j];
             }
             if (accumulate == 1) {
-                s += dbias[j];
+                s += dbias[dbiasOff + j];
             }
-            dbias[j] = s;
+            dbias[dbiasOff + j] = s;
         }
     }
 
     // ---- tiled KernelContext bodies (GPUs; see the class comment for the grid) -------------
 
     /** {@link #forward} without bias (a separate bias add follows it), one output tile per work-group. */
-    public static void forwardTiled(KernelContext ctx, float[] a, float[] b, float[] c, int m, int n, int k,
+    public static void forwardTiled(KernelContext ctx, float[] a, float[] b, int bOff, float[] c, int m, int n, int k,
                                     int accumulate) {
         int tj = ctx.localIdx;
         int ti = ctx.localIdy;
@@ -113,7 +113,7 @@ public final class Matmul {
             as[ti * WorkGroups.TILE + tj] = av;
             float bv = 0f;
             if (j0 + ti < n && kk < k) {
-                bv = b[(j0 + ti) * k + kk];
+                bv = b[bOff + (j0 + ti) * k + kk];
             }
             bs[ti * WorkGroups.TILE + tj] = bv;
             ctx.localBarrier();
@@ -133,7 +133,7 @@ public final class Matmul {
     }
 
     /** {@link #backwardInput}: output tile of dA [M,K], summing over N. */
-    public static void backwardInputTiled(KernelContext ctx, float[] dc, float[] b, float[] da, int m, int n, int k,
+    public static void backwardInputTiled(KernelContext ctx, float[] dc, float[] b, int bOff, float[] da, int m, int n, int k,
                                           int accumulate) {
         int tk = ctx.localIdx;
         int ti = ctx.localIdy;
@@ -151,7 +151,7 @@ public final class Matmul {
             ds[ti * WorkGroups.TILE + tk] = dv;
             float bv = 0f;
             if (j0 + ti < n && k0 + tk < k) {
-                bv = b[(j0 + ti) * k + k0 + tk];
+                bv = b[bOff + (j0 + ti) * k + k0 + tk];
             }
             bs[ti * WorkGroups.TILE + tk] = bv;
             ctx.localBarrier();
@@ -171,7 +171,7 @@ public final class Matmul {
     }
 
     /** {@link #backwardWeight}: output tile of dB [N,K], summing over M. */
-    public static void backwardWeightTiled(KernelContext ctx, float[] dc, float[] a, float[] db, int m, int n, int k,
+    public static void backwardWeightTiled(KernelContext ctx, float[] dc, float[] a, float[] db, int dbOff, int m, int n, int k,
                                            int accumulate) {
         int tk = ctx.localIdx;
         int tj = ctx.localIdy;
@@ -202,9 +202,9 @@ public final class Matmul {
         int kk = k0 + tk;
         if (j < n && kk < k) {
             if (accumulate == 1) {
-                s += db[j * k + kk];
+                s += db[dbOff + j * k + kk];
             }
-            db[j * k + kk] = s;
+            db[dbOff + j * k + kk] = s;
         }
     }
 

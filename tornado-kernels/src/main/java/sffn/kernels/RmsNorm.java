@@ -27,7 +27,7 @@ public final class RmsNorm {
 
     // ---- portable bodies -------------------------------------------------------------------
 
-    public static void forward(float[] x, float[] w, float[] out, float[] rstd, int rows, int c) {
+    public static void forward(float[] x, float[] w, int wOff, float[] out, float[] rstd, int rows, int c) {
         for (@Parallel int i = 0; i < rows; i++) {
             float ss = 0f;
             for (int j = 0; j < c; j++) {
@@ -35,15 +35,15 @@ public final class RmsNorm {
             }
             float s = 1f / (float) Math.sqrt(ss / c + EPS);
             for (int j = 0; j < c; j++) {
-                out[i * c + j] = x[i * c + j] * s * w[j];
+                out[i * c + j] = x[i * c + j] * s * w[wOff + j];
             }
             rstd[i] = s;
         }
     }
 
     /** {@code sum = src + y}, then {@link #forward} of the sum, a row per work item. */
-    public static void residualForward(float[] src, float[] y, float[] sum, float[] w, float[] out, float[] rstd, int rows,
-                                       int c) {
+    public static void residualForward(float[] src, float[] y, float[] sum, float[] w, int wOff, float[] out, float[] rstd,
+                                       int rows, int c) {
         for (@Parallel int i = 0; i < rows; i++) {
             float ss = 0f;
             for (int j = 0; j < c; j++) {
@@ -53,23 +53,23 @@ public final class RmsNorm {
             }
             float s = 1f / (float) Math.sqrt(ss / c + EPS);
             for (int j = 0; j < c; j++) {
-                out[i * c + j] = sum[i * c + j] * s * w[j];
+                out[i * c + j] = sum[i * c + j] * s * w[wOff + j];
             }
             rstd[i] = s;
         }
     }
 
-    public static void backwardInput(float[] dout, float[] x, float[] w, float[] rstd, float[] dx,
+    public static void backwardInput(float[] dout, float[] x, float[] w, int wOff, float[] rstd, float[] dx,
                                      int rows, int c, int accumulate) {
         for (@Parallel int i = 0; i < rows; i++) {
             float s = rstd[i];
             float gx = 0f;
             for (int j = 0; j < c; j++) {
-                gx += dout[i * c + j] * w[j] * x[i * c + j] * s;
+                gx += dout[i * c + j] * w[wOff + j] * x[i * c + j] * s;
             }
             gx = gx / c;
             for (int j = 0; j < c; j++) {
-                float d = s * (dout[i * c + j] * w[j] - x[i * c + j] * s * gx);
+                float d = s * (dout[i * c + j] * w[wOff + j] - x[i * c + j] * s * gx);
                 if (accumulate == 1) {
                     d += dx[i * c + j];
                 }
@@ -78,22 +78,23 @@ public final class RmsNorm {
         }
     }
 
-    public static void backwardParams(float[] dout, float[] x, float[] rstd, float[] dw, int rows, int c, int accumulate) {
+    public static void backwardParams(float[] dout, float[] x, float[] rstd, float[] dw, int dwOff, int rows, int c,
+                                      int accumulate) {
         for (@Parallel int j = 0; j < c; j++) {
             float sw = 0f;
             for (int i = 0; i < rows; i++) {
                 sw += dout[i * c + j] * x[i * c + j] * rstd[i];
             }
             if (accumulate == 1) {
-                sw += dw[j];
+                sw += dw[dwOff + j];
             }
-            dw[j] = sw;
+            dw[dwOff + j] = sw;
         }
     }
 
     // ---- row KernelContext bodies (GPUs; grid as in LayerNorm) -------------------------------
 
-    public static void forwardRows(KernelContext ctx, float[] x, float[] w, float[] out, float[] rstd, int c) {
+    public static void forwardRows(KernelContext ctx, float[] x, float[] w, int wOff, float[] out, float[] rstd, int c) {
         int i = ctx.groupIdx;
         int l = ctx.localIdx;
         float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
@@ -103,7 +104,7 @@ public final class RmsNorm {
         }
         float s = 1f / (float) Math.sqrt(WorkGroups.sumRow(ctx, part, ss) / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
-            out[i * c + j] = x[i * c + j] * s * w[j];
+            out[i * c + j] = x[i * c + j] * s * w[wOff + j];
         }
         if (l == 0) {
             rstd[i] = s;
@@ -111,8 +112,8 @@ public final class RmsNorm {
     }
 
     /** {@code sum = src + y}, then {@link #forwardRows} of the sum (see LayerNorm.residualForwardRows). */
-    public static void residualForwardRows(KernelContext ctx, float[] src, float[] y, float[] sum, float[] w, float[] out,
-                                           float[] rstd, int c) {
+    public static void residualForwardRows(KernelContext ctx, float[] src, float[] y, float[] sum, float[] w, int wOff,
+                                           float[] out, float[] rstd, int c) {
         int i = ctx.groupIdx;
         int l = ctx.localIdx;
         float[] part = ctx.allocateFloatLocalArray(WorkGroups.ROW);
@@ -124,14 +125,14 @@ public final class RmsNorm {
         }
         float s = 1f / (float) Math.sqrt(WorkGroups.sumRow(ctx, part, ss) / c + EPS);
         for (int j = l; j < c; j += WorkGroups.ROW) {
-            out[i * c + j] = sum[i * c + j] * s * w[j];
+            out[i * c + j] = sum[i * c + j] * s * w[wOff + j];
         }
         if (l == 0) {
             rstd[i] = s;
         }
     }
 
-    public static void backwardInputRows(KernelContext ctx, float[] dout, float[] x, float[] w, float[] rstd,
+    public static void backwardInputRows(KernelContext ctx, float[] dout, float[] x, float[] w, int wOff, float[] rstd,
                                          float[] dx, int c, int accumulate) {
         int i = ctx.groupIdx;
         int l = ctx.localIdx;
@@ -139,11 +140,11 @@ public final class RmsNorm {
         float s = rstd[i];
         float gx = 0f;
         for (int j = l; j < c; j += WorkGroups.ROW) {
-            gx += dout[i * c + j] * w[j] * x[i * c + j] * s;
+            gx += dout[i * c + j] * w[wOff + j] * x[i * c + j] * s;
         }
         gx = WorkGroups.sumRow(ctx, part, gx) / c;
         for (int j = l; j < c; j += WorkGroups.ROW) {
-            float d = s * (dout[i * c + j] * w[j] - x[i * c + j] * s * gx);
+            float d = s * (dout[i * c + j] * w[wOff + j] - x[i * c + j] * s * gx);
             if (accumulate == 1) {
                 d += dx[i * c + j];
             }

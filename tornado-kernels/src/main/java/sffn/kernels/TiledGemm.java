@@ -8,19 +8,23 @@ import uk.ac.manchester.tornado.api.KernelContext;
  * independent problems (the blocks; 1 for a dense matmul):
  *
  * <pre>
- *   C_z[i, j] (+)= sum_l opA_z(i, l) opB_z(l, j) (+ bias[j])        i < m, j < n, l < k
- *   opA_z(i, l) = a[z aZ + i lda + l]   or, transposed, a[z aZ + l lda + i]
- *   opB_z(l, j) = b[z bZ + l ldb + j]   or, transposed, b[z bZ + j ldb + l]
- *   C_z[i, j]   = c[z cZ + i ldc + j]
+ *   C_z[i, j] (+)= sum_l opA_z(i, l) opB_z(l, j) (+ bias[biasOff + j])        i < m, j < n, l < k
+ *   opA_z(i, l) = a[z aZ + i lda + l]          or, transposed, a[z aZ + l lda + i]
+ *   opB_z(l, j) = b[bOff + z bZ + l ldb + j]   or, transposed, b[bOff + z bZ + j ldb + l]
+ *   C_z[i, j]   = c[cOff + z cZ + i ldc + j]
  * </pre>
  *
- * {@code flags}: {@link #TRANS_A} | {@link #TRANS_B} | {@link #ACCUMULATE} | {@link #BIAS}.
+ * {@code flags}: {@link #TRANS_A} | {@link #TRANS_B} | {@link #ACCUMULATE} | {@link #BIAS} |
+ * {@link #STACKED_C}. The offsets place a weight, its bias or its gradient inside a larger array
+ * (parameters kept in one array per kind on a device); a task takes at most 15 arguments, so the
+ * block strides are not arguments but follow from the layout of a block-diagonal product
+ * ({@link #aStride}, {@link #bStride}, {@link #cStride}).
  *
- * <p>Each shape also has an {@code ...Epilogue} twin for one problem, whose outputs go through
- * the forward's fused epilogues instead ({@link #GELU}: the MLP's activation written beside the
- * pre-activation; {@link #BLEND}: the self-guided blend of the guide's product into the structured
- * output): a TornadoVM task takes at most 15 arguments, so the twin trades the batch strides for
- * the activation and scalar arrays and the switch slot.
+ * <p>Each shape also has an {@code ...Epilogue} twin for one problem, {@code C = A B^T}, whose
+ * outputs go through the forward's fused epilogues instead ({@link #GELU}: the MLP's activation
+ * written beside the pre-activation; {@link #BLEND}: the self-guided blend of the guide's product
+ * into the structured output): it trades the leading dimensions and C's offset for the
+ * activation and scalar arrays and the switch slot.
  *
  * <p>A work-group of {@code TX x TY} work-items computes a {@code BM x BN} tile of C; each
  * work-item holds {@code RM x RN = (BM/TY) x (BN/TX)} outputs in registers, at rows
@@ -49,6 +53,13 @@ public final class TiledGemm {
      * while it is off (the self-guided blend).
      */
     public static final int BLEND = 32;
+    /**
+     * The blocks of C lie one after another ({@code m x n} each: a block-diagonal weight's
+     * gradient) and those of B side by side ({@code n} columns each). Without it, B's blocks lie
+     * one after another ({@code n x k} each: a block-diagonal weight) and C's side by side. A's
+     * always lie side by side.
+     */
+    public static final int STACKED_C = 64;
 
     private TiledGemm() {
     }
@@ -99,6 +110,21 @@ public final class TiledGemm {
     }
 
     // ---- staging and the epilogue, shared by every shape (TornadoVM inlines them) -------------
+
+    /** Floats from one block of A to the next: its rows' width (side by side in a wider matrix). */
+    public static int aStride(int flags, int m, int k) {
+        return (flags & TRANS_A) != 0 ? m : k;
+    }
+
+    /** Floats from one block of B to the next (see {@link #STACKED_C}). */
+    public static int bStride(int flags, int n, int k) {
+        return (flags & STACKED_C) != 0 ? n : n * k;
+    }
+
+    /** Floats from one block of C to the next (see {@link #STACKED_C}). */
+    public static int cStride(int flags, int m, int n) {
+        return (flags & STACKED_C) != 0 ? m * n : n;
+    }
 
     /** Local slot of the e-th element of the A slice: {@code As[l][i]} at {@code l la + i}. */
     private static int aSlot(int e, int transA, int bm, int tk, int la) {
@@ -164,11 +190,12 @@ public final class TiledGemm {
     }
 
     /** Stores one output (inside the matrix only), adding the bias and the old value as flags say. */
-    private static void put(float[] c, float[] bias, int flags, int m, int n, int ldc, int cBase, int i, int j, float s) {
+    private static void put(float[] c, float[] bias, int biasOff, int flags, int m, int n, int ldc, int cBase, int i, int j,
+                            float s) {
         if (i < m && j < n) {
             float v = s;
             if ((flags & BIAS) != 0) {
-                v += bias[j];
+                v += bias[biasOff + j];
             }
             int o = cBase + i * ldc + j;
             if ((flags & ACCUMULATE) != 0) {
@@ -195,8 +222,8 @@ public final class TiledGemm {
      * {@code Blend.forward} does; otherwise with the bias and, with {@link #GELU}, its activation
      * into {@code act} as {@code Gelu.forward} computes it.
      */
-    private static void putEpilogue(float[] c, float[] bias, float[] act, float alpha, int flags, int m, int n, int ldc,
-                                    int i, int j, float s) {
+    private static void putEpilogue(float[] c, float[] bias, int biasOff, float[] act, float alpha, int flags, int m, int n,
+                                    int ldc, int i, int j, float s) {
         if (i < m && j < n) {
             int o = i * ldc + j;
             if ((flags & BLEND) != 0) {
@@ -207,7 +234,7 @@ public final class TiledGemm {
             } else {
                 float v = s;
                 if ((flags & BIAS) != 0) {
-                    v += bias[j];
+                    v += bias[biasOff + j];
                 }
                 c[o] = v;
                 if ((flags & GELU) != 0) {
@@ -220,7 +247,7 @@ public final class TiledGemm {
     // ---- BEGIN GENERATED by scripts/gen-tiled-gemm (do not edit by hand) ----
 
     public static void gemm32(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k,
-                              int lda, int ldb, int ldc, int flags, int aZ, int bZ, int cZ) {
+                              int lda, int ldb, int ldc, int flags, int bOff, int biasOff, int cOff) {
         // 32 x 32 outputs per work-group of 8 x 8, 4 x 4 per work-item; K slices of 16.
         float[] as = ctx.allocateFloatLocalArray(528);
         float[] bs = ctx.allocateFloatLocalArray(528);
@@ -229,8 +256,8 @@ public final class TiledGemm {
         int lid = ly * 8 + lx;
         int i0 = ctx.groupIdy * 32;
         int j0 = ctx.groupIdx * 32;
-        int aBase = ctx.groupIdz * aZ;
-        int bBase = ctx.groupIdz * bZ;
+        int aBase = ctx.groupIdz * aStride(flags, m, k);
+        int bBase = bOff + ctx.groupIdz * bStride(flags, n, k);
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f;
@@ -265,27 +292,27 @@ public final class TiledGemm {
             }
             ctx.localBarrier();
         }
-        int cBase = ctx.groupIdz * cZ;
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 8, c0_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 24, c0_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 8, j0 + lx + 0, c1_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 8, j0 + lx + 8, c1_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 8, j0 + lx + 16, c1_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 8, j0 + lx + 24, c1_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c2_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 8, c2_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c2_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 24, c2_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 24, j0 + lx + 0, c3_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 24, j0 + lx + 8, c3_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 24, j0 + lx + 16, c3_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 24, j0 + lx + 24, c3_3);
+        int cBase = cOff + ctx.groupIdz * cStride(flags, m, n);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 8, c0_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 24, c0_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 8, j0 + lx + 0, c1_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 8, j0 + lx + 8, c1_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 8, j0 + lx + 16, c1_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 8, j0 + lx + 24, c1_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c2_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 8, c2_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c2_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 24, c2_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 24, j0 + lx + 0, c3_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 24, j0 + lx + 8, c3_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 24, j0 + lx + 16, c3_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 24, j0 + lx + 24, c3_3);
     }
 
     public static void gemm64(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k,
-                              int lda, int ldb, int ldc, int flags, int aZ, int bZ, int cZ) {
+                              int lda, int ldb, int ldc, int flags, int bOff, int biasOff, int cOff) {
         // 64 x 64 outputs per work-group of 16 x 16, 4 x 4 per work-item; K slices of 16.
         float[] as = ctx.allocateFloatLocalArray(1040);
         float[] bs = ctx.allocateFloatLocalArray(1040);
@@ -294,8 +321,8 @@ public final class TiledGemm {
         int lid = ly * 16 + lx;
         int i0 = ctx.groupIdy * 64;
         int j0 = ctx.groupIdx * 64;
-        int aBase = ctx.groupIdz * aZ;
-        int bBase = ctx.groupIdz * bZ;
+        int aBase = ctx.groupIdz * aStride(flags, m, k);
+        int bBase = bOff + ctx.groupIdz * bStride(flags, n, k);
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f;
@@ -330,27 +357,27 @@ public final class TiledGemm {
             }
             ctx.localBarrier();
         }
-        int cBase = ctx.groupIdz * cZ;
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
+        int cBase = cOff + ctx.groupIdz * cStride(flags, m, n);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
     }
 
     public static void gemm64x128(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k,
-                              int lda, int ldb, int ldc, int flags, int aZ, int bZ, int cZ) {
+                              int lda, int ldb, int ldc, int flags, int bOff, int biasOff, int cOff) {
         // 64 x 128 outputs per work-group of 16 x 16, 4 x 8 per work-item; K slices of 8.
         float[] as = ctx.allocateFloatLocalArray(520);
         float[] bs = ctx.allocateFloatLocalArray(1032);
@@ -359,8 +386,8 @@ public final class TiledGemm {
         int lid = ly * 16 + lx;
         int i0 = ctx.groupIdy * 64;
         int j0 = ctx.groupIdx * 128;
-        int aBase = ctx.groupIdz * aZ;
-        int bBase = ctx.groupIdz * bZ;
+        int aBase = ctx.groupIdz * aStride(flags, m, k);
+        int bBase = bOff + ctx.groupIdz * bStride(flags, n, k);
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f; float c0_4 = 0f; float c0_5 = 0f; float c0_6 = 0f; float c0_7 = 0f;
@@ -399,43 +426,43 @@ public final class TiledGemm {
             }
             ctx.localBarrier();
         }
-        int cBase = ctx.groupIdz * cZ;
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 64, c0_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 80, c0_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 96, c0_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 112, c0_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 64, c1_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 80, c1_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 96, c1_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 112, c1_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 64, c2_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 80, c2_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 96, c2_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 112, c2_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 64, c3_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 80, c3_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 96, c3_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 112, c3_7);
+        int cBase = cOff + ctx.groupIdz * cStride(flags, m, n);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 64, c0_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 80, c0_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 96, c0_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 112, c0_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 64, c1_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 80, c1_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 96, c1_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 112, c1_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 64, c2_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 80, c2_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 96, c2_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 112, c2_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 64, c3_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 80, c3_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 96, c3_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 112, c3_7);
     }
 
     public static void gemm128x64(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k,
-                              int lda, int ldb, int ldc, int flags, int aZ, int bZ, int cZ) {
+                              int lda, int ldb, int ldc, int flags, int bOff, int biasOff, int cOff) {
         // 128 x 64 outputs per work-group of 16 x 16, 8 x 4 per work-item; K slices of 8.
         float[] as = ctx.allocateFloatLocalArray(1032);
         float[] bs = ctx.allocateFloatLocalArray(520);
@@ -444,8 +471,8 @@ public final class TiledGemm {
         int lid = ly * 16 + lx;
         int i0 = ctx.groupIdy * 128;
         int j0 = ctx.groupIdx * 64;
-        int aBase = ctx.groupIdz * aZ;
-        int bBase = ctx.groupIdz * bZ;
+        int aBase = ctx.groupIdz * aStride(flags, m, k);
+        int bBase = bOff + ctx.groupIdz * bStride(flags, n, k);
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f;
@@ -492,43 +519,43 @@ public final class TiledGemm {
             }
             ctx.localBarrier();
         }
-        int cBase = ctx.groupIdz * cZ;
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 0, c4_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 16, c4_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 32, c4_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 48, c4_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 0, c5_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 16, c5_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 32, c5_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 48, c5_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 0, c6_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 16, c6_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 32, c6_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 48, c6_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 0, c7_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 16, c7_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 32, c7_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 48, c7_3);
+        int cBase = cOff + ctx.groupIdz * cStride(flags, m, n);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 0, c4_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 16, c4_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 32, c4_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 48, c4_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 0, c5_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 16, c5_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 32, c5_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 48, c5_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 0, c6_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 16, c6_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 32, c6_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 48, c6_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 0, c7_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 16, c7_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 32, c7_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 48, c7_3);
     }
 
     public static void gemm128(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k,
-                              int lda, int ldb, int ldc, int flags, int aZ, int bZ, int cZ) {
+                              int lda, int ldb, int ldc, int flags, int bOff, int biasOff, int cOff) {
         // 128 x 128 outputs per work-group of 16 x 16, 8 x 8 per work-item; K slices of 8.
         float[] as = ctx.allocateFloatLocalArray(1032);
         float[] bs = ctx.allocateFloatLocalArray(1032);
@@ -537,8 +564,8 @@ public final class TiledGemm {
         int lid = ly * 16 + lx;
         int i0 = ctx.groupIdy * 128;
         int j0 = ctx.groupIdx * 128;
-        int aBase = ctx.groupIdz * aZ;
-        int bBase = ctx.groupIdz * bZ;
+        int aBase = ctx.groupIdz * aStride(flags, m, k);
+        int bBase = bOff + ctx.groupIdz * bStride(flags, n, k);
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f; float c0_4 = 0f; float c0_5 = 0f; float c0_6 = 0f; float c0_7 = 0f;
@@ -589,75 +616,75 @@ public final class TiledGemm {
             }
             ctx.localBarrier();
         }
-        int cBase = ctx.groupIdz * cZ;
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 64, c0_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 80, c0_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 96, c0_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 112, c0_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 64, c1_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 80, c1_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 96, c1_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 112, c1_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 64, c2_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 80, c2_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 96, c2_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 112, c2_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 64, c3_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 80, c3_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 96, c3_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 112, c3_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 0, c4_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 16, c4_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 32, c4_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 48, c4_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 64, c4_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 80, c4_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 96, c4_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 112, c4_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 0, c5_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 16, c5_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 32, c5_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 48, c5_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 64, c5_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 80, c5_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 96, c5_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 112, c5_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 0, c6_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 16, c6_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 32, c6_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 48, c6_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 64, c6_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 80, c6_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 96, c6_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 112, c6_7);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 0, c7_0);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 16, c7_1);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 32, c7_2);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 48, c7_3);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 64, c7_4);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 80, c7_5);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 96, c7_6);
-        put(c, bias, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 112, c7_7);
+        int cBase = cOff + ctx.groupIdz * cStride(flags, m, n);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 0, c0_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 16, c0_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 32, c0_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 48, c0_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 64, c0_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 80, c0_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 96, c0_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 0, j0 + lx + 112, c0_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 0, c1_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 16, c1_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 32, c1_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 48, c1_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 64, c1_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 80, c1_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 96, c1_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 16, j0 + lx + 112, c1_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 0, c2_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 16, c2_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 32, c2_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 48, c2_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 64, c2_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 80, c2_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 96, c2_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 32, j0 + lx + 112, c2_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 0, c3_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 16, c3_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 32, c3_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 48, c3_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 64, c3_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 80, c3_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 96, c3_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 48, j0 + lx + 112, c3_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 0, c4_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 16, c4_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 32, c4_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 48, c4_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 64, c4_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 80, c4_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 96, c4_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 64, j0 + lx + 112, c4_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 0, c5_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 16, c5_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 32, c5_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 48, c5_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 64, c5_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 80, c5_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 96, c5_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 80, j0 + lx + 112, c5_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 0, c6_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 16, c6_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 32, c6_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 48, c6_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 64, c6_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 80, c6_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 96, c6_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 96, j0 + lx + 112, c6_7);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 0, c7_0);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 16, c7_1);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 32, c7_2);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 48, c7_3);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 64, c7_4);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 80, c7_5);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 96, c7_6);
+        put(c, bias, biasOff, flags, m, n, ldc, cBase, i0 + ly + 112, j0 + lx + 112, c7_7);
     }
 
     public static void gemm32Epilogue(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, float[] act,
-                              float[] scalars, int m, int n, int k, int lda, int ldb, int ldc, int flags, int slot) {
+                              float[] scalars, int m, int n, int k, int flags, int slot, int bOff, int biasOff) {
         // 32 x 32 outputs per work-group of 8 x 8, 4 x 4 per work-item; K slices of 16.
         float[] as = ctx.allocateFloatLocalArray(528);
         float[] bs = ctx.allocateFloatLocalArray(528);
@@ -666,8 +693,11 @@ public final class TiledGemm {
         int lid = ly * 8 + lx;
         int i0 = ctx.groupIdy * 32;
         int j0 = ctx.groupIdx * 32;
+        int lda = k;
+        int ldb = k;
+        int ldc = n;
         int aBase = 0;
-        int bBase = 0;
+        int bBase = bOff;
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f;
@@ -703,26 +733,26 @@ public final class TiledGemm {
             ctx.localBarrier();
         }
         float alpha = guideAlpha(scalars, flags, slot);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 8, c0_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 24, c0_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 8, j0 + lx + 0, c1_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 8, j0 + lx + 8, c1_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 8, j0 + lx + 16, c1_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 8, j0 + lx + 24, c1_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c2_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 8, c2_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c2_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 24, c2_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 24, j0 + lx + 0, c3_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 24, j0 + lx + 8, c3_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 24, j0 + lx + 16, c3_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 24, j0 + lx + 24, c3_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 8, c0_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 24, c0_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 8, j0 + lx + 0, c1_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 8, j0 + lx + 8, c1_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 8, j0 + lx + 16, c1_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 8, j0 + lx + 24, c1_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c2_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 8, c2_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c2_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 24, c2_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 24, j0 + lx + 0, c3_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 24, j0 + lx + 8, c3_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 24, j0 + lx + 16, c3_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 24, j0 + lx + 24, c3_3);
     }
 
     public static void gemm64Epilogue(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, float[] act,
-                              float[] scalars, int m, int n, int k, int lda, int ldb, int ldc, int flags, int slot) {
+                              float[] scalars, int m, int n, int k, int flags, int slot, int bOff, int biasOff) {
         // 64 x 64 outputs per work-group of 16 x 16, 4 x 4 per work-item; K slices of 16.
         float[] as = ctx.allocateFloatLocalArray(1040);
         float[] bs = ctx.allocateFloatLocalArray(1040);
@@ -731,8 +761,11 @@ public final class TiledGemm {
         int lid = ly * 16 + lx;
         int i0 = ctx.groupIdy * 64;
         int j0 = ctx.groupIdx * 64;
+        int lda = k;
+        int ldb = k;
+        int ldc = n;
         int aBase = 0;
-        int bBase = 0;
+        int bBase = bOff;
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f;
@@ -768,26 +801,26 @@ public final class TiledGemm {
             ctx.localBarrier();
         }
         float alpha = guideAlpha(scalars, flags, slot);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 32, c0_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 48, c0_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c1_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c1_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 32, c1_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 48, c1_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 0, c2_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 16, c2_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 32, c2_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 48, c2_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 0, c3_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 16, c3_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 32, c3_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 48, c3_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 32, c0_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 48, c0_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c1_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c1_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 32, c1_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 48, c1_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 0, c2_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 16, c2_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 32, c2_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 48, c2_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 0, c3_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 16, c3_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 32, c3_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 48, c3_3);
     }
 
     public static void gemm64x128Epilogue(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, float[] act,
-                              float[] scalars, int m, int n, int k, int lda, int ldb, int ldc, int flags, int slot) {
+                              float[] scalars, int m, int n, int k, int flags, int slot, int bOff, int biasOff) {
         // 64 x 128 outputs per work-group of 16 x 16, 4 x 8 per work-item; K slices of 8.
         float[] as = ctx.allocateFloatLocalArray(520);
         float[] bs = ctx.allocateFloatLocalArray(1032);
@@ -796,8 +829,11 @@ public final class TiledGemm {
         int lid = ly * 16 + lx;
         int i0 = ctx.groupIdy * 64;
         int j0 = ctx.groupIdx * 128;
+        int lda = k;
+        int ldb = k;
+        int ldc = n;
         int aBase = 0;
-        int bBase = 0;
+        int bBase = bOff;
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f; float c0_4 = 0f; float c0_5 = 0f; float c0_6 = 0f; float c0_7 = 0f;
@@ -837,42 +873,42 @@ public final class TiledGemm {
             ctx.localBarrier();
         }
         float alpha = guideAlpha(scalars, flags, slot);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 32, c0_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 48, c0_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 64, c0_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 80, c0_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 96, c0_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 112, c0_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c1_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c1_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 32, c1_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 48, c1_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 64, c1_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 80, c1_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 96, c1_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 112, c1_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 0, c2_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 16, c2_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 32, c2_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 48, c2_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 64, c2_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 80, c2_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 96, c2_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 112, c2_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 0, c3_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 16, c3_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 32, c3_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 48, c3_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 64, c3_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 80, c3_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 96, c3_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 112, c3_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 32, c0_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 48, c0_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 64, c0_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 80, c0_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 96, c0_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 112, c0_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c1_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c1_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 32, c1_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 48, c1_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 64, c1_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 80, c1_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 96, c1_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 112, c1_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 0, c2_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 16, c2_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 32, c2_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 48, c2_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 64, c2_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 80, c2_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 96, c2_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 112, c2_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 0, c3_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 16, c3_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 32, c3_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 48, c3_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 64, c3_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 80, c3_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 96, c3_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 112, c3_7);
     }
 
     public static void gemm128x64Epilogue(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, float[] act,
-                              float[] scalars, int m, int n, int k, int lda, int ldb, int ldc, int flags, int slot) {
+                              float[] scalars, int m, int n, int k, int flags, int slot, int bOff, int biasOff) {
         // 128 x 64 outputs per work-group of 16 x 16, 8 x 4 per work-item; K slices of 8.
         float[] as = ctx.allocateFloatLocalArray(1032);
         float[] bs = ctx.allocateFloatLocalArray(520);
@@ -881,8 +917,11 @@ public final class TiledGemm {
         int lid = ly * 16 + lx;
         int i0 = ctx.groupIdy * 128;
         int j0 = ctx.groupIdx * 64;
+        int lda = k;
+        int ldb = k;
+        int ldc = n;
         int aBase = 0;
-        int bBase = 0;
+        int bBase = bOff;
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f;
@@ -930,42 +969,42 @@ public final class TiledGemm {
             ctx.localBarrier();
         }
         float alpha = guideAlpha(scalars, flags, slot);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 32, c0_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 48, c0_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c1_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c1_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 32, c1_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 48, c1_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 0, c2_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 16, c2_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 32, c2_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 48, c2_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 0, c3_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 16, c3_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 32, c3_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 48, c3_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 0, c4_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 16, c4_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 32, c4_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 48, c4_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 0, c5_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 16, c5_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 32, c5_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 48, c5_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 0, c6_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 16, c6_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 32, c6_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 48, c6_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 0, c7_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 16, c7_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 32, c7_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 48, c7_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 32, c0_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 48, c0_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c1_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c1_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 32, c1_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 48, c1_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 0, c2_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 16, c2_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 32, c2_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 48, c2_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 0, c3_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 16, c3_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 32, c3_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 48, c3_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 0, c4_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 16, c4_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 32, c4_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 48, c4_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 0, c5_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 16, c5_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 32, c5_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 48, c5_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 0, c6_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 16, c6_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 32, c6_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 48, c6_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 0, c7_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 16, c7_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 32, c7_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 48, c7_3);
     }
 
     public static void gemm128Epilogue(KernelContext ctx, float[] a, float[] b, float[] bias, float[] c, float[] act,
-                              float[] scalars, int m, int n, int k, int lda, int ldb, int ldc, int flags, int slot) {
+                              float[] scalars, int m, int n, int k, int flags, int slot, int bOff, int biasOff) {
         // 128 x 128 outputs per work-group of 16 x 16, 8 x 8 per work-item; K slices of 8.
         float[] as = ctx.allocateFloatLocalArray(1032);
         float[] bs = ctx.allocateFloatLocalArray(1032);
@@ -974,8 +1013,11 @@ public final class TiledGemm {
         int lid = ly * 16 + lx;
         int i0 = ctx.groupIdy * 128;
         int j0 = ctx.groupIdx * 128;
+        int lda = k;
+        int ldb = k;
+        int ldc = n;
         int aBase = 0;
-        int bBase = 0;
+        int bBase = bOff;
         int transA = flags & TRANS_A;
         int transB = flags & TRANS_B;
         float c0_0 = 0f; float c0_1 = 0f; float c0_2 = 0f; float c0_3 = 0f; float c0_4 = 0f; float c0_5 = 0f; float c0_6 = 0f; float c0_7 = 0f;
@@ -1027,70 +1069,70 @@ public final class TiledGemm {
             ctx.localBarrier();
         }
         float alpha = guideAlpha(scalars, flags, slot);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 32, c0_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 48, c0_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 64, c0_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 80, c0_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 96, c0_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 112, c0_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c1_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c1_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 32, c1_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 48, c1_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 64, c1_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 80, c1_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 96, c1_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 112, c1_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 0, c2_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 16, c2_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 32, c2_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 48, c2_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 64, c2_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 80, c2_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 96, c2_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 112, c2_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 0, c3_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 16, c3_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 32, c3_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 48, c3_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 64, c3_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 80, c3_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 96, c3_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 112, c3_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 0, c4_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 16, c4_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 32, c4_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 48, c4_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 64, c4_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 80, c4_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 96, c4_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 112, c4_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 0, c5_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 16, c5_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 32, c5_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 48, c5_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 64, c5_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 80, c5_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 96, c5_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 112, c5_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 0, c6_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 16, c6_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 32, c6_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 48, c6_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 64, c6_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 80, c6_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 96, c6_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 112, c6_7);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 0, c7_0);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 16, c7_1);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 32, c7_2);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 48, c7_3);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 64, c7_4);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 80, c7_5);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 96, c7_6);
-        putEpilogue(c, bias, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 112, c7_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 0, c0_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 16, c0_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 32, c0_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 48, c0_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 64, c0_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 80, c0_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 96, c0_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 0, j0 + lx + 112, c0_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 0, c1_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 16, c1_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 32, c1_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 48, c1_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 64, c1_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 80, c1_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 96, c1_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 16, j0 + lx + 112, c1_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 0, c2_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 16, c2_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 32, c2_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 48, c2_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 64, c2_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 80, c2_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 96, c2_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 32, j0 + lx + 112, c2_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 0, c3_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 16, c3_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 32, c3_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 48, c3_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 64, c3_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 80, c3_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 96, c3_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 48, j0 + lx + 112, c3_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 0, c4_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 16, c4_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 32, c4_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 48, c4_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 64, c4_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 80, c4_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 96, c4_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 64, j0 + lx + 112, c4_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 0, c5_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 16, c5_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 32, c5_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 48, c5_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 64, c5_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 80, c5_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 96, c5_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 80, j0 + lx + 112, c5_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 0, c6_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 16, c6_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 32, c6_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 48, c6_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 64, c6_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 80, c6_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 96, c6_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 96, j0 + lx + 112, c6_7);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 0, c7_0);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 16, c7_1);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 32, c7_2);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 48, c7_3);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 64, c7_4);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 80, c7_5);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 96, c7_6);
+        putEpilogue(c, bias, biasOff, act, alpha, flags, m, n, ldc, i0 + ly + 112, j0 + lx + 112, c7_7);
     }
 
     // ---- END GENERATED

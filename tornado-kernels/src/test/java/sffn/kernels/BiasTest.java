@@ -25,7 +25,7 @@ class BiasTest {
         float[] cpu = y.clone();
         float[] portable = y.clone();
         Bias.addCpu(cpu, bias, rows, cols);
-        Bias.add(portable, bias, rows, cols);
+        Bias.add(portable, Check.inSlice(bias), Check.SLICE_AT, rows, cols);
         double[] ref = new double[rows * cols];
         double[] mag = new double[rows * cols];
         for (int i = 0; i < rows; i++) {
@@ -46,9 +46,10 @@ class BiasTest {
             float[] dy = randn(r, rows * cols);
             float[] d0 = initialOutput(r, cols, acc == 1);
             float[] cpu = d0.clone();
-            float[] portable = d0.clone();
+            float[] slice = Check.inSlice(d0);
             Bias.backwardCpu(dy, cpu, rows, cols, acc == 1);
-            Bias.backward(dy, portable, rows, cols, acc);
+            Bias.backward(dy, slice, Check.SLICE_AT, rows, cols, acc);
+            float[] portable = Check.outOfSlice("bias backward", slice, cols);
             assertBodiesMatch("bias backward accumulate=" + acc, cpu, portable,
                     MatmulTest.backwardBias(toDouble(dy), acc == 1 ? toDouble(d0) : null, rows, cols), SUM_TOL);
         }

@@ -99,7 +99,7 @@ class BlockDiagMatmulTest {
             float[] yCpu = y0.clone();
             float[] yPortable = y0.clone();
             BlockDiagMatmul.forwardCpu(x, w, yCpu, rows, nb, q, p, accumulate);
-            BlockDiagMatmul.forward(x, w, yPortable, rows, nb, q, p, acc);
+            BlockDiagMatmul.forward(x, Check.inSlice(w), Check.SLICE_AT, yPortable, rows, nb, q, p, acc);
             assertBodiesMatch("blockdiag forward accumulate=" + acc, yCpu, yPortable,
                     forward(toDouble(x), toDouble(w), accumulate ? toDouble(y0) : null, rows, nb, q, p), TOL);
 
@@ -107,15 +107,16 @@ class BlockDiagMatmulTest {
             float[] dxCpu = dx0.clone();
             float[] dxPortable = dx0.clone();
             BlockDiagMatmul.backwardInputCpu(dy, w, dxCpu, rows, nb, q, p, accumulate);
-            BlockDiagMatmul.backwardInput(dy, w, dxPortable, rows, nb, q, p, acc);
+            BlockDiagMatmul.backwardInput(dy, Check.inSlice(w), Check.SLICE_AT, dxPortable, rows, nb, q, p, acc);
             assertBodiesMatch("blockdiag dx accumulate=" + acc, dxCpu, dxPortable,
                     backwardInput(toDouble(dy), toDouble(w), accumulate ? toDouble(dx0) : null, rows, nb, q, p), TOL);
 
             float[] dw0 = initialOutput(r, nb * q * p, accumulate);
             float[] dwCpu = dw0.clone();
-            float[] dwPortable = dw0.clone();
+            float[] dwSlice = Check.inSlice(dw0);
             BlockDiagMatmul.backwardWeightCpu(dy, x, dwCpu, rows, nb, q, p, accumulate);
-            BlockDiagMatmul.backwardWeight(dy, x, dwPortable, rows, nb, q, p, acc);
+            BlockDiagMatmul.backwardWeight(dy, x, dwSlice, Check.SLICE_AT, rows, nb, q, p, acc);
+            float[] dwPortable = Check.outOfSlice("blockdiag dw", dwSlice, nb * q * p);
             assertBodiesMatch("blockdiag dw accumulate=" + acc, dwCpu, dwPortable,
                     backwardWeight(toDouble(dy), toDouble(x), accumulate ? toDouble(dw0) : null, rows, nb, q, p), TOL);
         }

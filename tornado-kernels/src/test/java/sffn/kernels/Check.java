@@ -70,6 +70,29 @@ public final class Check {
         return x;
     }
 
+    /**
+     * Where {@link #inSlice} puts a tensor: kernels that take a parameter or gradient with an
+     * offset (a slice of an array it shares with others on a device) are tested there.
+     */
+    public static final int SLICE_AT = 13;
+
+    /** {@code x} at {@link #SLICE_AT} of a larger array whose other elements are NaN: reading them poisons the result. */
+    public static float[] inSlice(float[] x) {
+        float[] s = poisoned(SLICE_AT + x.length + 7);
+        System.arraycopy(x, 0, s, SLICE_AT, x.length);
+        return s;
+    }
+
+    /** The {@code n} elements at {@link #SLICE_AT} of {@code s}, failing if the kernel wrote anything around them. */
+    public static float[] outOfSlice(String what, float[] s, int n) {
+        for (int i = 0; i < s.length; i++) {
+            if ((i < SLICE_AT || i >= SLICE_AT + n) && Float.floatToRawIntBits(s[i]) != Float.floatToRawIntBits(Float.NaN)) {
+                fail(what + ": element " + i + " outside the slice [" + SLICE_AT + ", " + (SLICE_AT + n) + ") was written");
+            }
+        }
+        return Arrays.copyOfRange(s, SLICE_AT, SLICE_AT + n);
+    }
+
     /** A buffer for an {@code accumulate} run: random when accumulating (so the addend is checked), NaN otherwise. */
     public static float[] initialOutput(SplittableRandom r, int n, boolean accumulate) {
         return accumulate ? randn(r, n) : poisoned(n);

@@ -69,7 +69,7 @@ class EmbeddingTest {
         float[] outCpu = poisoned(rows * c);
         float[] outPortable = poisoned(rows * c);
         Embedding.forwardCpu(tokens, wte, outCpu, rows, c);
-        Embedding.forward(tokens, wte, outPortable, rows, c);
+        Embedding.forward(tokens, Check.inSlice(wte), Check.SLICE_AT, outPortable, rows, c);
         float[] ref = new float[rows * c];
         for (int row = 0; row < rows; row++) System.arraycopy(wte, tokens[row] * c, ref, row * c, c);
         assertBitsEqual("embedding forward (CPU body)", ref, outCpu);
@@ -78,9 +78,10 @@ class EmbeddingTest {
         float[] dout = randn(r, rows * c);
         float[] dwte0 = randn(r, vocab * c);
         float[] dwteCpu = dwte0.clone();
-        float[] dwtePortable = dwte0.clone();
+        float[] dwteSlice = Check.inSlice(dwte0);
         Embedding.backwardCpu(tokens, dout, dwteCpu, rows, c);
-        Embedding.backward(tokens, dout, dwtePortable, rows, c);
+        Embedding.backward(tokens, dout, dwteSlice, Check.SLICE_AT, rows, c);
+        float[] dwtePortable = Check.outOfSlice("embedding dwte", dwteSlice, vocab * c);
         assertBodiesMatch("embedding dwte", dwteCpu, dwtePortable,
                 tokenBackward(tokens, toDouble(dout), toDouble(dwte0), rows, c), SUM_TOL);
         boolean[] used = new boolean[vocab];
@@ -106,7 +107,7 @@ class EmbeddingTest {
         float[] cpu = x.clone();
         float[] portable = x.clone();
         Embedding.addPositionsCpu(wpe, cpu, rows, seqLen, posOffset, c);
-        Embedding.addPositions(wpe, portable, rows, seqLen, posOffset, c);
+        Embedding.addPositions(Check.inSlice(wpe), Check.SLICE_AT, portable, rows, seqLen, posOffset, c);
         double[] ref = new double[rows * c];
         double[] mag = new double[rows * c];
         for (int row = 0; row < rows; row++) {
@@ -122,9 +123,10 @@ class EmbeddingTest {
         float[] dout = randn(r, rows * c);
         float[] dwpe0 = randn(r, maxPos * c);
         float[] dwpeCpu = dwpe0.clone();
-        float[] dwpePortable = dwpe0.clone();
+        float[] dwpeSlice = Check.inSlice(dwpe0);
         Embedding.positionsBackwardCpu(dout, dwpeCpu, rows, seqLen, c);
-        Embedding.positionsBackward(dout, dwpePortable, rows, seqLen, c);
+        Embedding.positionsBackward(dout, dwpeSlice, Check.SLICE_AT, rows, seqLen, c);
+        float[] dwpePortable = Check.outOfSlice("embedding dwpe", dwpeSlice, maxPos * c);
         assertBodiesMatch("embedding dwpe", dwpeCpu, dwpePortable,
                 positionBackward(toDouble(dout), toDouble(dwpe0), rows, seqLen, 0, c), SUM_TOL);
     }

@@ -191,7 +191,7 @@ class KvCacheTest {
         float[] o1 = randn(r, rows * c);
         float[] o2 = o1.clone();
         Embedding.addPositionsCpu(wpe, o1, rows, seq, 5, c);
-        Embedding.addPositionsAt(wpe, o2, new int[] {5}, rows, seq, c);
+        Embedding.addPositionsAt(Check.inSlice(wpe), Check.SLICE_AT, o2, new int[] {5}, rows, seq, c);
         assertBitsEqual("positions at pos[0] vs at offset", o1, o2);
 
         float[] src = randn(r, rows * c);

@@ -132,7 +132,8 @@ class LayerNormTest {
         float[] rstdCpu = poisoned(rows);
         float[] rstdPortable = poisoned(rows);
         LayerNorm.forwardCpu(x, w, b, outCpu, meanCpu, rstdCpu, rows, c);
-        LayerNorm.forward(x, w, b, outPortable, meanPortable, rstdPortable, rows, c);
+        LayerNorm.forward(x, Check.inSlice(w), Check.SLICE_AT, Check.inSlice(b), Check.SLICE_AT, outPortable, meanPortable,
+                rstdPortable, rows, c);
         double[] xd = toDouble(x);
         assertBodiesMatch("layernorm out", outCpu, outPortable, forward(xd, toDouble(w), toDouble(b), rows, c), TOL);
 
@@ -163,7 +164,7 @@ class LayerNormTest {
             float[] meanPortable = new float[rows];
             float[] rstdPortable = new float[rows];
             LayerNorm.forwardCpu(x, w, b, out, meanCpu, rstdCpu, rows, c);
-            LayerNorm.forward(x, w, b, out, meanPortable, rstdPortable, rows, c);
+            LayerNorm.forward(x, w, 0, b, 0, out, meanPortable, rstdPortable, rows, c);
             double[] xd = toDouble(x);
             double[] dd = toDouble(dout);
 
@@ -171,7 +172,8 @@ class LayerNormTest {
             float[] dxCpu = dx0.clone();
             float[] dxPortable = dx0.clone();
             LayerNorm.backwardInputCpu(dout, x, w, meanCpu, rstdCpu, dxCpu, rows, c, accumulate);
-            LayerNorm.backwardInput(dout, x, w, meanPortable, rstdPortable, dxPortable, rows, c, acc);
+            LayerNorm.backwardInput(dout, x, Check.inSlice(w), Check.SLICE_AT, meanPortable, rstdPortable, dxPortable, rows, c,
+                    acc);
             assertBodiesMatch("layernorm dx accumulate=" + acc, dxCpu, dxPortable,
                     backwardInput(dd, xd, toDouble(w), accumulate ? toDouble(dx0) : null, rows, c), TOL);
 
@@ -179,10 +181,13 @@ class LayerNormTest {
             float[] db0 = initialOutput(r, c, accumulate);
             float[] dwCpu = dw0.clone();
             float[] dbCpu = db0.clone();
-            float[] dwPortable = dw0.clone();
-            float[] dbPortable = db0.clone();
+            float[] dwSlice = Check.inSlice(dw0);
+            float[] dbSlice = Check.inSlice(db0);
             LayerNorm.backwardParamsCpu(dout, x, meanCpu, rstdCpu, dwCpu, dbCpu, rows, c, accumulate);
-            LayerNorm.backwardParams(dout, x, meanPortable, rstdPortable, dwPortable, dbPortable, rows, c, acc);
+            LayerNorm.backwardParams(dout, x, meanPortable, rstdPortable, dwSlice, Check.SLICE_AT, dbSlice, Check.SLICE_AT, rows,
+                    c, acc);
+            float[] dwPortable = Check.outOfSlice("layernorm dw", dwSlice, c);
+            float[] dbPortable = Check.outOfSlice("layernorm db", dbSlice, c);
             Expected[] ref = backwardParams(dd, xd, accumulate ? toDouble(dw0) : null,
                     accumulate ? toDouble(db0) : null, rows, c);
             assertBodiesMatch("layernorm dw accumulate=" + acc, dwCpu, dwPortable, ref[0], TOL);
@@ -222,8 +227,8 @@ class LayerNormTest {
             float[] dxPortable = dx0.clone();
             float[] dwPortable = dw0.clone();
             float[] dbPortable = db0.clone();
-            LayerNorm.backwardInput(dout, x, w, mean, rstd, dxPortable, rows, c, acc);
-            LayerNorm.backwardParams(dout, x, mean, rstd, dwPortable, dbPortable, rows, c, 1);
+            LayerNorm.backwardInput(dout, x, w, 0, mean, rstd, dxPortable, rows, c, acc);
+            LayerNorm.backwardParams(dout, x, mean, rstd, dwPortable, 0, dbPortable, 0, rows, c, 1);
             assertBodiesMatch("fused layernorm dx accumulate=" + acc, dxCpu, dxPortable,
                     backwardInput(dd, xd, toDouble(w), accumulate ? toDouble(dx0) : null, rows, c), tol);
             Expected[] ref = backwardParams(dd, xd, toDouble(dw0), toDouble(db0), rows, c);

@@ -119,7 +119,8 @@ class MatmulTest {
                 float[] cpu = c0.clone();
                 float[] portable = c0.clone();
                 Matmul.forwardCpu(a, b, bias, cpu, m, n, k, acc == 1);
-                Matmul.forward(a, b, hasBias == 1 ? bias : new float[n], portable, m, n, k, hasBias, acc);
+                Matmul.forward(a, Check.inSlice(b), Check.SLICE_AT, Check.inSlice(hasBias == 1 ? bias : new float[n]), Check.SLICE_AT,
+                        portable, m, n, k, hasBias, acc);
                 Expected ref = forward(toDouble(a), toDouble(b), bias == null ? null : toDouble(bias),
                         acc == 1 ? toDouble(c0) : null, m, n, k);
                 assertBodiesMatch("matmul forward bias=" + hasBias + " accumulate=" + acc, cpu, portable, ref, TOL);
@@ -141,23 +142,25 @@ class MatmulTest {
             float[] daCpu = da0.clone();
             float[] daPortable = da0.clone();
             Matmul.backwardInputCpu(dc, b, daCpu, m, n, k, accumulate);
-            Matmul.backwardInput(dc, b, daPortable, m, n, k, acc);
+            Matmul.backwardInput(dc, Check.inSlice(b), Check.SLICE_AT, daPortable, m, n, k, acc);
             assertBodiesMatch("matmul dA accumulate=" + acc, daCpu, daPortable,
                     backwardInput(toDouble(dc), toDouble(b), accumulate ? toDouble(da0) : null, m, n, k), TOL);
 
             float[] db0 = initialOutput(r, n * k, accumulate);
             float[] dbCpu = db0.clone();
-            float[] dbPortable = db0.clone();
+            float[] dbSlice = Check.inSlice(db0);
             Matmul.backwardWeightCpu(dc, a, dbCpu, m, n, k, accumulate);
-            Matmul.backwardWeight(dc, a, dbPortable, m, n, k, acc);
+            Matmul.backwardWeight(dc, a, dbSlice, Check.SLICE_AT, m, n, k, acc);
+            float[] dbPortable = Check.outOfSlice("matmul dB", dbSlice, n * k);
             assertBodiesMatch("matmul dB accumulate=" + acc, dbCpu, dbPortable,
                     backwardWeight(toDouble(dc), toDouble(a), accumulate ? toDouble(db0) : null, m, n, k), TOL);
 
             float[] dbias0 = initialOutput(r, n, accumulate);
             float[] dbiasCpu = dbias0.clone();
-            float[] dbiasPortable = dbias0.clone();
+            float[] dbiasSlice = Check.inSlice(dbias0);
             Matmul.backwardBiasCpu(dc, dbiasCpu, m, n, accumulate);
-            Matmul.backwardBias(dc, dbiasPortable, m, n, acc);
+            Matmul.backwardBias(dc, dbiasSlice, Check.SLICE_AT, m, n, acc);
+            float[] dbiasPortable = Check.outOfSlice("matmul dbias", dbiasSlice, n);
             assertBodiesMatch("matmul dbias accumulate=" + acc, dbiasCpu, dbiasPortable,
                     backwardBias(toDouble(dc), accumulate ? toDouble(dbias0) : null, m, n), TOL);
         }

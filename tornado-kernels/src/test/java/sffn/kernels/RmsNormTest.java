@@ -105,7 +105,7 @@ class RmsNormTest {
         float[] rstdCpu = poisoned(rows);
         float[] rstdPortable = poisoned(rows);
         RmsNorm.forwardCpu(x, w, outCpu, rstdCpu, rows, c);
-        RmsNorm.forward(x, w, outPortable, rstdPortable, rows, c);
+        RmsNorm.forward(x, Check.inSlice(w), Check.SLICE_AT, outPortable, rstdPortable, rows, c);
         double[] xd = toDouble(x);
         assertBodiesMatch("rmsnorm out", outCpu, outPortable, forward(xd, toDouble(w), rows, c), TOL);
         double[] s = rstd(xd, rows, c);
@@ -125,7 +125,7 @@ class RmsNormTest {
             float[] rstdCpu = new float[rows];
             float[] rstdPortable = new float[rows];
             RmsNorm.forwardCpu(x, w, out, rstdCpu, rows, c);
-            RmsNorm.forward(x, w, out, rstdPortable, rows, c);
+            RmsNorm.forward(x, w, 0, out, rstdPortable, rows, c);
             double[] xd = toDouble(x);
             double[] dd = toDouble(dout);
 
@@ -133,15 +133,16 @@ class RmsNormTest {
             float[] dxCpu = dx0.clone();
             float[] dxPortable = dx0.clone();
             RmsNorm.backwardInputCpu(dout, x, w, rstdCpu, dxCpu, rows, c, accumulate);
-            RmsNorm.backwardInput(dout, x, w, rstdPortable, dxPortable, rows, c, acc);
+            RmsNorm.backwardInput(dout, x, Check.inSlice(w), Check.SLICE_AT, rstdPortable, dxPortable, rows, c, acc);
             assertBodiesMatch("rmsnorm dx accumulate=" + acc, dxCpu, dxPortable,
                     backwardInput(dd, xd, toDouble(w), accumulate ? toDouble(dx0) : null, rows, c), TOL);
 
             float[] dw0 = initialOutput(r, c, accumulate);
             float[] dwCpu = dw0.clone();
-            float[] dwPortable = dw0.clone();
+            float[] dwSlice = Check.inSlice(dw0);
             RmsNorm.backwardParamsCpu(dout, x, rstdCpu, dwCpu, rows, c, accumulate);
-            RmsNorm.backwardParams(dout, x, rstdPortable, dwPortable, rows, c, acc);
+            RmsNorm.backwardParams(dout, x, rstdPortable, dwSlice, Check.SLICE_AT, rows, c, acc);
+            float[] dwPortable = Check.outOfSlice("rmsnorm dw", dwSlice, c);
             assertBodiesMatch("rmsnorm dw accumulate=" + acc, dwCpu, dwPortable,
                     backwardParams(dd, xd, accumulate ? toDouble(dw0) : null, rows, c), TOL);
         }
@@ -172,8 +173,8 @@ class RmsNormTest {
             RmsNorm.backwardCpu(dout, x, w, rstd, dxCpu, dwCpu, rows, c, accumulate);
             float[] dxPortable = dx0.clone();
             float[] dwPortable = dw0.clone();
-            RmsNorm.backwardInput(dout, x, w, rstd, dxPortable, rows, c, acc);
-            RmsNorm.backwardParams(dout, x, rstd, dwPortable, rows, c, 1);
+            RmsNorm.backwardInput(dout, x, w, 0, rstd, dxPortable, rows, c, acc);
+            RmsNorm.backwardParams(dout, x, rstd, dwPortable, 0, rows, c, 1);
             assertBodiesMatch("fused rmsnorm dx accumulate=" + acc, dxCpu, dxPortable,
                     backwardInput(dd, xd, toDouble(w), accumulate ? toDouble(dx0) : null, rows, c), tol);
             assertBodiesMatch("fused rmsnorm dw", dwCpu, dwPortable,

@@ -74,21 +74,21 @@ class TiledCpuBodiesTest {
             float[] y = accumulate ? y0.clone() : nan(y0.length);
             float[] yRef = y0.clone();
             BlockDiagMatmul.forwardCpu(x, w, y, rows, nb, q, p, accumulate);
-            BlockDiagMatmul.forward(x, w, yRef, rows, nb, q, p, accumulate ? 1 : 0);
+            BlockDiagMatmul.forward(x, w, 0, yRef, rows, nb, q, p, accumulate ? 1 : 0);
             close("blockdiag forward", y, yRef);
 
             float[] dx0 = accumulate ? random(r, rows * nb * p, 1.0) : new float[rows * nb * p];
             float[] dx = accumulate ? dx0.clone() : nan(dx0.length);
             float[] dxRef = dx0.clone();
             BlockDiagMatmul.backwardInputCpu(dy, w, dx, rows, nb, q, p, accumulate);
-            BlockDiagMatmul.backwardInput(dy, w, dxRef, rows, nb, q, p, accumulate ? 1 : 0);
+            BlockDiagMatmul.backwardInput(dy, w, 0, dxRef, rows, nb, q, p, accumulate ? 1 : 0);
             close("blockdiag backwardInput", dx, dxRef);
 
             float[] dw0 = accumulate ? random(r, nb * q * p, 1.0) : new float[nb * q * p];
             float[] dw = accumulate ? dw0.clone() : nan(dw0.length);
             float[] dwRef = dw0.clone();
             BlockDiagMatmul.backwardWeightCpu(dy, x, dw, rows, nb, q, p, accumulate);
-            BlockDiagMatmul.backwardWeight(dy, x, dwRef, rows, nb, q, p, accumulate ? 1 : 0);
+            BlockDiagMatmul.backwardWeight(dy, x, dwRef, 0, rows, nb, q, p, accumulate ? 1 : 0);
             close("blockdiag backwardWeight", dw, dwRef);
 
             float[] again = accumulate ? dw0.clone() : nan(dw0.length);

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import sffn.kernels.backend.Backends;
 import sffn.kernels.plan.KernelCall;
+import sffn.kernels.plan.KernelCall.AdamWFlat;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
 import sffn.kernels.plan.KernelCall.AdamWUpdateGroup;
 import sffn.kernels.plan.KernelCall.AttentionBackward;
@@ -39,6 +40,7 @@ import sffn.kernels.plan.KernelCall.EmbeddingForward;
 import sffn.kernels.plan.KernelCall.GeluBackward;
 import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
+import sffn.kernels.plan.KernelCall.GradNormFlat;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
 import sffn.kernels.plan.KernelCall.GradNormPartialsGroup;
 import sffn.kernels.plan.KernelCall.KvAppend;
@@ -448,6 +450,30 @@ class TornadoKernelAgreementTest {
                         return AdamWUpdateGroup.of(params, w.scalars(true), hyper);
                     }, outputs));
         }
+        // Every parameter in one launch (the device's shared arrays): weights 2000 with decay and
+        // 3003 without, biases 17 without.
+        cs.add(new Case("adamw flat", "n 5003 + 17, decay 2000 + 0", ADAMW,
+                w -> {
+                    Tensor hyper = w.randn("hyper", 4);
+                    hyper.data[AdamW.BETA1] = 0.9f;
+                    hyper.data[AdamW.BETA2] = 0.999f;
+                    hyper.data[AdamW.EPS] = 1e-8f;
+                    hyper.data[AdamW.WEIGHT_DECAY] = 0.1f;
+                    return new AdamWFlat(w.randn("pW", 5003), w.randn("gW", 5003), w.randn("mW", 5003), w.uniform("vW", 0, 1, 5003),
+                            w.randn("pB", 17), w.randn("gB", 17), w.randn("mB", 17), w.uniform("vB", 0, 1, 17), w.scalars(true),
+                            hyper, 5003, 17, 2000, 0);
+                }, List.of("pW", "gW", "mW", "vW", "pB", "gB", "mB", "vB")));
+        // Chunks of two shared gradient arrays into slots in another order (the plan's).
+        cs.add(new Case("grad norm partials flat", "chunks 3 + 2", GRADNORM_SUM,
+                w -> {
+                    Tensor partials = w.poisoned("partials", 6);
+                    partials.data[0] = 1.5f;
+                    IntTensor slotOf = new IntTensor("slotOf", 5);
+                    int[] order = {3, 1, 5, 2, 4};
+                    System.arraycopy(order, 0, slotOf.data, 0, order.length);
+                    return new GradNormFlat(w.randn("gW", 3 * GradNorm.CHUNK), w.randn("gB", 2 * GradNorm.CHUNK), partials, slotOf, 3,
+                            2);
+                }, List.of("partials")));
         // A group of eight (every argument of the launch a gradient) and one of three (five
         // arguments repeat the last gradient, unread).
         int[][] groups = {{GradNorm.CHUNK + 123, 1, 2 * GradNorm.CHUNK, 77, 5, GradNorm.CHUNK, 3, 4099}, {1, 4219, 77}};

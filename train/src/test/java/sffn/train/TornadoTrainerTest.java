@@ -110,6 +110,69 @@ class TornadoTrainerTest {
         if (!failures.isEmpty()) fail(String.join("\n", failures));
     }
 
+    /**
+     * The parameters, gradients and moments in eight shared device arrays (AdamW, the gradient
+     * norm's partial sums and the zeroing one launch each) train as each tensor in an array of its
+     * own does, through the guide's drop (plans rebuilt: the device's values go to the host and
+     * back), evaluations and checkpoints; and the layout is in use where it should be. Not bit for
+     * bit: TornadoVM builds OpenCL kernels with -cl-fast-relaxed-math, so the one AdamW kernel
+     * and the three-parameter ones may round differently (on PoCL the first step's loss and
+     * gradient norm agree to the bit, the second's loss by 6e-10 relative); far within the CPU
+     * comparison's bounds.
+     */
+    @Test
+    void sharedParameterArraysTrainAsOwnArraysDo(@TempDir Path dir) throws IOException {
+        TrainConfig c = TrainerTest.config(8, true, TrainConfig.Mode.FIXEDFLOP, true).with(b -> {
+            b.evalEvery = 4;
+            return b;
+        });
+        Gpt[] models = new Gpt[2];
+        String[] layouts = new String[2];
+        for (int run = 0; run < 2; run++) {
+            String key = "sffn.tornado.flatParams";
+            String before = System.getProperty(key);
+            System.setProperty(key, run == 0 ? "true" : "false");
+            try (Backend backend = Backends.create("tornado", System.getProperty("sffn.tornado.device"))) {
+                models[run] = new Gpt(TrainerTest.MODEL, TrainerTest.LOWRANK).init(c.seed());
+                Trainer.start(models[run], c, backend, data, dir.resolve("run" + run), TrainListener.SILENT).run();
+                layouts[run] = ((sffn.kernels.tornado.TornadoBackend) backend).parameterLayout();
+            } finally {
+                if (before == null) System.clearProperty(key);
+                else System.setProperty(key, before);
+            }
+        }
+        assertEquals("shared", layouts[0], "the default layout");
+        assertEquals("own: -Dsffn.tornado.flatParams=false", layouts[1]);
+        List<JsonNode> a = metrics(dir.resolve("run0"));
+        List<JsonNode> b = metrics(dir.resolve("run1"));
+        assertEquals(a.size(), b.size(), "metrics.jsonl lines");
+        double worstCurve = 0;
+        for (int i = 0; i < a.size(); i++) {
+            for (String f : List.of("loss", "grad_norm", "val_loss")) {
+                if (!a.get(i).has(f)) continue;
+                double x = a.get(i).get(f).asDouble();
+                double rel = Math.abs(x - b.get(i).get(f).asDouble()) / Math.abs(x);
+                worstCurve = Math.max(worstCurve, rel);
+                if (!(rel <= SHARED_CURVE_TOLERANCE)) fail("line " + i + " " + f + ": shared " + x + ", own " + b.get(i).get(f));
+            }
+        }
+        List<Parameter> pa = models[0].parameters();
+        List<Parameter> pb = models[1].parameters();
+        assertEquals(pa.size(), pb.size());
+        double worstWeight = 0;
+        for (int i = 0; i < pa.size(); i++) {
+            double e = relativeError(pa.get(i).value.data, pb.get(i).value.data);
+            worstWeight = Math.max(worstWeight, e);
+            if (!(e <= SHARED_WEIGHT_TOLERANCE)) fail(pa.get(i).name + ": shared and own arrays differ by " + e);
+        }
+        System.out.printf(Locale.ROOT, "shared vs own arrays: curves within %.2e, weights within %.2e relative%n", worstCurve,
+                worstWeight);
+    }
+
+    /** Shared against own parameter arrays on one device: 100 times tighter than against the CPU. */
+    static final double SHARED_CURVE_TOLERANCE = CURVE_TOLERANCE / 100;
+    static final double SHARED_WEIGHT_TOLERANCE = WEIGHT_TOLERANCE / 100;
+
     private static List<JsonNode> metrics(Path dir) throws IOException {
         ObjectMapper json = new ObjectMapper();
         List<JsonNode> out = new ArrayList<>();

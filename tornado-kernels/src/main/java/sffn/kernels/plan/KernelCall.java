@@ -497,6 +497,28 @@ public sealed interface KernelCall {
         }
     }
 
+    /**
+     * {@link AdamW#updateFlat}: every parameter in one launch, from arrays that hold the
+     * parameters (gradients, moments) of a kind one after another. A device backend writes it in
+     * place of a plan's AdamW calls where it keeps parameters that way; its CPU body is the
+     * portable one.
+     */
+    record AdamWFlat(Tensor pW, Tensor gW, Tensor mW, Tensor vW, Tensor pB, Tensor gB, Tensor mB, Tensor vB, Tensor scalars,
+                     Tensor hyper, int nW, int nB, int decayW, int decayB) implements KernelCall {
+        public void runCpu() {
+            AdamW.updateFlat(pW.data, gW.data, mW.data, vW.data, pB.data, gB.data, mB.data, vB.data, scalars.data, hyper.data,
+                    nW, nB, decayW, decayB);
+        }
+    }
+
+    /** {@link GradNorm#partialSumsFlat}, in place of a plan's partial-sum calls (see {@link AdamWFlat}). */
+    record GradNormFlat(Tensor gW, Tensor gB, Tensor partials, IntTensor slotOf, int chunksW, int chunksB)
+            implements KernelCall {
+        public void runCpu() {
+            GradNorm.partialSumsFlat(gW.data, gB.data, partials.data, slotOf.data, chunksW, chunksB);
+        }
+    }
+
     record GradNormPartials(Tensor g, Tensor partials, int base) implements KernelCall {
         public void runCpu() {
             GradNorm.partialSumsCpu(g.data, partials.data, base, g.size());

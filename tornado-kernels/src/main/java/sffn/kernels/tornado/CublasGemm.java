@@ -24,6 +24,9 @@ public record CublasGemm(int transa, int transb, int m, int n, int k, float alph
     public static final int OP_T = 1;
 
     public static CublasGemm of(GemmShape g) {
+        if (g.bOff() != 0 || g.biasOff() != 0 || g.cOff() != 0) {
+            throw new IllegalArgumentException(g.kernel() + ": cuBLAS tasks take whole arrays, not slices of shared ones");
+        }
         return new CublasGemm(g.transB() ? OP_T : OP_N, g.transA() ? OP_T : OP_N, g.n(), g.m(), g.k(), 1f,
                 g.b(), g.ldb(), g.bZ(), g.a(), g.lda(), g.aZ(), g.accumulate() ? 1f : 0f, g.c(), g.ldc(), g.cZ(), g.z());
     }

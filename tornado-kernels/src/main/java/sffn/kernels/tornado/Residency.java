@@ -53,6 +53,12 @@ import uk.ac.manchester.tornado.api.enums.ProfilerMode;
  * them runs. Nothing returns to the host unless asked ({@link #download}), from the array's owner.
  */
 final class Residency implements AutoCloseable {
+    /**
+     * System property; {@code false} keeps every parameter, gradient and moment in its own device
+     * array (AdamW and the gradient norm then take several launches), as {@link FlatParams} does
+     * anyway where the plans need it.
+     */
+    static final String FLAT_PROPERTY = "sffn.tornado.flatParams";
     /** Arrays per owner graph: far below the 1024-node limit of a TornadoVM graph. */
     private static final int OWNER_CHUNK = 48;
     /**
@@ -99,11 +105,17 @@ final class Residency implements AutoCloseable {
     private boolean uploaded;
     /** A plan ran since the upload: the device holds values the host arrays lack. */
     private boolean deviceAhead;
+    /** The parameters in shared arrays (one AdamW launch), or null where each keeps its own. */
+    private final FlatParams flat;
+    /** Why the parameters keep their own arrays (null when they are shared). */
+    final String flatWhy;
 
     private Residency(TornadoExecutionPlan exec, Map<Plan, List<Graph>> sectionsOfPlan, Map<Plan, List<Graph>> inputOwnersOfPlan,
                       Map<Object, Graph> ownerOf, List<Graph> owners, int graphCount, int taskCount, String tasksPerPlan,
-                      double compileSeconds, KernelTimes profile) {
+                      double compileSeconds, KernelTimes profile, FlatParams flat, String flatWhy) {
         this.exec = exec;
+        this.flat = flat;
+        this.flatWhy = flatWhy;
         this.profile = profile;
         this.logRead = new int[graphCount];
         this.sectionsOfPlan = sectionsOfPlan;
@@ -124,6 +136,32 @@ final class Residency implements AutoCloseable {
                 new float[4 * (AdamW.GROUP - 1)][1]);
         float[] anchor = new float[1];
 
+        // Every section as the device runs it: its neighbours merged, then (where the parameters
+        // can share arrays) the optimizer's calls of a few tensors each as one launch each.
+        List<List<List<KernelCall>>> runs = new ArrayList<>();
+        List<List<KernelCall>> allSections = new ArrayList<>();
+        for (Plan p : plans) {
+            List<List<KernelCall>> sections = new ArrayList<>();
+            for (Plan.Section s : p.sections()) {
+                List<KernelCall> calls = s.calls();
+                List<KernelCall> fused = Fusion.deviceEnabled() ? Fusion.forDevice(calls, mm.isRegister()) : calls;
+                sections.add(fused);
+                allSections.add(fused);
+            }
+            runs.add(sections);
+        }
+        FlatParams flat = null;
+        String flatWhy = "-D" + FLAT_PROPERTY + "=false";
+        if (!"false".equalsIgnoreCase(System.getProperty(FLAT_PROPERTY, "true"))) {
+            FlatParams.Outcome o = FlatParams.plan(allSections, mm);
+            flat = o.flat();
+            flatWhy = o.why();
+        }
+        DeviceSlices slices = flat == null ? DeviceSlices.none() : flat.slices;
+        if (flat != null) {
+            for (List<List<KernelCall>> sections : runs) sections.replaceAll(flat::rewrite);
+        }
+
         // Every array, host inputs apart.
         Map<Object, Boolean> inputs = new IdentityHashMap<>();
         List<Object> inputList = new ArrayList<>();
@@ -142,14 +180,15 @@ final class Residency implements AutoCloseable {
         collect.accept(standIns.spare());
         for (float[] u : standIns.unusedGrads()) collect.accept(u);
         for (float[] u : standIns.unusedParams()) collect.accept(u);
-        for (Plan p : plans) {
-            for (Plan.Section s : p.sections()) {
-                for (KernelCall c : s.calls()) {
-                    checkNoAliasing(p, c);
-                    arrays(c, collect);
+        for (int pi = 0; pi < plans.size(); pi++) {
+            Plan p = plans.get(pi);
+            for (List<KernelCall> calls : runs.get(pi)) {
+                for (KernelCall c : calls) {
+                    checkNoAliasing(p, c, slices);
+                    arrays(c, a -> collect.accept(slices.deviceArray(a)));
                 }
             }
-            for (Object t : p.hostOutputs()) collect.accept(array(t));
+            for (Object t : p.hostOutputs()) collect.accept(slices.deviceArray(array(t)));
         }
         for (Object a : arrays) checkNotEmpty(a, plans);
         for (Object a : inputList) checkNotEmpty(a, plans);
@@ -184,16 +223,14 @@ final class Residency implements AutoCloseable {
         for (int pi = 0; pi < plans.size(); pi++) {
             Plan p = plans.get(pi);
             List<Graph> sections = new ArrayList<>();
-            List<Plan.Section> ss = p.sections();
+            List<List<KernelCall>> ss = runs.get(pi);
             for (int si = 0; si < ss.size(); si++) {
-                List<KernelCall> calls = ss.get(si).calls();
-                List<KernelCall> fused = Fusion.deviceEnabled() ? Fusion.forDevice(calls, mm.isRegister()) : calls;
-                List<List<KernelCall>> chunks = chunks(fused, standIns, mm);
+                List<List<KernelCall>> chunks = chunks(ss.get(si), standIns, mm, slices);
                 for (int ci = 0; ci < chunks.size(); ci++) {
                     Graph g = new Graph(graphs.size(), "p" + pi + "s" + si + (chunks.size() > 1 ? "c" + ci : ""));
                     Map<Object, Boolean> used = new IdentityHashMap<>();
                     for (KernelCall c : chunks.get(ci)) {
-                        for (Object a : arraysOf(c, standIns, mm)) {
+                        for (Object a : arraysOf(c, standIns, mm, slices)) {
                             if (used.put(a, Boolean.TRUE) == null) g.consumed.add(a);
                         }
                     }
@@ -230,7 +267,7 @@ final class Residency implements AutoCloseable {
                 }
                 List<KernelCall> calls = sectionOf.get(g);
                 if (calls != null) {
-                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, mm, standIns);
+                    TaskMapper mapper = new TaskMapper(tg, g.name, grids, tuned, mm, standIns, slices);
                     for (KernelCall c : calls) mapper.add(c);
                     tasks += mapper.tasks();
                     tasksOfGraph.put(g, mapper.tasks());
@@ -259,7 +296,7 @@ final class Residency implements AutoCloseable {
             perPlan.add(p.name() + " " + n);
         }
         return new Residency(exec, sectionsOfPlan, inputOwnersOfPlan, ownerOf, owners, graphs.size(), tasks,
-                String.join(", ", perPlan), (System.nanoTime() - t0) / 1e9, profile);
+                String.join(", ", perPlan), (System.nanoTime() - t0) / 1e9, profile, flat, flatWhy);
     }
 
     /**
@@ -352,12 +389,13 @@ final class Residency implements AutoCloseable {
 
     /** Runs of consecutive calls, each within {@link #SECTION_ARRAYS} arrays and {@link #SECTION_CALLS} calls. */
 
-    private static List<List<KernelCall>> chunks(List<KernelCall> calls, StandIns standIns, MatmulVariant mm) {
+    private static List<List<KernelCall>> chunks(List<KernelCall> calls, StandIns standIns, MatmulVariant mm,
+                                                 DeviceSlices slices) {
         List<List<KernelCall>> out = new ArrayList<>();
         List<KernelCall> current = new ArrayList<>();
         Map<Object, Boolean> used = new IdentityHashMap<>();
         for (KernelCall c : calls) {
-            List<Object> arrays = arraysOf(c, standIns, mm);
+            List<Object> arrays = arraysOf(c, standIns, mm, slices);
             int fresh = 0;
             for (Object a : arrays) if (!used.containsKey(a)) fresh++;
             if (!current.isEmpty() && (used.size() + fresh > SECTION_ARRAYS || current.size() >= SECTION_CALLS)) {
@@ -373,9 +411,12 @@ final class Residency implements AutoCloseable {
     }
 
     /** The arrays the tasks of a call take: its tensors, and the stand-ins where the kernel needs them. */
-    private static List<Object> arraysOf(KernelCall c, StandIns standIns, MatmulVariant mm) {
+    private static List<Object> arraysOf(KernelCall c, StandIns standIns, MatmulVariant mm, DeviceSlices slices) {
         List<Object> out = new ArrayList<>();
-        arrays(c, out::add);
+        arrays(c, a -> {
+            Object d = slices.deviceArray(a);
+            if (!out.contains(d)) out.add(d);
+        });
         if (needsNoBias(c, mm)) out.add(standIns.noBias());
         // The GELU epilogue's unused scalars.
         if (c instanceof KernelCall.MatmulGeluForward) out.add(standIns.spare());
@@ -435,11 +476,11 @@ final class Residency implements AutoCloseable {
     }
 
     /** A TornadoVM task that takes one array twice never finishes compiling; refuse it with a name. */
-    private static void checkNoAliasing(Plan p, KernelCall call) {
+    private static void checkNoAliasing(Plan p, KernelCall call, DeviceSlices slices) {
         if (call instanceof CrossEntropyForwardBackward c && c.dlogits() == c.logits()) return; // in-place body
         Map<Object, Boolean> seen = new IdentityHashMap<>();
         arrays(call, a -> {
-            if (seen.put(a, Boolean.TRUE) != null) {
+            if (seen.put(slices.deviceArray(a), Boolean.TRUE) != null) {
                 throw new IllegalArgumentException("plan '" + p.name() + "': " + call.getClass().getSimpleName()
                         + " passes one tensor twice; a TornadoVM task cannot take the same array twice. Give the"
                         + " kernel a separate output tensor (or an in-place portable body).");
@@ -453,12 +494,18 @@ final class Residency implements AutoCloseable {
         return String.join(", ", n);
     }
 
+    /** Whether the device holds this host array (in its own buffer, or as a slice of a shared one). */
     boolean carries(Object array) {
-        return ownerOf.containsKey(array);
+        return ownerOf.containsKey(array) || (flat != null && flat.isMember(array));
     }
 
+    /** The host arrays the device holds: the parameters' own, not the shared ones they are slices of. */
     java.util.Collection<Object> carried() {
-        return ownerOf.keySet();
+        if (flat == null) return ownerOf.keySet();
+        List<Object> out = new ArrayList<>();
+        for (Object a : ownerOf.keySet()) if (!flat.isShared(a)) out.add(a);
+        out.addAll(flat.memberArrays());
+        return out;
     }
 
     boolean uploaded() {
@@ -484,6 +531,7 @@ final class Residency implements AutoCloseable {
 
     /** Copies every host array to its device buffer, and lets each owner's holder take the buffers. */
     void upload() {
+        if (flat != null) flat.gather();
         for (Graph o : owners) {
             execute(o);
             execute(o.companion);
@@ -523,12 +571,22 @@ final class Residency implements AutoCloseable {
     void download(Object... arrays) {
         if (last == null || arrays.length == 0) return;
         Map<Graph, List<Object>> byOwner = new LinkedHashMap<>();
-        for (Object a : arrays) byOwner.computeIfAbsent(ownerOf.get(a), k -> new ArrayList<>()).add(a);
+        Map<Object, Boolean> device = new IdentityHashMap<>();
+        List<float[]> members = new ArrayList<>();
+        for (Object a : arrays) {
+            Object d = a;
+            if (flat != null && flat.isMember(a)) {
+                members.add((float[]) a);
+                d = flat.sharedOf((float[]) a);
+            }
+            if (device.put(d, Boolean.TRUE) == null) byOwner.computeIfAbsent(ownerOf.get(d), k -> new ArrayList<>()).add(d);
+        }
         for (Map.Entry<Graph, List<Object>> e : byOwner.entrySet()) {
             // The result's executor transfers from whichever graph is selected.
             exec.withGraph(e.getKey().index);
             last.transferToHost(e.getValue().toArray());
         }
+        for (float[] m : members) flat.scatter(m);
     }
 
     @Override

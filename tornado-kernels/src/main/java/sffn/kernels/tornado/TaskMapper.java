@@ -25,6 +25,7 @@ import sffn.kernels.Tensor;
 import sffn.kernels.TiledGemm;
 import sffn.kernels.WorkGroups;
 import sffn.kernels.plan.KernelCall;
+import sffn.kernels.plan.KernelCall.AdamWFlat;
 import sffn.kernels.plan.KernelCall.AdamWUpdate;
 import sffn.kernels.plan.KernelCall.AdamWUpdateGroup;
 import sffn.kernels.plan.KernelCall.AttentionBackward;
@@ -51,6 +52,7 @@ import sffn.kernels.plan.KernelCall.EmbeddingForward;
 import sffn.kernels.plan.KernelCall.GeluBackward;
 import sffn.kernels.plan.KernelCall.GeluForward;
 import sffn.kernels.plan.KernelCall.GradNormFinish;
+import sffn.kernels.plan.KernelCall.GradNormFlat;
 import sffn.kernels.plan.KernelCall.GradNormPartials;
 import sffn.kernels.plan.KernelCall.GradNormPartialsGroup;
 import sffn.kernels.plan.KernelCall.Int8BlockDiagForward;
@@ -106,11 +108,14 @@ final class TaskMapper {
     private final float[][] unusedGrads;
     private final float[][] unusedParams;
     private final KernelContext context = new KernelContext();
+    /** Where parameters and their gradients live on the device (their own arrays, or slices of shared ones). */
+    private final DeviceSlices at;
     private int taskCount;
 
     /** @param matmul the matmul family's body; {@link MatmulVariant#LOOP} when not {@code tuned} */
     TaskMapper(TaskGraph graph, String graphName, GridScheduler grids, boolean tuned, MatmulVariant matmul,
-               Residency.StandIns standIns) {
+               Residency.StandIns standIns, DeviceSlices at) {
+        this.at = at;
         this.graph = graph;
         this.graphName = graphName;
         this.grids = grids;
@@ -124,6 +129,16 @@ final class TaskMapper {
 
     int tasks() {
         return taskCount;
+    }
+
+    /** The device array of a parameter or gradient (a slice of a shared one, or its own). */
+    private float[] arr(Tensor t) {
+        return at.array(t);
+    }
+
+    /** The offset of a parameter or gradient in {@link #arr}. */
+    private int off(Tensor t) {
+        return at.offset(t);
     }
 
     private String name(String kernel) {
@@ -161,17 +176,19 @@ final class TaskMapper {
 
     /** A register-tiled GEMM task (see {@link TiledGemm} for the arguments) over {@code z} problems. */
     private void gemm(String kernel, float[] a, float[] b, float[] bias, float[] c, int m, int n, int k, int lda, int ldb,
-                      int ldc, int flags, int aZ, int bZ, int cZ, int z) {
+                      int ldc, int flags, int bOff, int biasOff, int cOff, int z) {
         TiledGemm.Tiles t = tilesFor(m);
         WorkerGrid g = new WorkerGrid3D((n + t.bn - 1) / t.bn * t.tx, (m + t.bm - 1) / t.bm * t.ty, z);
         g.setLocalWork(t.tx, t.ty, 1);
         String id = gridName(kernel, g);
         switch (t) {
-            case T32 -> graph.task(id, TiledGemm::gemm32, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
-            case T64 -> graph.task(id, TiledGemm::gemm64, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
-            case T64X128 -> graph.task(id, TiledGemm::gemm64x128, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
-            case T128X64 -> graph.task(id, TiledGemm::gemm128x64, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
-            case T128 -> graph.task(id, TiledGemm::gemm128, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, aZ, bZ, cZ);
+            case T32 -> graph.task(id, TiledGemm::gemm32, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, bOff, biasOff, cOff);
+            case T64 -> graph.task(id, TiledGemm::gemm64, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, bOff, biasOff, cOff);
+            case T64X128 -> graph.task(id, TiledGemm::gemm64x128, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, bOff, biasOff,
+                    cOff);
+            case T128X64 -> graph.task(id, TiledGemm::gemm128x64, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, bOff, biasOff,
+                    cOff);
+            case T128 -> graph.task(id, TiledGemm::gemm128, context, a, b, bias, c, m, n, k, lda, ldb, ldc, flags, bOff, biasOff, cOff);
         }
     }
 
@@ -182,10 +199,10 @@ final class TaskMapper {
     private void gemm(GemmShape g) {
         if (matmul.isCublas()) {
             CublasTasks.add(graph, name(g.kernel()), CublasGemm.of(g), matmul.tf32());
-            if (g.bias() != null) graph.task(name("bias_add"), Bias::add, g.c(), g.bias(), g.m(), g.n());
+            if (g.bias() != null) graph.task(name("bias_add"), Bias::add, g.c(), g.bias(), g.biasOff(), g.m(), g.n());
         } else {
             gemm(g.kernel(), g.a(), g.b(), g.bias() == null ? noBias : g.bias(), g.c(), g.m(), g.n(), g.k(), g.lda(), g.ldb(),
-                    g.ldc(), g.flags(), g.aZ(), g.bZ(), g.cZ(), g.z());
+                    g.ldc(), g.flags(), g.bOff(), g.biasOff(), g.cOff(), g.z());
         }
     }
 
@@ -198,8 +215,8 @@ final class TaskMapper {
      * A register-tiled GEMM of one problem through a fused epilogue ({@link TiledGemm#GELU},
      * {@link TiledGemm#BLEND}); unused arrays are the two stand-ins (a task takes each array once).
      */
-    private void epilogueGemm(String kernel, float[] a, float[] b, float[] bias, float[] c, float[] act, float[] scalars,
-                              int m, int n, int k, int flags, int slot) {
+    private void epilogueGemm(String kernel, float[] a, float[] b, int bOff, float[] bias, int biasOff, float[] c, float[] act,
+                              float[] scalars, int m, int n, int k, int flags, int slot) {
         if (!matmul.isRegister()) {
             throw new IllegalStateException(kernel + " is fused for the register-tiled matmul only, not " + matmul.label());
         }
@@ -207,13 +224,18 @@ final class TaskMapper {
         WorkerGrid g = new WorkerGrid2D((n + t.bn - 1) / t.bn * t.tx, (m + t.bm - 1) / t.bm * t.ty);
         g.setLocalWork(t.tx, t.ty, 1);
         String id = gridName(kernel, g);
-        // C = A B^T: lda = ldb = k, ldc = n.
+        // C = A B^T.
         switch (t) {
-            case T32 -> graph.task(id, TiledGemm::gemm32Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
-            case T64 -> graph.task(id, TiledGemm::gemm64Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
-            case T64X128 -> graph.task(id, TiledGemm::gemm64x128Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
-            case T128X64 -> graph.task(id, TiledGemm::gemm128x64Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
-            case T128 -> graph.task(id, TiledGemm::gemm128Epilogue, context, a, b, bias, c, act, scalars, m, n, k, k, k, n, flags, slot);
+            case T32 -> graph.task(id, TiledGemm::gemm32Epilogue, context, a, b, bias, c, act, scalars, m, n, k, flags, slot, bOff,
+                    biasOff);
+            case T64 -> graph.task(id, TiledGemm::gemm64Epilogue, context, a, b, bias, c, act, scalars, m, n, k, flags, slot, bOff,
+                    biasOff);
+            case T64X128 -> graph.task(id, TiledGemm::gemm64x128Epilogue, context, a, b, bias, c, act, scalars, m, n, k, flags, slot,
+                    bOff, biasOff);
+            case T128X64 -> graph.task(id, TiledGemm::gemm128x64Epilogue, context, a, b, bias, c, act, scalars, m, n, k, flags, slot,
+                    bOff, biasOff);
+            case T128 -> graph.task(id, TiledGemm::gemm128Epilogue, context, a, b, bias, c, act, scalars, m, n, k, flags, slot, bOff,
+                    biasOff);
         }
     }
 
@@ -225,17 +247,18 @@ final class TaskMapper {
         switch (call) {
             case MatmulForward c -> {
                 if (stridedGemm()) {
-                    gemm(GemmShape.of(c));
+                    gemm(GemmShape.of(c, at));
                 } else if (matmul == MatmulVariant.TILE16) {
                     graph.task(gridName("matmul_fwd", tiles(c.m(), c.n())), Matmul::forwardTiled, context,
-                            c.a().data, c.b().data, c.c().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
+                            c.a().data, arr(c.b()), off(c.b()), c.c().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
                     if (c.bias() != null) {
-                        graph.task(name("bias_add"), Bias::add, c.c().data, c.bias().data, c.m(), c.n());
+                        graph.task(name("bias_add"), Bias::add, c.c().data, arr(c.bias()), off(c.bias()), c.m(), c.n());
                     }
                 } else {
-                    float[] bias = c.bias() == null ? noBias : c.bias().data;
-                    graph.task(name("matmul_fwd"), Matmul::forward, c.a().data, c.b().data, bias, c.c().data,
-                            c.m(), c.n(), c.k(), flag(c.bias() != null), flag(c.accumulate()));
+                    float[] bias = c.bias() == null ? noBias : arr(c.bias());
+                    graph.task(name("matmul_fwd"), Matmul::forward, c.a().data, arr(c.b()), off(c.b()), bias,
+                            c.bias() == null ? 0 : off(c.bias()), c.c().data, c.m(), c.n(), c.k(), flag(c.bias() != null),
+                            flag(c.accumulate()));
                 }
             }
             // Compact weights: the portable bodies, which widen bf16 and convert int8 per element.
@@ -250,51 +273,52 @@ final class TaskMapper {
                     flag(c.accumulate()));
             case MatmulBackwardInput c -> {
                 if (stridedGemm()) {
-                    gemm(GemmShape.of(c));
+                    gemm(GemmShape.of(c, at));
                 } else if (matmul == MatmulVariant.TILE16) {
                     graph.task(gridName("matmul_bwd_in", tiles(c.m(), c.k())), Matmul::backwardInputTiled, context,
-                            c.dc().data, c.b().data, c.da().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
+                            c.dc().data, arr(c.b()), off(c.b()), c.da().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
                 } else {
-                    graph.task(name("matmul_bwd_in"), Matmul::backwardInput, c.dc().data, c.b().data, c.da().data,
+                    graph.task(name("matmul_bwd_in"), Matmul::backwardInput, c.dc().data, arr(c.b()), off(c.b()), c.da().data,
                             c.m(), c.n(), c.k(), flag(c.accumulate()));
                 }
             }
             case MatmulBackwardWeight c -> {
                 if (stridedGemm()) {
-                    gemm(GemmShape.of(c));
+                    gemm(GemmShape.of(c, at));
                 } else if (matmul == MatmulVariant.TILE16) {
                     graph.task(gridName("matmul_bwd_w", tiles(c.n(), c.k())), Matmul::backwardWeightTiled, context,
-                            c.dc().data, c.a().data, c.db().data, c.m(), c.n(), c.k(), flag(c.accumulate()));
+                            c.dc().data, c.a().data, arr(c.db()), off(c.db()), c.m(), c.n(), c.k(), flag(c.accumulate()));
                 } else {
-                    graph.task(name("matmul_bwd_w"), Matmul::backwardWeight, c.dc().data, c.a().data, c.db().data,
+                    graph.task(name("matmul_bwd_w"), Matmul::backwardWeight, c.dc().data, c.a().data, arr(c.db()), off(c.db()),
                             c.m(), c.n(), c.k(), flag(c.accumulate()));
                 }
             }
-            case BiasAdd c -> graph.task(name("bias_add"), Bias::add, c.y().data, c.bias().data, c.rows(), c.cols());
-            case BiasBackward c -> graph.task(name("bias_bwd"), Matmul::backwardBias, c.dy().data, c.dbias().data,
-                    c.rows(), c.cols(), flag(c.accumulate()));
+            case BiasAdd c -> graph.task(name("bias_add"), Bias::add, c.y().data, arr(c.bias()), off(c.bias()), c.rows(),
+                    c.cols());
+            case BiasBackward c -> graph.task(name("bias_bwd"), Matmul::backwardBias, c.dy().data, arr(c.dbias()),
+                    off(c.dbias()), c.rows(), c.cols(), flag(c.accumulate()));
             case BlockDiagForward c -> {
                 if (stridedGemm()) {
-                    gemm(GemmShape.of(c));
+                    gemm(GemmShape.of(c, at));
                 } else {
-                    graph.task(name("blockdiag_fwd"), BlockDiagMatmul::forward, c.x().data, c.w().data, c.y().data,
+                    graph.task(name("blockdiag_fwd"), BlockDiagMatmul::forward, c.x().data, arr(c.w()), off(c.w()), c.y().data,
                             c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
                 }
             }
             case BlockDiagBackwardInput c -> {
                 if (stridedGemm()) {
-                    gemm(GemmShape.of(c));
+                    gemm(GemmShape.of(c, at));
                 } else {
-                    graph.task(name("blockdiag_bwd_in"), BlockDiagMatmul::backwardInput, c.dy().data, c.w().data,
+                    graph.task(name("blockdiag_bwd_in"), BlockDiagMatmul::backwardInput, c.dy().data, arr(c.w()), off(c.w()),
                             c.dx().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
                 }
             }
             case BlockDiagBackwardWeight c -> {
                 if (stridedGemm()) {
-                    gemm(GemmShape.of(c));
+                    gemm(GemmShape.of(c, at));
                 } else {
                     graph.task(name("blockdiag_bwd_w"), BlockDiagMatmul::backwardWeight, c.dy().data, c.x().data,
-                            c.dw().data, c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
+                            arr(c.dw()), off(c.dw()), c.rows(), c.nb(), c.q(), c.p(), flag(c.accumulate()));
                 }
             }
             case ShuffleRows c -> graph.task(name("shuffle"), Shuffle::forward, c.in().data, c.out().data, c.rows(),
@@ -302,44 +326,44 @@ final class TaskMapper {
             case LayerNormForward c -> {
                 if (tuned) {
                     graph.task(gridName("layernorm_fwd", rows(c.rows())), LayerNorm::forwardRows, context, c.x().data,
-                            c.w().data, c.b().data, c.out().data, c.mean().data, c.rstd().data, c.c());
+                            arr(c.w()), off(c.w()), arr(c.b()), off(c.b()), c.out().data, c.mean().data, c.rstd().data, c.c());
                 } else {
-                    graph.task(name("layernorm_fwd"), LayerNorm::forward, c.x().data, c.w().data, c.b().data,
-                            c.out().data, c.mean().data, c.rstd().data, c.rows(), c.c());
+                    graph.task(name("layernorm_fwd"), LayerNorm::forward, c.x().data, arr(c.w()), off(c.w()), arr(c.b()),
+                            off(c.b()), c.out().data, c.mean().data, c.rstd().data, c.rows(), c.c());
                 }
             }
             case LayerNormBackward c -> {
                 // In the CPU body's order: parameter gradients, then the input gradient.
                 graph.task(name("layernorm_bwd_params"), LayerNorm::backwardParams, c.dout().data, c.x().data,
-                        c.mean().data, c.rstd().data, c.dw().data, c.db().data, c.rows(), c.c(), 1);
+                        c.mean().data, c.rstd().data, arr(c.dw()), off(c.dw()), arr(c.db()), off(c.db()), c.rows(), c.c(), 1);
                 if (tuned) {
                     graph.task(gridName("layernorm_bwd_in", rows(c.rows())), LayerNorm::backwardInputRows, context,
-                            c.dout().data, c.x().data, c.w().data, c.mean().data, c.rstd().data, c.dx().data, c.c(),
+                            c.dout().data, c.x().data, arr(c.w()), off(c.w()), c.mean().data, c.rstd().data, c.dx().data, c.c(),
                             flag(c.accumulateInput()));
                 } else {
                     graph.task(name("layernorm_bwd_in"), LayerNorm::backwardInput, c.dout().data, c.x().data,
-                            c.w().data, c.mean().data, c.rstd().data, c.dx().data, c.rows(), c.c(),
+                            arr(c.w()), off(c.w()), c.mean().data, c.rstd().data, c.dx().data, c.rows(), c.c(),
                             flag(c.accumulateInput()));
                 }
             }
             case RmsNormForward c -> {
                 if (tuned) {
                     graph.task(gridName("rmsnorm_fwd", rows(c.rows())), RmsNorm::forwardRows, context, c.x().data,
-                            c.w().data, c.out().data, c.rstd().data, c.c());
+                            arr(c.w()), off(c.w()), c.out().data, c.rstd().data, c.c());
                 } else {
-                    graph.task(name("rmsnorm_fwd"), RmsNorm::forward, c.x().data, c.w().data, c.out().data,
+                    graph.task(name("rmsnorm_fwd"), RmsNorm::forward, c.x().data, arr(c.w()), off(c.w()), c.out().data,
                             c.rstd().data, c.rows(), c.c());
                 }
             }
             case RmsNormBackward c -> {
                 graph.task(name("rmsnorm_bwd_params"), RmsNorm::backwardParams, c.dout().data, c.x().data,
-                        c.rstd().data, c.dw().data, c.rows(), c.c(), 1);
+                        c.rstd().data, arr(c.dw()), off(c.dw()), c.rows(), c.c(), 1);
                 if (tuned) {
                     graph.task(gridName("rmsnorm_bwd_in", rows(c.rows())), RmsNorm::backwardInputRows, context,
-                            c.dout().data, c.x().data, c.w().data, c.rstd().data, c.dx().data, c.c(),
+                            c.dout().data, c.x().data, arr(c.w()), off(c.w()), c.rstd().data, c.dx().data, c.c(),
                             flag(c.accumulateInput()));
                 } else {
-                    graph.task(name("rmsnorm_bwd_in"), RmsNorm::backwardInput, c.dout().data, c.x().data, c.w().data,
+                    graph.task(name("rmsnorm_bwd_in"), RmsNorm::backwardInput, c.dout().data, c.x().data, arr(c.w()), off(c.w()),
                             c.rstd().data, c.dx().data, c.rows(), c.c(), flag(c.accumulateInput()));
                 }
             }
@@ -408,32 +432,33 @@ final class TaskMapper {
                 }
             }
             case EmbeddingForward c -> graph.task(name("embed_fwd"), Embedding::forward, c.tokens().data,
-                    c.wte().data, c.out().data, c.rows(), c.c());
-            case PositionsAdd c -> graph.task(name("positions_add"), Embedding::addPositions, c.wpe().data,
-                    c.out().data, c.rows(), c.seqLen(), c.posOffset(), c.c());
+                    arr(c.wte()), off(c.wte()), c.out().data, c.rows(), c.c());
+            case PositionsAdd c -> graph.task(name("positions_add"), Embedding::addPositions, arr(c.wpe()),
+                    off(c.wpe()), c.out().data, c.rows(), c.seqLen(), c.posOffset(), c.c());
             case EmbeddingBackward c -> graph.task(name("embed_bwd"), Embedding::backward, c.tokens().data,
-                    c.dout().data, c.dwte().data, c.rows(), c.c());
+                    c.dout().data, arr(c.dwte()), off(c.dwte()), c.rows(), c.c());
             case PositionsBackward c -> graph.task(name("positions_bwd"), Embedding::positionsBackward,
-                    c.dout().data, c.dwpe().data, c.rows(), c.seqLen(), c.c());
+                    c.dout().data, arr(c.dwpe()), off(c.dwpe()), c.rows(), c.seqLen(), c.c());
             case ResidualAdd c -> graph.task(name("residual"), Residual::add, c.x().data, c.y().data, c.n());
             case ResidualSum c -> graph.task(name("residual_sum"), Residual::sum, c.src().data, c.y().data, c.sum().data, c.n());
             case ResidualRmsNorm c -> {
                 if (tuned) {
                     graph.task(gridName("residual_rmsnorm", rows(c.rows())), RmsNorm::residualForwardRows, context,
-                            c.src().data, c.y().data, c.sum().data, c.w().data, c.out().data, c.rstd().data, c.c());
+                            c.src().data, c.y().data, c.sum().data, arr(c.w()), off(c.w()), c.out().data, c.rstd().data, c.c());
                 } else {
                     graph.task(name("residual_rmsnorm"), RmsNorm::residualForward, c.src().data, c.y().data,
-                            c.sum().data, c.w().data, c.out().data, c.rstd().data, c.rows(), c.c());
+                            c.sum().data, arr(c.w()), off(c.w()), c.out().data, c.rstd().data, c.rows(), c.c());
                 }
             }
             case ResidualLayerNorm c -> {
                 if (tuned) {
                     graph.task(gridName("residual_layernorm", rows(c.rows())), LayerNorm::residualForwardRows, context,
-                            c.src().data, c.y().data, c.sum().data, c.w().data, c.b().data, c.out().data, c.mean().data,
-                            c.rstd().data, c.c());
+                            c.src().data, c.y().data, c.sum().data, arr(c.w()), off(c.w()), arr(c.b()), off(c.b()), c.out().data,
+                            c.mean().data, c.rstd().data, c.c());
                 } else {
                     graph.task(name("residual_layernorm"), LayerNorm::residualForward, c.src().data, c.y().data,
-                            c.sum().data, c.w().data, c.b().data, c.out().data, c.mean().data, c.rstd().data, c.rows(), c.c());
+                            c.sum().data, arr(c.w()), off(c.w()), arr(c.b()), off(c.b()), c.out().data, c.mean().data,
+                            c.rstd().data, c.rows(), c.c());
                 }
             }
             case Zero c -> graph.task(name("zero"), Fill::zero, c.x().data, c.x().size());
@@ -445,12 +470,13 @@ final class TaskMapper {
             case BlendBackward c -> graph.task(name("blend_bwd"), Blend::backward, c.dout().data, c.dguide().data,
                     c.scalars().data, c.switchSlot(), c.n());
             case MatmulGeluForward c -> {
-                float[] bias = c.bias() == null ? noBias : c.bias().data;
-                epilogueGemm("matmul_gelu_fwd", c.a().data, c.b().data, bias, c.c().data, c.out().data, spare, c.m(), c.n(),
-                        c.k(), TiledGemm.TRANS_B | TiledGemm.GELU | (c.bias() != null ? TiledGemm.BIAS : 0), 0);
+                float[] bias = c.bias() == null ? noBias : arr(c.bias());
+                epilogueGemm("matmul_gelu_fwd", c.a().data, arr(c.b()), off(c.b()), bias, c.bias() == null ? 0 : off(c.bias()),
+                        c.c().data, c.out().data, spare, c.m(), c.n(), c.k(),
+                        TiledGemm.TRANS_B | TiledGemm.GELU | (c.bias() != null ? TiledGemm.BIAS : 0), 0);
             }
-            case GuidedMatmulForward c -> epilogueGemm("guided_matmul_fwd", c.x().data, c.guide().data, noBias, c.y().data,
-                    c.g().data, c.scalars().data, c.m(), c.n(), c.k(), TiledGemm.TRANS_B | TiledGemm.BLEND, c.switchSlot());
+            case GuidedMatmulForward c -> epilogueGemm("guided_matmul_fwd", c.x().data, arr(c.guide()), off(c.guide()),
+                    noBias, 0, c.y().data, c.g().data, c.scalars().data, c.m(), c.n(), c.k(), TiledGemm.TRANS_B | TiledGemm.BLEND, c.switchSlot());
             case BlendSplit c -> graph.task(name("blend_split"), Blend::split, c.dout().data, c.dstructured().data,
                     c.dguide().data, c.scalars().data, c.switchSlot(), c.n());
             // The device does not branch on a scalar it holds: the inner call always runs, and the
@@ -458,8 +484,8 @@ final class TaskMapper {
             case WhenGuided c -> add(c.inner());
             case RopeRotateAt c -> graph.task(name("rope_at"), Rope::rotateAt, c.x().data, c.cos().data, c.sin().data,
                     c.pos().data, c.rows(), c.seqLen(), c.heads(), c.d(), c.rowStride(), 1f);
-            case PositionsAddAt c -> graph.task(name("positions_add_at"), Embedding::addPositionsAt, c.wpe().data,
-                    c.out().data, c.pos().data, c.rows(), c.seqLen(), c.c());
+            case PositionsAddAt c -> graph.task(name("positions_add_at"), Embedding::addPositionsAt, arr(c.wpe()),
+                    off(c.wpe()), c.out().data, c.pos().data, c.rows(), c.seqLen(), c.c());
             case LastRows c -> graph.task(name("last_rows"), Fill::lastRows, c.src().data, c.dst().data, c.batch(),
                     c.n(), c.c());
             case KvAppend c -> graph.task(name("kv_append"), KvCache::append, c.qkv().data, c.kcache().data,
@@ -512,6 +538,11 @@ final class TaskMapper {
                 graph.task(name("gradnorm_partials"), GradNorm::partialSumsGroup, g[0], g[1], g[2], g[3], g[4], g[5], g[6],
                         g[7], c.partials().data, c.base(), grads.size());
             }
+            case AdamWFlat c -> graph.task(name("adamw"), AdamW::updateFlat, c.pW().data, c.gW().data, c.mW().data,
+                    c.vW().data, c.pB().data, c.gB().data, c.mB().data, c.vB().data, c.scalars().data, c.hyper().data, c.nW(),
+                    c.nB(), c.decayW(), c.decayB());
+            case GradNormFlat c -> graph.task(name("gradnorm_partials"), GradNorm::partialSumsFlat, c.gW().data, c.gB().data,
+                    c.partials().data, c.slotOf().data, c.chunksW(), c.chunksB());
             case GradNormFinish c -> graph.task(name("gradnorm_finish"), GradNorm::finish, c.partials().data,
                     c.scalars().data, c.count(), c.maxNorm());
         }

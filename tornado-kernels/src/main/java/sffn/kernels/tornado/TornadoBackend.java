@@ -140,6 +140,15 @@ public final class TornadoBackend implements Backend {
         return TileChoice.key(device);
     }
 
+    /**
+     * How the compiled plans keep parameters: {@code shared} (one array per kind: AdamW and the
+     * gradient norm one launch each), else {@code own: <why>}; null before the first run compiles.
+     */
+    public String parameterLayout() {
+        if (residency == null) return null;
+        return residency.flatWhy == null ? "shared" : "own: " + residency.flatWhy;
+    }
+
     /** Why cuBLAS cannot serve this backend's device, or null when it can. */
     public String cublasUnavailableReason() {
         return CublasTasks.unavailableReason(device);
@@ -218,8 +227,11 @@ public final class TornadoBackend implements Backend {
             System.err.printf(Locale.ROOT, "tornado: compiling %d plan(s) for %s ...%n", plans.size(), describe());
             residency = Residency.build(plans, device, tuned, matmul, profile);
             tasksPerPlan = residency.tasksPerPlan;
-            System.err.printf(Locale.ROOT, "tornado: %d graphs, %d tasks compiled in %.1f s%n",
-                    residency.graphCount, residency.taskCount, residency.compileSeconds);
+            String layout = residency.flatWhy == null ? "; parameters in shared arrays (AdamW in one launch)"
+                    : FlatParams.NO_OPTIMIZER.equals(residency.flatWhy) ? ""
+                    : "; parameters in arrays of their own (" + residency.flatWhy + ")";
+            System.err.printf(Locale.ROOT, "tornado: %d graphs, %d tasks compiled in %.1f s%s%n",
+                    residency.graphCount, residency.taskCount, residency.compileSeconds, layout);
             if (Boolean.getBoolean(TASKS_PROPERTY)) {
                 System.err.println("tornado: tasks (kernel launches) per run of each plan: " + residency.tasksPerPlan);
             }

@@ -93,6 +93,18 @@ class KernelCallTest {
         return x;
     }
 
+    /**
+     * {@link AdamW#update} of elements [from, to) of the arrays at {@code at} .. {@code at + 3} of an
+     * {@link KernelCall.AdamWFlat}'s copies (scalars at 8, hyper at 9), through copies of the range.
+     */
+    static void adamWRange(Object[] a, int at, int from, int to, float wd) {
+        float[][] x = new float[4][];
+        for (int i = 0; i < 4; i++) x[i] = java.util.Arrays.copyOfRange(f(a, at + i), from, to);
+        float[] h = f(a, 9);
+        AdamW.update(x[0], x[1], x[2], x[3], f(a, 8), to - from, h[AdamW.BETA1], h[AdamW.BETA2], h[AdamW.EPS], wd);
+        for (int i = 0; i < 4; i++) System.arraycopy(x[i], 0, f(a, at + i), from, to - from);
+    }
+
     static float[] f(Object[] a, int i) {
         return (float[]) a[i];
     }
@@ -281,6 +293,27 @@ class KernelCallTest {
                 scalars(1), of("hyper", new float[] {0.9f, 0.95f, 1e-6f, 0.01f})), a -> {
                     AdamW.updateCpu(f(a, 0), f(a, 1), f(a, 2), f(a, 3), f(a, 8), 41, 0.9f, 0.95f, 1e-6f, 0.01f);
                     AdamW.updateCpu(f(a, 4), f(a, 5), f(a, 6), f(a, 7), f(a, 8), 7, 0.9f, 0.95f, 1e-6f, 0.01f);
+                }));
+        // Weights: 20 elements with decay, 25 without; biases: 9 with none.
+        c.add(new Case(new KernelCall.AdamWFlat(t("pW", 45), t("gW", 45), t("mW", 45), positive("vW", 45), t("pB", 9),
+                t("gB", 9), t("mB", 9), positive("vB", 9), scalars(1), of("hyper", new float[] {0.9f, 0.95f, 1e-6f, 0.01f}),
+                45, 9, 20, 0), a -> {
+                    adamWRange(a, 0, 0, 20, 0.01f);
+                    adamWRange(a, 0, 20, 45, 0f);
+                    adamWRange(a, 4, 0, 9, 0f);
+                }));
+        IntTensor slotOf = new IntTensor("slotOf", 3);
+        slotOf.data[0] = 4;
+        slotOf.data[1] = 1;
+        slotOf.data[2] = 2;
+        c.add(new Case(new KernelCall.GradNormFlat(t("gW", 2 * GradNorm.CHUNK), t("gB", GradNorm.CHUNK + 5), t("partials", 6),
+                slotOf, 2, 1), a -> {
+                    float[] partials = f(a, 2);
+                    float[] two = new float[2];
+                    GradNorm.partialSums(f(a, 0), two, 0, 2 * GradNorm.CHUNK);
+                    partials[4] = two[0];
+                    partials[1] = two[1];
+                    GradNorm.partialSums(f(a, 1), partials, 2, GradNorm.CHUNK);
                 }));
         c.add(new Case(new KernelCall.GradNormPartials(t("g", GradNorm.CHUNK + 3), t("partials", 5), 2),
                 a -> GradNorm.partialSumsCpu(f(a, 0), f(a, 1), 2, GradNorm.CHUNK + 3)));

@@ -109,7 +109,7 @@ class CublasGemmTest {
             CublasGemm cb = CublasGemm.of(g);
             cublas(cb.function(), cb.parameters());
             // TaskMapper's bias add after the library task.
-            if (g.bias() != null) Bias.add(g.c(), g.bias(), g.m(), g.n());
+            if (g.bias() != null) Bias.add(g.c(), g.bias(), g.biasOff(), g.m(), g.n());
             double err = Check.relativeError(dev.byName.get(c.output()).data, cpu.byName.get(c.output()).data);
             if (!(err <= TOL)) failures.add(c.name() + ": relative error " + err + " (bound " + TOL + ")");
         }
