@@ -158,7 +158,9 @@ final class FlatParams {
                     partials = part;
                     for (Tensor g : grads) {
                         Param p = byArray.get(g.data);
-                        if (p == null || p.g != g) return new Outcome(null, "the gradient norm reads " + g.name + ", which AdamW does not update");
+                        if (p == null || p.g != g) {
+                            return new Outcome(null, "the gradient norm reads " + g.name + ", which AdamW does not update (a ZeRO-1 shard?)");
+                        }
                         p.base = base;
                         base += GradNorm.slots(g.size());
                     }
@@ -174,9 +176,10 @@ final class FlatParams {
                         if (p != null) ours++;
                     }
                     if (ours == 0) continue;
-                    if (ours != zs.size() || (zeroSection >= 0 && zeroSection != si)) {
-                        return new Outcome(null, "the gradients are zeroed in several sections or with other tensors");
+                    if (ours != zs.size()) {
+                        return new Outcome(null, "a zeroing call also writes gradients AdamW does not update (a ZeRO-1 shard?)");
                     }
+                    if (zeroSection >= 0 && zeroSection != si) return new Outcome(null, "the gradients are zeroed in several sections");
                     zeroSection = si;
                     zeroed += ours;
                     continue;
