@@ -1,6 +1,5 @@
 package sffn.kernels.tornado;
 
-import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -272,28 +271,15 @@ final class FlatParams {
             }
             offsetUses.put(u.t().data, Boolean.TRUE);
         }
-        List<Tensor> all = new ArrayList<>();
-        tensors(c, all::add);
-        for (Tensor t : all) {
-            if (byArray.containsKey(t.data) && !offsetUses.containsKey(t.data)) {
-                return c.getClass().getSimpleName() + " takes " + t.name + " without an offset";
+        List<Object> all = new ArrayList<>();
+        Residency.arrays(c, all::add);
+        for (Object a : all) {
+            Param p = a instanceof float[] f ? byArray.get(f) : null;
+            if (p != null && !offsetUses.containsKey(a)) {
+                return c.getClass().getSimpleName() + " takes " + p.p.name + " (or its gradient or moments) without an offset";
             }
         }
         return null;
-    }
-
-    /** The tensor arguments of a call (and of WhenGuided's inner call). */
-    private static void tensors(KernelCall call, Consumer<Tensor> out) {
-        for (RecordComponent rc : call.getClass().getRecordComponents()) {
-            Object v;
-            try {
-                v = rc.getAccessor().invoke(call);
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException("cannot read " + rc.getName() + " of " + call, e);
-            }
-            if (v instanceof Tensor t) out.accept(t);
-            else if (v instanceof KernelCall k) tensors(k, out);
-        }
     }
 
     /** The arguments {@link TaskMapper} passes as an array and an offset: parameters and gradients. */
