@@ -569,6 +569,12 @@ class TornadoKernelAgreementTest {
      */
     @Test
     void everyEpilogueFusionAgreesWithCpuBodiesOnEveryTileShape() {
+        List<Case> cs = epilogueCases();
+        for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) check(true, MatmulVariant.register(t), cs);
+    }
+
+    /** The epilogue fusions' cases: larger than one 128 x 128 tile, ragged everywhere. */
+    static List<Case> epilogueCases() {
         int m = 150;
         int n = 133;
         int k = 70;
@@ -587,7 +593,26 @@ class TornadoKernelAgreementTest {
                     // Off, the device still writes the product the CPU skips: compare y only.
                     on ? List.of("g", "y") : List.of("y")));
         }
-        for (TiledGemm.Tiles t : TiledGemm.Tiles.values()) check(true, MatmulVariant.register(t), cs);
+        return cs;
+    }
+
+    /** A {@code -Dsffn.test.cases} prefix that names no case would run nothing and pass: refuse it. */
+    @Test
+    void everyCaseFilterNamesACase() {
+        List<Case> all = new ArrayList<>(cases());
+        all.addAll(matmulCases());
+        all.addAll(epilogueCases());
+        for (String prefix : caseFilter()) {
+            if (all.stream().noneMatch(c -> c.op().startsWith(prefix))) {
+                fail("-Dsffn.test.cases: no case's op starts with '" + prefix + "'; the ops are "
+                        + all.stream().map(Case::op).distinct().toList());
+            }
+        }
+    }
+
+    /** The prefixes of {@code -Dsffn.test.cases} (a comma list; empty: every case). */
+    private static List<String> caseFilter() {
+        return Arrays.stream(System.getProperty("sffn.test.cases", "").split(",")).map(String::trim).toList();
     }
 
     /** Matmul-family cases larger than one 128 x 128 tile, ragged everywhere. */
@@ -631,7 +656,7 @@ class TornadoKernelAgreementTest {
     private void check(boolean tuned, MatmulVariant variant, List<Case> all) {
         // -Dsffn.test.cases=attention runs only the cases whose op starts so (the PoCL device is
         // slow); a comma list, those that start with any.
-        List<String> only = Arrays.stream(System.getProperty("sffn.test.cases", "").split(",")).map(String::trim).toList();
+        List<String> only = caseFilter();
         List<Case> cases = all.stream().filter(c -> only.stream().anyMatch(c.op()::startsWith)).toList();
         if (cases.isEmpty()) return;
         List<World> cpu = new ArrayList<>();
