@@ -396,11 +396,4 @@ final class FlatParams {
     float[] sharedOf(float[] member) {
         return members.get(member).shared();
     }
-
-    /** Elements in the shared arrays: for the compile message. */
-    long elements() {
-        long n = 0;
-        for (Tensor t : shared) n += t.size();
-        return n;
-    }
 }
