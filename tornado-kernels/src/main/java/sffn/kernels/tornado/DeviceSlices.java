@@ -37,11 +37,17 @@ final class DeviceSlices {
 
     /** The device array a host array lives in: the shared one for a slice, else itself. */
     Object deviceArray(Object hostArray) {
-        Slice s = hostArray instanceof float[] f ? slices.get(f) : null;
+        Slice s = of(hostArray);
         return s == null ? hostArray : s.shared();
     }
 
-    boolean isEmpty() {
-        return slices.isEmpty();
+    /** A host array's place in a shared array, or null for an array that is its own. */
+    Slice of(Object hostArray) {
+        return hostArray instanceof float[] f ? slices.get(f) : null;
+    }
+
+    /** The host arrays that are slices of shared ones. */
+    java.util.Set<float[]> members() {
+        return slices.keySet();
     }
 }

@@ -68,16 +68,12 @@ final class FlatParams {
     final DeviceSlices slices;
     private final AdamWFlat adamW;
     private final GradNormFlat gradNorm;
-    /** Host arrays of the members and their places, for uploads and downloads. */
-    private final Map<float[], DeviceSlices.Slice> members;
     private final List<Tensor> shared;
 
-    private FlatParams(DeviceSlices slices, AdamWFlat adamW, GradNormFlat gradNorm, Map<float[], DeviceSlices.Slice> members,
-                       List<Tensor> shared) {
+    private FlatParams(DeviceSlices slices, AdamWFlat adamW, GradNormFlat gradNorm, List<Tensor> shared) {
         this.slices = slices;
         this.adamW = adamW;
         this.gradNorm = gradNorm;
-        this.members = members;
         this.shared = shared;
     }
 
@@ -147,9 +143,19 @@ final class FlatParams {
             for (KernelCall c : sections.get(si)) {
                 if (c instanceof AdamWUpdate || c instanceof AdamWUpdateGroup) continue;
                 if (c instanceof GradNormPartials || c instanceof GradNormPartialsGroup) {
-                    List<Tensor> grads = c instanceof GradNormPartials n ? List.of(n.g()) : ((GradNormPartialsGroup) c).grads();
-                    Tensor part = c instanceof GradNormPartials n ? n.partials() : ((GradNormPartialsGroup) c).partials();
-                    int base = c instanceof GradNormPartials n ? n.base() : ((GradNormPartialsGroup) c).base();
+                    List<Tensor> grads;
+                    Tensor part;
+                    int base;
+                    if (c instanceof GradNormPartials n) {
+                        grads = List.of(n.g());
+                        part = n.partials();
+                        base = n.base();
+                    } else {
+                        GradNormPartialsGroup n = (GradNormPartialsGroup) c;
+                        grads = n.grads();
+                        part = n.partials();
+                        base = n.base();
+                    }
                     if ((normSection >= 0 && normSection != si) || (partials != null && partials != part)) {
                         return new Outcome(null, "the gradient norm's partial sums run in several sections");
                     }
@@ -166,8 +172,7 @@ final class FlatParams {
                     continue;
                 }
                 if (c instanceof Zero || c instanceof ZeroFour) {
-                    List<Tensor> zs = c instanceof Zero z ? List.of(z.x()) : List.of(((ZeroFour) c).a(), ((ZeroFour) c).b(),
-                            ((ZeroFour) c).c(), ((ZeroFour) c).d());
+                    List<Tensor> zs = c instanceof ZeroFour z4 ? List.of(z4.a(), z4.b(), z4.c(), z4.d()) : List.of(((Zero) c).x());
                     int ours = 0;
                     for (Tensor z : zs) {
                         Param p = byArray.get(z.data);
@@ -220,7 +225,7 @@ final class FlatParams {
         GradNormFlat norm = new GradNormFlat(sw[1], sb[1], partials, slotOf, nW / ALIGN, nB / ALIGN);
         List<Tensor> shared = new ArrayList<>(List.of(sw));
         shared.addAll(List.of(sb));
-        return new Outcome(new FlatParams(new DeviceSlices(members), adamW, norm, members, shared), null);
+        return new Outcome(new FlatParams(new DeviceSlices(members), adamW, norm, shared), null);
     }
 
     private static long padded(List<Param> ps) {
@@ -348,8 +353,7 @@ final class FlatParams {
             } else if (c instanceof GradNormPartials || c instanceof GradNormPartialsGroup) {
                 if (!norm) out.add(gradNorm);
                 norm = true;
-            } else if ((c instanceof Zero z && members.containsKey(z.x().data))
-                    || (c instanceof ZeroFour z4 && members.containsKey(z4.a().data))) {
+            } else if ((c instanceof Zero z && isMember(z.x().data)) || (c instanceof ZeroFour z4 && isMember(z4.a().data))) {
                 if (!zero) {
                     out.add(new Zero(adamW.gW()));
                     out.add(new Zero(adamW.gB()));
@@ -364,25 +368,25 @@ final class FlatParams {
 
     /** Whether a host array is a member's (a slice of a shared array on the device). */
     boolean isMember(Object hostArray) {
-        return hostArray instanceof float[] f && members.containsKey(f);
+        return slices.of(hostArray) != null;
     }
 
     /** The members' host arrays. */
     java.util.Set<float[]> memberArrays() {
-        return members.keySet();
+        return slices.members();
     }
 
     /** Copies every member's host values into its slice of the shared host arrays, before they go up. */
     void gather() {
-        for (Map.Entry<float[], DeviceSlices.Slice> e : members.entrySet()) {
-            float[] m = e.getKey();
-            System.arraycopy(m, 0, e.getValue().shared(), e.getValue().offset(), m.length);
+        for (float[] m : slices.members()) {
+            DeviceSlices.Slice s = slices.of(m);
+            System.arraycopy(m, 0, s.shared(), s.offset(), m.length);
         }
     }
 
     /** Copies a member's slice of the shared host arrays (just brought down) into its host array. */
     void scatter(float[] member) {
-        DeviceSlices.Slice s = members.get(member);
+        DeviceSlices.Slice s = slices.of(member);
         System.arraycopy(s.shared(), s.offset(), member, 0, member.length);
     }
 
@@ -394,6 +398,6 @@ final class FlatParams {
 
     /** The shared array a member lives in. */
     float[] sharedOf(float[] member) {
-        return members.get(member).shared();
+        return slices.of(member).shared();
     }
 }
