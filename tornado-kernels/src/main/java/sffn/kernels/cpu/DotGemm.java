@@ -10,10 +10,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Rows of A in groups of 8 take tiles of 8 x 3 rows of B, the rows left tiles of 4 x 6; both
  * keep 24 lane-wise partial dot products in registers (11 or 10 loads per 24 fused
- * multiply-adds); a thread walks its B rows once, from memory, reusing each from L1 for every
- * tile of rows of A after the first. With 8 rows in one tile, all the work on a row of B is done
- * while it streams in: at 8 x 3072 x 768, streaming distinct copies on both threads, 22.4 against
- * 20.0 GB/s of B (4 x 6 tiles, one pass from memory, one from L1). Each dot product is then: per
+ * multiply-adds); a thread reads its B rows from memory once, a chunk at a time (see {@link #gemm}),
+ * reusing each from L1 for every tile of rows of A after the first. With 8 rows in one tile, all
+ * the work on a row of B is done in one pass: at 8 x 3072 x 768, streaming distinct copies on
+ * both threads, 22.4 against 20.0 GB/s of B (4 x 6 tiles, one pass from memory, one from L1). Each dot product is then: per
  * lane, k = lane, lane + 16, ... in order; the 16 lanes summed by a fixed butterfly (lane j +
  * lane j^8, then ^4, ^2, ^1); then the K mod 16 tail in order. That order depends on K alone, so results are reproducible and
  * independent of the thread count ({@code reduceLanes} is avoided: its order differs between
@@ -51,12 +51,21 @@ final class DotGemm {
     }
 
     /**
-     * Each thread takes one contiguous run of B's rows; a tile's 3 (or 6) rows of B lie a third
-     * (a sixth) of the run apart, so that each is a stream of its own through memory, and the
-     * rows left over at the end go side by side. Six neighbouring rows per tile, in pieces handed
-     * out in turn, read as interleaved streams: Transformer-s decoded at batch 8 at 270-281
-     * tokens/s on this project's Intel VM with them, 312-317 with the rows apart (4 x 6 tiles),
-     * 334-353 with 8 x 3 tiles.
+     * Each thread takes one contiguous run of B's rows and walks it in chunks of about
+     * {@link #CHUNK_BYTES}: first one load per cache line of the chunk ({@link #touch}), then the
+     * tiles over its rows side by side, from L2. A loop of fused multiply-adds that uses each
+     * vector of B 8 or 24 times holds too few of B's bytes in flight to stream them at the
+     * memory's rate (the out-of-order window fills with arithmetic); a loop of bare loads keeps
+     * it full of misses. Java has no prefetch instruction, which would let one loop do both.
+     * With a tile's rows a third of the run apart instead (one stream per row, read by the tiles
+     * themselves), 8 x 3072 x 768 on both threads of the AMD VM streamed 22.5-27.7 GB/s of B
+     * against 34.1-34.9 touched, and Transformer-s decoded at batch 8 at 408-443 tokens/s against
+     * 465-530 ({@code -Dsffn.cpu.touch=false}, which keeps the chunks and leaves the loads out,
+     * against the default, run by run). Where B is already in cache the extra pass costs about a
+     * tenth (8 x 3072 x 768 from L3: 220 against 203 GFLOP/s). The rows of A left after the
+     * multiples of 8 read the chunk from L2 too, where they streamed B a second time before. The
+     * same chunks did not pay for bf16 weights (Transformer-s at batch 8: 4-8% slower), whose
+     * tiles spend more instructions per byte on widening.
      */
     static void gemm(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                      float[] c, int cOff, int ldc, boolean accumulate, boolean parallel) {
@@ -65,34 +74,49 @@ final class DotGemm {
             return;
         }
         int eights = m - m % 8;
+        int chunk = (int) Math.max(NR, CHUNK_BYTES / (4L * NR * k) * NR);
         Workers.Range body = (from, to) -> {
             float[] sums = SUMS.get();
-            if (eights > 0) {
-                int h = (to - from) / 3;
-                for (int j = from; j < from + h; j++) {
-                    eightRows(eights, k, a, aOff, lda, b, bOff + j * ldb, h * ldb, 3, c, cOff + j, ldc, h, accumulate, sums);
+            int touched = 0;
+            for (int j0 = from; j0 < to; j0 += chunk) {
+                int j1 = Math.min(to, j0 + chunk);
+                if (TOUCH) touched += touch(b, bOff + j0 * ldb, j1 - j0, ldb, k);
+                if (eights > 0) {
+                    for (int j = j0; j < j1; j += 3) {
+                        eightRows(eights, k, a, aOff, lda, b, bOff + j * ldb, ldb, Math.min(3, j1 - j), c, cOff + j, ldc, 1,
+                                accumulate, sums);
+                    }
                 }
-                for (int j = from + 3 * h; j < to; j += 3) {
-                    eightRows(eights, k, a, aOff, lda, b, bOff + j * ldb, ldb, Math.min(3, to - j), c, cOff + j, ldc, 1,
-                            accumulate, sums);
-                }
-            }
-            if (eights < m) {
-                int h = (to - from) / NR;
-                for (int j = from; j < from + h; j++) {
-                    rowTiles(eights, m, k, a, aOff, lda, b, bOff + j * ldb, h * ldb, NR, c, cOff + j, ldc, h, accumulate, sums);
-                }
-                for (int j = from + NR * h; j < to; j += NR) {
-                    rowTiles(eights, m, k, a, aOff, lda, b, bOff + j * ldb, ldb, Math.min(NR, to - j), c, cOff + j, ldc, 1,
-                            accumulate, sums);
+                if (eights < m) {
+                    for (int j = j0; j < j1; j += NR) {
+                        rowTiles(eights, m, k, a, aOff, lda, b, bOff + j * ldb, ldb, Math.min(NR, j1 - j), c, cOff + j, ldc, 1,
+                                accumulate, sums);
+                    }
                 }
             }
+            sums[sums.length - 1] = touched; // keeps the loads
         };
         if (parallel) {
             Workers.pool().parallelRuns(n, (long) m * n * k, body);
         } else {
             body.run(0, n);
         }
+    }
+
+    /** Bytes of B a thread reads ahead of its tiles: a few tiles' worth, well inside a 1-2 MB L2. */
+    static final int CHUNK_BYTES = 192 * 1024;
+    /** Whether the chunks are read ahead of their tiles ({@code -Dsffn.cpu.touch}, default true). */
+    static final boolean TOUCH = !"false".equals(System.getProperty("sffn.cpu.touch"));
+
+    /** One load per 64-byte line of {@code rows} rows of {@code k} floats, {@code ld} apart, from {@code off}. */
+    private static int touch(float[] b, int off, int rows, int ld, int k) {
+        int s = 0;
+        for (int r = 0; r < rows; r++) {
+            int o = off + r * ld;
+            for (int i = o; i < o + k; i += 16) s += Float.floatToRawIntBits(b[i]);
+            s += Float.floatToRawIntBits(b[o + k - 1]);
+        }
+        return s;
     }
 
     /**

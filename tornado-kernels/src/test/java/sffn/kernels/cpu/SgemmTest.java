@@ -42,6 +42,9 @@ class SgemmTest {
                 {16, 130, 385}, {64, 97, 513}, {65, 33, 17}, {2, 49, 16}, {3, 48, 47},
                 // one row on all threads (decoding's matvec: a run of B's rows per thread)
                 {1, 131, 801},
+                // several chunks of B's rows per thread (Touch.CHUNK_BYTES: 24 rows at this K), the
+                // last one partial, with 8-row tiles and rows left over
+                {9, 131, 2001}, {13, 100, 2050},
                 // several K blocks, column blocks and row blocks at once: the multi-threaded split,
                 // and with more than two row blocks the schedule that packs each block of B once
                 {193, 420, 900}, {400, 300, 450},
@@ -176,7 +179,7 @@ class SgemmTest {
      * tiles above it; a shape large enough to run on all threads).
      */
     @ParameterizedTest(name = "m={0} n={1} k={2}")
-    @CsvSource({"11,131,801", "8,67,1600", "5,200,1000"})
+    @CsvSource({"11,131,801", "8,67,1600", "5,200,1000", "9,131,2001"})
     void aRowGetsTheSameBitsAtEveryRowCountOfTheFewRowsPath(int m, int n, int k) {
         SplittableRandom r = new SplittableRandom(7);
         float[] a = new float[m * k];
