@@ -153,6 +153,9 @@ public final class TrainCommand implements Callable<Integer> {
         try (OutputDirectory dir = leader && !dryRun ? OutputDirectory.claim(out, data, resume) : null;
              Backend backend = backendOptions.create(); AutoCloseable closeBoard = board) {
             if (!dryRun) listener = profiledSteps(listener, backend, say); // a dry run times its own steps
+            // One process: the yardstick between the steps (on several, rank 0's calls would take cores from the others).
+            YardstickWindows windows = yardstick && !dryRun && comm.size() == 1 ? new YardstickWindows(listener) : null;
+            if (windows != null) listener = windows;
             comm.barrier();
             Path ckpt = dir != null ? dir.path() : out;
             Trainer trainer;
@@ -203,7 +206,7 @@ public final class TrainCommand implements Callable<Integer> {
             try (StopOnSignal stop = StopOnSignal.install(trainer, System.err)) {
                 trainer.runUntil(stopAt != null ? stopAt : Integer.MAX_VALUE);
             }
-            if (leader) summary(trainer, console);
+            if (leader) summary(trainer, console, windows);
         }
         return 0;
     }
@@ -341,7 +344,7 @@ public final class TrainCommand implements Callable<Integer> {
         });
     }
 
-    private void summary(Trainer t, ConsoleTrainListener console) {
+    private void summary(Trainer t, ConsoleTrainListener console, YardstickWindows windows) {
         TrainConfig c = t.config();
         ModelStats s = ModelStats.of(t.model().config, t.model().method, c.seqLen());
         double tps = console.meanTokensPerSecond();
@@ -359,7 +362,11 @@ public final class TrainCommand implements Callable<Integer> {
                         100 * console.commShare());
             }
         }
-        if (yardstick && !Double.isNaN(tps)) {
+        if (yardstick && windows != null) {
+            String warning = sffn.cli.bench.Yardstick.environmentWarning();
+            if (warning != null) System.out.println(warning);
+            System.out.println(windows.describe(s.trainingFlops(1)));
+        } else if (yardstick && !Double.isNaN(tps)) {
             String warning = sffn.cli.bench.Yardstick.environmentWarning();
             if (warning != null) System.out.println(warning);
             sffn.cli.bench.Yardstick.Result y = sffn.cli.bench.Yardstick.sgemm();

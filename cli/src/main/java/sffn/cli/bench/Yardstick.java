@@ -47,6 +47,53 @@ public final class Yardstick {
         }
     }
 
+    /** OpenBLAS warmed up (about a second) for {@link Sampler#sample} calls, one at a time. */
+    public static Sampler sampler() {
+        return new Sampler();
+    }
+
+    /** The yardstick's operands in native memory, for single calls between other work. */
+    public static final class Sampler implements AutoCloseable {
+        private final OpenBlasSgemm ob;
+        private final int threads;
+
+        private Sampler() {
+            threads = Workers.pool().threads();
+            OpenBlasSgemm.setThreads(threads);
+            SplittableRandom r = new SplittableRandom(1);
+            float[] a = new float[M * K];
+            float[] b = new float[N * K];
+            for (int i = 0; i < a.length; i++) a[i] = (float) r.nextDouble();
+            for (int i = 0; i < b.length; i++) b[i] = (float) r.nextDouble();
+            ob = new OpenBlasSgemm(false, true, M, N, K, a, b);
+            long until = System.nanoTime() + 1_000_000_000L;
+            while (System.nanoTime() < until) ob.run();
+        }
+
+        /** Three timed calls: the median GFLOP/s (one call alone varied 227-389 GFLOP/s within a minute). */
+        public double sample() {
+            double[] t = new double[3];
+            for (int i = 0; i < t.length; i++) {
+                long s = System.nanoTime();
+                ob.run();
+                t[i] = (System.nanoTime() - s) / 1e9;
+            }
+            Arrays.sort(t);
+            return 2.0 * M * N * K / t[1] / 1e9;
+        }
+
+        /** "OpenBLAS sgemm 4096x3072x768 on 2 threads, core ...". */
+        public String describe() {
+            return String.format(java.util.Locale.ROOT, "OpenBLAS sgemm %dx%dx%d on %d threads, core %s", M, N, K,
+                    OpenBlasSgemm.threads(), OpenBlasSgemm.coreName());
+        }
+
+        @Override
+        public void close() {
+            ob.close();
+        }
+    }
+
     /** A warning when the environment keeps OpenBLAS from its best kernels, else null. */
     public static String environmentWarning() {
         String core = System.getenv("OPENBLAS_CORETYPE");
