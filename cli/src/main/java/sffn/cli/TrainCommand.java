@@ -81,8 +81,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Mixin
     BackendOptions backendOptions = new BackendOptions();
 
-    @Option(names = "--yardstick", description = "After training, measure OpenBLAS sgemm on the same threads and print the run's"
-            + " FLOP utilisation: model FLOPs per second over OpenBLAS's.")
+    @Option(names = "--yardstick", description = "Time OpenBLAS sgemm on the same threads between the training steps (every"
+            + " 2 s, outside the steps' timing; after training when several processes train) and print the run's FLOP"
+            + " utilisation: model FLOPs per second over OpenBLAS's, window by window.")
     boolean yardstick;
     @Option(names = "--stop-at-step", description = "Stop this invocation after this step (the run can be resumed).")
     Integer stopAt;
