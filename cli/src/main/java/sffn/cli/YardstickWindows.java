@@ -153,10 +153,11 @@ final class YardstickWindows extends TrainListener.Forwarding {
         double[] e = executed.clone();
         Arrays.sort(e);
         return String.format(Locale.ROOT, "utilisation: executed FLOPs (guide included) %.1f%% of OpenBLAS, the structured"
-                        + " model's FLOPs %.1f%%: medians over %d windows of steps of their GFLOP/s over the mean of the"
+                        + " model's FLOPs %.1f%%: medians over %d %s of steps of their GFLOP/s over the mean of the"
                         + " OpenBLAS samples before and after (windows %.1f-%.1f%%); %s, %d samples (median of 3 calls"
                         + " each): median %.1f GFLOP/s, %.1f-%.1f",
-                100 * median(executed), 100 * median(model), windows.size(), 100 * e[0], 100 * e[e.length - 1],
+                100 * median(executed), 100 * median(model), windows.size(), windows.size() == 1 ? "window" : "windows",
+                100 * e[0], 100 * e[e.length - 1],
                 yardstick, g.length, median(g), g[0], g[g.length - 1]);
     }
 

@@ -26,24 +26,11 @@ public final class Yardstick {
 
     /** About two seconds: warm-up, then the median of seven timed calls. */
     public static Result sgemm() {
-        int threads = Workers.pool().threads();
-        OpenBlasSgemm.setThreads(threads);
-        SplittableRandom r = new SplittableRandom(1);
-        float[] a = new float[M * K];
-        float[] b = new float[N * K];
-        for (int i = 0; i < a.length; i++) a[i] = (float) r.nextDouble();
-        for (int i = 0; i < b.length; i++) b[i] = (float) r.nextDouble();
-        try (OpenBlasSgemm ob = new OpenBlasSgemm(false, true, M, N, K, a, b)) {
-            long until = System.nanoTime() + 1_000_000_000L;
-            while (System.nanoTime() < until) ob.run();
-            double[] t = new double[7];
-            for (int i = 0; i < t.length; i++) {
-                long s = System.nanoTime();
-                ob.run();
-                t[i] = (System.nanoTime() - s) / 1e9;
-            }
-            Arrays.sort(t);
-            return new Result(2.0 * M * N * K / t[t.length / 2] / 1e9, OpenBlasSgemm.coreName(), OpenBlasSgemm.threads());
+        try (Sampler s = new Sampler()) {
+            double[] g = new double[7];
+            for (int i = 0; i < g.length; i++) g[i] = s.call();
+            Arrays.sort(g);
+            return new Result(g[g.length / 2], OpenBlasSgemm.coreName(), OpenBlasSgemm.threads());
         }
     }
 
@@ -55,11 +42,9 @@ public final class Yardstick {
     /** The yardstick's operands in native memory, for single calls between other work. */
     public static final class Sampler implements AutoCloseable {
         private final OpenBlasSgemm ob;
-        private final int threads;
 
         private Sampler() {
-            threads = Workers.pool().threads();
-            OpenBlasSgemm.setThreads(threads);
+            OpenBlasSgemm.setThreads(Workers.pool().threads());
             SplittableRandom r = new SplittableRandom(1);
             float[] a = new float[M * K];
             float[] b = new float[N * K];
@@ -70,16 +55,18 @@ public final class Yardstick {
             while (System.nanoTime() < until) ob.run();
         }
 
+        /** One timed call: its GFLOP/s. */
+        public double call() {
+            long s = System.nanoTime();
+            ob.run();
+            return 2.0 * M * N * K / ((System.nanoTime() - s) / 1e9) / 1e9;
+        }
+
         /** Three timed calls: the median GFLOP/s (one call alone varied 227-389 GFLOP/s within a minute). */
         public double sample() {
-            double[] t = new double[3];
-            for (int i = 0; i < t.length; i++) {
-                long s = System.nanoTime();
-                ob.run();
-                t[i] = (System.nanoTime() - s) / 1e9;
-            }
-            Arrays.sort(t);
-            return 2.0 * M * N * K / t[1] / 1e9;
+            double[] g = {call(), call(), call()};
+            Arrays.sort(g);
+            return g[1];
         }
 
         /** "OpenBLAS sgemm 4096x3072x768 on 2 threads, core ...". */
