@@ -363,13 +363,13 @@ public final class TrainCommand implements Callable<Integer> {
                         100 * console.commShare());
             }
         }
-        if (yardstick && windows != null) {
+        if (yardstick && (windows != null || !Double.isNaN(tps))) {
             String warning = sffn.cli.bench.Yardstick.environmentWarning();
             if (warning != null) System.out.println(warning);
+        }
+        if (yardstick && windows != null) {
             System.out.println(windows.describe(s.trainingFlops(1)));
         } else if (yardstick && !Double.isNaN(tps)) {
-            String warning = sffn.cli.bench.Yardstick.environmentWarning();
-            if (warning != null) System.out.println(warning);
             sffn.cli.bench.Yardstick.Result y = sffn.cli.bench.Yardstick.sgemm();
             double executed = fps / 1e9;
             double model = tps * s.trainingFlops(1) / 1e9;

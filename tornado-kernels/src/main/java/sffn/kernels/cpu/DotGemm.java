@@ -10,14 +10,15 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Rows of A in groups of 8 take tiles of 8 x 3 rows of B, the rows left tiles of 4 x 6; both
  * keep 24 lane-wise partial dot products in registers (11 or 10 loads per 24 fused
- * multiply-adds); a thread reads its B rows from memory once, a chunk at a time (see {@link #gemm}),
- * reusing each from L1 for every tile of rows of A after the first. With 8 rows in one tile, all
- * the work on a row of B is done in one pass: at 8 x 3072 x 768, streaming distinct copies on
- * both threads, 22.4 against 20.0 GB/s of B (4 x 6 tiles, one pass from memory, one from L1). Each dot product is then: per
- * lane, k = lane, lane + 16, ... in order; the 16 lanes summed by a fixed butterfly (lane j +
- * lane j^8, then ^4, ^2, ^1); then the K mod 16 tail in order. That order depends on K alone, so results are reproducible and
- * independent of the thread count ({@code reduceLanes} is avoided: its order differs between
- * the interpreter and compiled code). The tile method stays small enough for every JIT tier.
+ * multiply-adds); a thread reads its B rows from memory once, a chunk at a time (see
+ * {@link #gemm}), reusing each from L1 for every tile of rows of A after the first. With 8 rows
+ * in one tile, all the work on a row of B is done in one pass: at 8 x 3072 x 768, streaming
+ * distinct copies on both threads, 22.4 against 20.0 GB/s of B (4 x 6 tiles, one pass from
+ * memory, one from L1). Each dot product is then: per lane, k = lane, lane + 16, ... in order;
+ * the 16 lanes summed by a fixed butterfly (lane j + lane j^8, then ^4, ^2, ^1); then the K mod
+ * 16 tail in order. That order depends on K alone, so results are reproducible and independent
+ * of the thread count ({@code reduceLanes} is avoided: its order differs between the interpreter
+ * and compiled code). The tile method stays small enough for every JIT tier.
  */
 final class DotGemm {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_512;
